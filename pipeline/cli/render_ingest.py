@@ -1,0 +1,50 @@
+"""Progress and summaries of ingest runs, for the terminal."""
+
+from __future__ import annotations
+
+import contextlib
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+err = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def progress_bar(files: int, total_bytes: int, *, disable: bool = False):
+    """Yield a callback taking each finished source's manifest entry."""
+    records = 0
+    with Progress(
+        TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+        TextColumn("{task.fields[records]:,} records"), TextColumn("{task.fields[mb]:.1f} MB"),
+        TimeElapsedColumn(), console=err, disable=disable or not err.is_terminal, transient=True,
+    ) as progress:
+        task = progress.add_task("ingest", total=files, records=0, mb=0.0)
+        done_bytes = 0
+
+        def advance(entry: dict) -> None:
+            nonlocal records, done_bytes
+            records += sum(entry.get("records", {}).values())
+            done_bytes += entry["size"]
+            progress.update(task, advance=1, records=records, mb=done_bytes / 1e6)
+
+        yield advance
+
+
+def print_summary(summary, run, store) -> None:
+    records = summary.records or {}
+    rate = sum(records.values()) / summary.seconds if summary.seconds else 0
+    print(
+        f"ingested {summary.sources - summary.skipped} of {summary.sources} sources "
+        f"({summary.skipped} already in the lake) into {store.uri} in {summary.seconds:.1f}s"
+    )
+    for table in ("flows", "interface_status", "tgw_flows"):
+        if records.get(table):
+            print(f"  {table:<17} {records[table]:>12,} records")
+    if rate:
+        print(f"  {'rate':<17} {rate:>12,.0f} records/s")
+    if summary.quarantined:
+        print(f"  {'quarantined':<17} {summary.quarantined:>12,} lines (flowlogs lake quarantine)")
+    for entry in run.sources:
+        if entry.get("refused"):
+            print(f"  refused {entry['source']}: {entry['refused']}")

@@ -1,0 +1,177 @@
+"""The flow-log lake: Hive-partitioned Parquet, one stable schema, an inspectable manifest.
+
+Layout (``LAKE`` is ``--lake``, ``$FLOWLOGS_LAKE`` or ``./flowlogs-lake``)::
+
+    LAKE/_flowlogs_version
+    LAKE/flows/aws_account=…/aws_region=…/dt=YYYY-MM-DD/<ingest-id>-<n>.parquet
+    LAKE/interface_status/…   NODATA / SKIPDATA records (same schema, same partitions)
+    LAKE/tgw_flows/…          transit gateway records met in the input
+    LAKE/quarantine/<ingest-id>.parquet   bad lines: source, line, reason, text
+    LAKE/metadata/<table>/<snapshot>.parquet
+    LAKE/_state/runs/<run-id>.json        what each run ingested (the manifest)
+
+A data file's name comes from the content digest of its source, so re-ingesting the
+same source rewrites the same files with the same rows: killing a run part-way and
+running again gives exactly the rows of one clean run. The partition columns are
+not in the files (Athena/Trino/Spark read them from the paths); their names do not
+collide with record columns (``region``, ``account_id`` are record fields).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .conform import SCHEMA, Problem
+from .storage import Store
+
+LAKE_VERSION = 1
+RECORD_TABLES = ("flows", "interface_status", "tgw_flows")
+PARTITION_KEYS = ("aws_account", "aws_region", "dt")
+QUARANTINE_SCHEMA = pa.schema(
+    [("_source", pa.string()), ("_line", pa.int64()), ("reason", pa.string()), ("text", pa.string()),
+     ("_ingest_id", pa.string())]
+)
+DEFAULT_LAKE = "flowlogs-lake"
+
+
+class LakeError(Exception):
+    pass
+
+
+def default_location() -> str:
+    return os.environ.get("FLOWLOGS_LAKE") or DEFAULT_LAKE
+
+
+def open_lake(location: str | os.PathLike | None = None, *, s3_options: dict | None = None) -> Store:
+    """Open (and initialise) the lake at ``location``; refuse a lake from a newer version."""
+    store = Store.open(location or default_location(), s3_options=s3_options)
+    raw = store.read_bytes("_flowlogs_version")
+    if raw is None:
+        store.write_bytes("_flowlogs_version", f"{LAKE_VERSION}\n".encode())
+    elif int(raw.strip() or 0) > LAKE_VERSION:
+        raise LakeError(
+            f"the lake at {store.uri} has layout version {raw.strip().decode()}, newer than this tool's "
+            f"{LAKE_VERSION}; upgrade fargate-flowlogs"
+        )
+    return store
+
+
+def route(table: pa.Table) -> tuple[dict[str, pa.Table], list[Problem]]:
+    """Split a batch into its record tables; rows that belong to none are quarantined."""
+    status = pc.fill_null(pc.is_in(table["log_status"], pa.array(["NODATA", "SKIPDATA"])), False)
+    tgw = pc.fill_null(pc.is_valid(table["resource_type"]), False)
+    foreign = pc.fill_null(pc.equal(table["account_id"], "TransitGateway"), False)
+    problems = []
+    if pc.any(foreign).as_py():
+        bad = table.filter(foreign)
+        problems = [
+            Problem(line, "a transit gateway record (resource type in the account-id field) in a VPC flow-log format",
+                    " ".join("-" if v is None else str(v) for v in row.values() if v is not None))
+            for line, row in zip(bad["_line"].to_pylist(), bad.select(
+                ["version", "account_id", "interface_id", "srcaddr", "dstaddr"]).to_pylist())
+        ]
+    rest = pc.invert(pc.or_(pc.or_(status, tgw), foreign))
+    return {
+        "flows": table.filter(rest),
+        "interface_status": table.filter(pc.and_(status, pc.invert(tgw))),
+        "tgw_flows": table.filter(tgw),
+    }, problems
+
+
+def partition_values(table: pa.Table, key_defaults: dict) -> pa.Array:
+    """``aws_account=…/aws_region=…/dt=…`` for each row: the record's own values first,
+    then what the object key says, then ``unknown``."""
+    account = pc.fill_null(table["account_id"], key_defaults.get("account") or "unknown")
+    region = pc.fill_null(table["region"], key_defaults.get("region") or "unknown")
+    seconds = pc.coalesce(table["start"], table["end"])
+    day = pc.strftime(pc.cast(pc.multiply(seconds, 1_000_000), pa.timestamp("us", "UTC")), format="%Y-%m-%d")
+    day = pc.fill_null(day, key_defaults.get("date") or "unknown")
+    safe = lambda a: pc.replace_substring_regex(a, r"[^A-Za-z0-9._-]", "_")  # noqa: E731
+    return pc.binary_join_element_wise(
+        "aws_account=", safe(account), "/aws_region=", safe(region), "/dt=", day, ""
+    )
+
+
+@dataclass
+class SourceEntry:
+    """What the manifest remembers of one ingested source."""
+
+    ingest_id: str
+    source: str
+    size: int
+    records: dict = field(default_factory=dict)  # table -> rows
+    quarantined: int = 0
+    refused: str | None = None  # why the whole source (or its tail) could not be read
+    formats: list = field(default_factory=list)
+    files: list = field(default_factory=list)
+    etag: str | None = None
+
+
+@dataclass
+class Run:
+    run_id: str
+    started: str
+    command: str
+    sources: list = field(default_factory=list)
+    finished: str | None = None
+    status: str = "running"
+
+    def save(self, store: Store) -> None:
+        store.write_bytes(f"_state/runs/{self.run_id}.json", json.dumps(asdict(self), indent=1).encode())
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_run(store: Store, command: str) -> Run:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return Run(run_id=stamp, started=now_iso(), command=command)
+
+
+def runs(store: Store) -> list[dict]:
+    out = []
+    for path in store.list_files("_state/runs", ".json"):
+        raw = store.read_bytes(path)
+        if raw:
+            out.append(json.loads(raw))
+    return out
+
+
+def manifest(store: Store) -> dict[str, dict]:
+    """ingest_id -> source entry, over every run (a source is ingested once)."""
+    entries: dict[str, dict] = {}
+    for run in runs(store):
+        for entry in run["sources"]:
+            entries.setdefault(entry["ingest_id"], entry)
+    return entries
+
+
+def quarantine_table(problems: list[Problem], source: str, ingest_id: str) -> pa.Table:
+    return pa.table(
+        {
+            "_source": [source] * len(problems),
+            "_line": [p.line for p in problems],
+            "reason": [p.reason for p in problems],
+            "text": [p.text for p in problems],
+            "_ingest_id": [ingest_id] * len(problems),
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+
+
+def record_glob(store: Store, table: str) -> str:
+    return store.path(f"{table}/*/*/*/*.parquet")
+
+
+def has_files(store: Store, table: str) -> bool:
+    return bool(store.list_files(table, ".parquet"))
+
+
+__all__ = ["SCHEMA", "open_lake", "route", "partition_values", "SourceEntry", "Run", "manifest"]

@@ -1,0 +1,59 @@
+"""Summaries of the lake's contents for ``flowlogs lake info``."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pyarrow.dataset as ds
+
+from . import lake
+from .storage import Store
+
+
+def _dataset(store: Store, table: str):
+    files = [store.path(p) for p in store.list_files(table, ".parquet")]
+    if not files:
+        return None
+    return ds.dataset(files, filesystem=store.fs, format="parquet", partitioning="hive",
+                      partition_base_dir=store.path(table))
+
+
+def lake_info(store: Store) -> dict:
+    import pyarrow.compute as pc
+
+    manifest = lake.manifest(store)
+    tables = {}
+    for name in lake.RECORD_TABLES:
+        data = _dataset(store, name)
+        if data is None:
+            tables[name] = {"records": 0, "partitions": 0, "first": None, "last": None}
+            continue
+        t = data.to_table(columns=["start", "end"])
+        first = pc.min(t["start"]).as_py()
+        last = pc.max(t["end"]).as_py()
+        parts = {f.rsplit("/", 1)[0] for f in data.files}
+        tables[name] = {"records": t.num_rows, "partitions": len(parts), "first": _iso(first), "last": _iso(last)}
+    q = _dataset(store, "quarantine")
+    formats = Counter(f for e in manifest.values() for f in e.get("formats", []))
+    return {
+        "lake": store.uri,
+        "runs": len(lake.runs(store)),
+        "sources": len(manifest),
+        "tables": tables,
+        "quarantined": q.count_rows() if q else 0,
+        "formats": dict(formats.most_common()),
+        "refused": {e["source"]: e["refused"] for e in manifest.values() if e.get("refused")},
+    }
+
+
+def quarantine_rows(store: Store, limit: int) -> list[dict]:
+    q = _dataset(store, "quarantine")
+    return q.head(limit).to_pylist() if q else []
+
+
+def _iso(seconds):
+    from datetime import datetime, timezone
+
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat().replace("+00:00", "Z")
