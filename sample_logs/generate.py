@@ -810,7 +810,7 @@ class Traffic:
 
     def notifier(self, task: Task, lo: float, hi: float) -> None:
         """Fault 5: SNS Publish goes to SNS's public addresses through the NAT gateway (it works)."""
-        dest = Dest("nat_gateway", self.net.nat_id, f"sns.{REGION}.amazonaws.com via NAT gateway", SNS, 443)
+        dest = Dest("aws_service", None, f"sns.{REGION}.amazonaws.com via NAT gateway {self.net.nat_id}", SNS, 443)
         for t in self.ticks(lo, hi, 30):
             c = self.via_nat(task, self.rng.choice(self.sns_ips), dest, self.rng.uniform(0.0015, 0.003))
             s = c.open(t)
