@@ -1,0 +1,170 @@
+"""Collect the metadata live with boto3, as the same documents the AWS CLI would print.
+
+Each API answer is gathered with its paginator (every page merged, ``NextToken`` and
+``ResponseMetadata`` dropped, times as ISO 8601 text), which is the JSON that
+``aws ec2 describe-...`` / ``aws ecs describe-...`` prints. Those documents then go
+through exactly the import code path, so collecting and importing the CLI's files give
+the same tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from pipeline.metadata.importer import ImportResult, import_documents
+from pipeline.metadata.recognise import Document, make_document
+from pipeline.metadata.times import utcnow
+from pipeline.storage import Store
+
+# (operation, result key, CLI command) for the EC2 describes, in this order.
+EC2_OPERATIONS = (
+    ("describe_network_interfaces", "NetworkInterfaces", "DescribeNetworkInterfaces"),
+    ("describe_vpc_endpoints", "VpcEndpoints", "DescribeVpcEndpoints"),
+    ("describe_nat_gateways", "NatGateways", "DescribeNatGateways"),
+    ("describe_subnets", "Subnets", "DescribeSubnets"),
+    ("describe_vpcs", "Vpcs", "DescribeVpcs"),
+    ("describe_route_tables", "RouteTables", "DescribeRouteTables"),
+    ("describe_security_groups", "SecurityGroups", "DescribeSecurityGroups"),
+    ("describe_network_acls", "NetworkAcls", "DescribeNetworkAcls"),
+    ("describe_flow_logs", "FlowLogs", "DescribeFlowLogs"),
+    ("describe_managed_prefix_lists", "PrefixLists", "DescribeManagedPrefixLists"),
+)
+DESCRIBE_TASKS_BATCH = 100
+DESCRIBE_SERVICES_BATCH = 10
+
+
+def cli_json(value: Any) -> Any:
+    """A response as the CLI prints it: datetimes as ISO 8601, ResponseMetadata/NextToken dropped."""
+    if isinstance(value, dict):
+        return {k: cli_json(v) for k, v in value.items() if k not in ("ResponseMetadata", "NextToken", "nextToken")}
+    if isinstance(value, list):
+        return [cli_json(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def fetch_all(client, operation: str, result_keys: Iterable[str], **params) -> dict:
+    """Every page of ``operation`` merged into one dict (the CLI's auto-pagination)."""
+    keys = list(result_keys)
+    if client.can_paginate(operation):
+        pages = client.get_paginator(operation).paginate(**params)
+        merged: dict = {k: [] for k in keys}
+        for page in pages:
+            for k in keys:
+                merged[k].extend(page.get(k) or [])
+        return cli_json(merged)
+    response = getattr(client, operation)(**params)
+    return cli_json({k: response.get(k) or [] for k in keys})
+
+
+def _batches(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+class _Collector:
+    def __init__(self, observed_at: datetime):
+        self.observed_at = observed_at
+        self.docs: list[Document] = []
+        self.warnings: list[str] = []
+
+    def add(self, payload: dict, source: str, context: dict | None = None) -> None:
+        self.docs.append(make_document(payload, source, self.observed_at, context))
+
+    def attempt(self, what: str, fn, *args, **kwargs):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(*args, **kwargs)
+        except ClientError as e:
+            err = e.response.get("Error", {})
+            self.warnings.append(f"{what}: {err.get('Code', 'error')}: {err.get('Message', e)}")
+        except BotoCoreError as e:
+            self.warnings.append(f"{what}: {e}")
+        return None
+
+
+def _collect_ec2(c: _Collector, ec2, region: str) -> None:
+    for operation, key, name in EC2_OPERATIONS:
+        doc = c.attempt(f"{region} ec2:{name}", fetch_all, ec2, operation, [key])
+        if doc is None:
+            continue
+        c.add(doc, f"api:{region}:ec2:{name}")
+        if key == "PrefixLists":
+            for pl in doc["PrefixLists"]:
+                pl_id = pl.get("PrefixListId")
+                entries = c.attempt(f"{region} ec2:GetManagedPrefixListEntries {pl_id}", fetch_all, ec2,
+                                    "get_managed_prefix_list_entries", ["Entries"], PrefixListId=pl_id)
+                if entries is not None:
+                    c.add(entries, f"api:{region}:ec2:GetManagedPrefixListEntries:{pl_id}",
+                          {"prefix_list_id": pl_id})
+
+
+def _list_task_arns(ecs, cluster: str) -> list[str]:
+    arns: list[str] = []
+    for status in ("RUNNING", "STOPPED"):
+        for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, desiredStatus=status):
+            arns += [a for a in page.get("taskArns") or [] if a not in arns]
+    return arns
+
+
+def _describe(ecs, operation: str, key: str, batch_key: str, items: list[str], size: int, **params) -> dict:
+    merged: dict = {key: [], "failures": []}
+    for batch in _batches(items, size):
+        response = getattr(ecs, operation)(**params, **{batch_key: batch})
+        merged[key] += response.get(key) or []
+        merged["failures"] += response.get("failures") or []
+    return cli_json(merged)
+
+
+def _collect_ecs(c: _Collector, ecs, region: str, clusters: list[str] | None) -> None:
+    if clusters is None:
+        listed = c.attempt(f"{region} ecs:ListClusters", fetch_all, ecs, "list_clusters", ["clusterArns"])
+        clusters = (listed or {}).get("clusterArns", [])
+    for cluster in clusters:
+        name = cluster.rsplit("/", 1)[-1]
+        services = c.attempt(f"{region} ecs:ListServices {name}", fetch_all, ecs, "list_services",
+                             ["serviceArns"], cluster=cluster)
+        if services and services["serviceArns"]:
+            doc = c.attempt(f"{region} ecs:DescribeServices {name}", _describe, ecs, "describe_services",
+                            "services", "services", services["serviceArns"], DESCRIBE_SERVICES_BATCH,
+                            cluster=cluster)
+            if doc is not None:
+                c.add(doc, f"api:{region}:ecs:DescribeServices:{name}")
+        arns = c.attempt(f"{region} ecs:ListTasks {name}", _list_task_arns, ecs, cluster)
+        if arns:
+            doc = c.attempt(f"{region} ecs:DescribeTasks {name}", _describe, ecs, "describe_tasks", "tasks",
+                            "tasks", arns, DESCRIBE_TASKS_BATCH, cluster=cluster)
+            if doc is not None:
+                c.add(doc, f"api:{region}:ecs:DescribeTasks:{name}")
+
+
+def collect(store: Store, session, clusters: list[str] | None = None, regions: list[str] | None = None, *,
+            snapshot_time: datetime | None = None, endpoint_url: str | None = None) -> ImportResult:
+    """Describe the account's network and ECS state through ``session`` (a boto3 Session) and import it.
+
+    ``clusters``: ECS cluster names or ARNs (default: every cluster ListClusters returns).
+    ``regions``: default the session's region. ``snapshot_time``: the observation time
+    recorded (default now). ``endpoint_url``: for a test endpoint. An API call that fails
+    (e.g. AccessDenied) is skipped and reported in ``ImportResult.warnings``; if nothing at
+    all could be collected, ``RuntimeError`` is raised with those messages.
+    """
+    if regions:
+        regions = list(regions)
+    elif session.region_name:
+        regions = [session.region_name]
+    else:
+        raise ValueError("collect: no region given and the AWS session has no default region")
+    c = _Collector(snapshot_time or utcnow())
+    for region in regions:
+        kwargs = {"region_name": region, **({"endpoint_url": endpoint_url} if endpoint_url else {})}
+        _collect_ec2(c, session.client("ec2", **kwargs), region)
+        _collect_ecs(c, session.client("ecs", **kwargs), region, list(clusters) if clusters else None)
+    if not c.docs:
+        raise RuntimeError("collect: nothing could be collected: " + "; ".join(c.warnings[:5]))
+    result = import_documents(store, c.docs, warnings=c.warnings)
+    result.snapshot_time = c.observed_at
+    return result
