@@ -62,3 +62,21 @@ def aws(moto_server, monkeypatch):
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     return moto_server
+
+
+@pytest.fixture(scope="session")
+def sample_lake(tmp_path_factory):
+    """The lake of the bundled sample account: sample_logs/s3 ingested, its metadata imported."""
+    import json
+    from datetime import datetime
+
+    from pipeline import ingest, lake
+    from pipeline.metadata.importer import import_files
+
+    store = lake.open_lake(tmp_path_factory.mktemp("sample") / "lake")
+    summary, _ = ingest.ingest(store, ingest.local_sources([SAMPLE_LOGS / "s3"]), workers=2)
+    assert summary.clean, summary
+    captured = json.loads((SAMPLE_LOGS / "faults.json").read_text())["metadata_snapshot_at"]
+    import_files(store, sorted((SAMPLE_LOGS / "metadata").iterdir()),
+                 snapshot_time=datetime.fromisoformat(captured.replace("Z", "+00:00")))
+    return store

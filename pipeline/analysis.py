@@ -1,0 +1,55 @@
+"""One DuckDB connection with the lake registered: flows, metadata, current configuration.
+
+Every reader (findings, reports, ``flowlogs sql``) starts here, so the view names are
+the same everywhere: ``flows``, ``interface_status``, ``tgw_flows``, ``quarantine``, each
+metadata table under its own name with all snapshots, and ``current_<table>`` with only
+the latest snapshot of each resource.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from .lakeviews import register_record_views
+from .metadata import register_views as register_metadata_views
+from .network import Network
+from .storage import Store
+
+
+def connect(store: Store) -> duckdb.DuckDBPyConnection:
+    """A connection with the record views first (metadata views derive task evidence from flows)."""
+    con = duckdb.connect()
+    register_record_views(con, store)
+    register_metadata_views(con, store)
+    return con
+
+
+def _dicts(con, sql: str) -> list[dict]:
+    cur = con.execute(sql)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def load_network(con: duckdb.DuckDBPyConnection) -> Network:
+    """The current configuration as a Network (small: one VPC has thousands of rules, not millions)."""
+    interfaces = {r["eni_id"]: r for r in _dicts(con, "SELECT * FROM current_network_interfaces")}
+    by_ip = {}
+    for row in interfaces.values():
+        for ip in [row["private_ip"], *(row["private_ips"] or [])]:
+            if ip:
+                by_ip.setdefault(ip, row)
+    prefix_lists: dict[str, list[str]] = {}
+    for r in _dicts(con, "SELECT prefix_list_id, cidr FROM current_prefix_lists WHERE cidr IS NOT NULL"):
+        prefix_lists.setdefault(r["prefix_list_id"], []).append(r["cidr"])
+    return Network(
+        interfaces=interfaces,
+        by_ip=by_ip,
+        groups={r["group_id"]: r for r in _dicts(con, "SELECT * FROM current_security_groups")},
+        rules=_dicts(con, "SELECT * FROM current_security_group_rules"),
+        acl_entries=_dicts(con, "SELECT * FROM current_network_acls"),
+        routes=_dicts(con, "SELECT * FROM current_route_tables"),
+        prefix_lists=prefix_lists,
+        subnets={r["subnet_id"]: r for r in _dicts(con, "SELECT * FROM current_subnets")},
+        endpoints={r["endpoint_id"]: r for r in _dicts(con, "SELECT * FROM current_vpc_endpoints")},
+        nat_gateways={r["nat_gateway_id"]: r for r in _dicts(con, "SELECT * FROM current_nat_gateways")},
+    )

@@ -1,0 +1,253 @@
+"""Likely causes of a finding: ranked from the flow evidence, confirmed against the rules.
+
+The flow records say *where* a conversation failed (``observed_at``) and how (REJECT,
+silence, reset); that ranks the candidate causes. When the configuration is in the lake,
+each candidate is evaluated against the real security groups, network ACLs, routes and
+endpoints: a candidate the configuration proves is ``confirmed`` and names the exact
+resource and rule; one the configuration rules out is dropped; the rest stay as
+unconfirmed possibilities. Every cause comes with an AWS CLI command to fix it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from .network import Network, Verdict, proto_name
+from .vocabulary import CAUSES
+
+EPHEMERAL = (1024, 65535)
+
+
+def _public(addr: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(addr).is_global
+    except (ValueError, TypeError):
+        return False
+
+
+def candidates(f: dict) -> list[str]:
+    """Causes from the flow evidence alone, most likely first."""
+    kind, at, dest_type = f["kind"], f["observed_at"], f["dest_type"]
+    if kind == "endpoint_bypassed":
+        return ["endpoint_private_dns_disabled"]
+    if kind == "refused":
+        return ["destination_unresponsive"]
+    if kind == "reject":
+        return {
+            "source_egress": ["security_group_egress", "network_acl_outbound"],
+            "destination_ingress": ["security_group_ingress_destination", "network_acl_inbound_destination"],
+            "destination_egress_return": ["network_acl_return"],
+            "source_ingress_return": ["network_acl_return"],
+        }[at]
+    # no_return: nothing came back and nothing was rejected
+    if dest_type in ("aws_service", "internet") or _public(f["dest_addr"]):
+        return ["route_missing", "no_public_ip", "nat_gateway_problem", "proxy", "destination_unresponsive"]
+    if f.get("request_arrived"):
+        return ["destination_unresponsive"]
+    if f.get("destination_logged"):
+        return ["route_missing", "network_acl_outbound", "security_group_egress"]
+    return ["security_group_ingress_destination", "network_acl_inbound_destination", "network_acl_return",
+            "destination_unresponsive", "route_missing"]
+
+
+def _cause(name: str, confirmed: bool, resource=None, rule=None, explanation=None, fix=None) -> dict:
+    return {"cause": name, "confirmed": confirmed, "resource": resource, "rule": rule,
+            "explanation": explanation or CAUSES[name], "fix": fix}
+
+
+def _perm(protocol: int, port: int | None, peer: str) -> str:
+    ports = f",FromPort={port},ToPort={port}" if protocol in (6, 17) and port is not None else ",FromPort=-1,ToPort=-1"
+    return f"IpProtocol={proto_name(protocol) if protocol in (1, 6, 17) else protocol}{ports},{peer}"
+
+
+def _sg_peer(addr_or_group: str) -> str:
+    if addr_or_group.startswith("sg-"):
+        return f"UserIdGroupPairs=[{{GroupId={addr_or_group}}}]"
+    net = ipaddress.ip_network(addr_or_group, strict=False)
+    key = "Ipv6Ranges=[{CidrIpv6=" if net.version == 6 else "IpRanges=[{CidrIp="
+    return f"{key}{net}}}]"
+
+
+def _acl_fix(verdict: Verdict, egress: bool, protocol: int, ports: tuple[int, int], cidr: str) -> str:
+    direction = "--egress" if egress else "--ingress"
+    if verdict.rule and verdict.rule != "rule *":
+        number = verdict.rule.split()[-1]
+        return (f"aws ec2 replace-network-acl-entry --network-acl-id {verdict.resource} --rule-number {number} "
+                f"{direction} --protocol {protocol} --port-range From={ports[0]},To={ports[1]} "
+                f"--cidr-block {cidr} --rule-action allow")
+    return (f"aws ec2 create-network-acl-entry --network-acl-id {verdict.resource} --rule-number 100 {direction} "
+            f"--protocol {protocol} --port-range From={ports[0]},To={ports[1]} --cidr-block {cidr} --rule-action allow")
+
+
+class Diagnoser:
+    """Confirms candidate causes for findings against one Network."""
+
+    def __init__(self, net: Network):
+        self.net = net
+
+    def _source(self, f: dict) -> dict:
+        eni = self.net.interfaces.get(f.get("source_eni") or "") or self.net.by_ip.get(f.get("source_addr") or "") or {}
+        return {
+            "groups": list(f.get("source_groups") or eni.get("security_group_ids") or []),
+            "subnet": f.get("source_subnet") or eni.get("subnet_id"),
+            "public_ip": eni.get("public_ip"),
+        }
+
+    def _destination(self, f: dict) -> dict:
+        eni = self.net.interfaces.get(f.get("destination_eni") or "") or self.net.by_ip.get(f.get("dest_addr") or "") or {}
+        groups = list(eni.get("security_group_ids") or [])
+        endpoint = self.net.endpoints.get(f.get("dest_id") or "")
+        if endpoint and not groups:
+            groups = list(endpoint.get("security_group_ids") or [])
+        return {"eni": eni, "groups": groups, "subnet": eni.get("subnet_id"), "endpoint": endpoint}
+
+    def diagnose(self, f: dict) -> list[dict]:
+        confirmed, open_, names = [], [], candidates(f)
+        for name in names:
+            result = getattr(self, f"_check_{name}")(f) if self.net.known or name == "endpoint_private_dns_disabled" else None
+            if result is False:
+                continue  # the configuration rules this cause out
+            if isinstance(result, dict):
+                confirmed.append(result)
+            else:
+                open_.append(_cause(name, False, fix=self._generic_fix(name, f)))
+        return confirmed + open_
+
+    # -- checks: a dict (confirmed), False (ruled out) or None (cannot tell) --------
+    def _check_security_group_egress(self, f):
+        src = self._source(f)
+        if not src["groups"]:
+            return None
+        dst = self._destination(f)
+        v = self.net.security_groups_allow(src["groups"], "egress", f["protocol"], f["dest_port"], f["dest_addr"],
+                                           set(dst["groups"]))
+        if v.allowed:
+            return False
+        peer = dst["groups"][0] if dst["groups"] else f"{f['dest_addr']}/32"
+        fix = (f"aws ec2 authorize-security-group-egress --group-id {src['groups'][0]} "
+               f"--ip-permissions '{_perm(f['protocol'], f['dest_port'], _sg_peer(peer))}'")
+        return _cause("security_group_egress", True, src["groups"][0] if len(src["groups"]) == 1 else ", ".join(src["groups"]),
+                      None, v.explanation, fix)
+
+    def _check_security_group_ingress_destination(self, f):
+        dst, src = self._destination(f), self._source(f)
+        if not dst["groups"]:
+            return None
+        v = self.net.security_groups_allow(dst["groups"], "ingress", f["protocol"], f["dest_port"], f["source_addr"],
+                                           set(src["groups"]))
+        if v.allowed:
+            return False
+        peer = src["groups"][0] if src["groups"] else f"{f['source_addr']}/32"
+        fix = (f"aws ec2 authorize-security-group-ingress --group-id {dst['groups'][0]} "
+               f"--ip-permissions '{_perm(f['protocol'], f['dest_port'], _sg_peer(peer))}'")
+        return _cause("security_group_ingress_destination", True, dst["groups"][0], None, v.explanation, fix)
+
+    def _acl_check(self, name, subnet, egress, port, addr, cidr, ports):
+        if not subnet:
+            return None
+        v = self.net.acl_allows(subnet, egress, self._f["protocol"], port, addr)
+        if v is None:
+            return None
+        if v.allowed:
+            return False
+        return _cause(name, True, v.resource, v.rule, v.explanation, _acl_fix(v, egress, self._f["protocol"], ports, cidr))
+
+    def _check_network_acl_outbound(self, f):
+        self._f = f
+        port = f["dest_port"]
+        return self._acl_check("network_acl_outbound", self._source(f)["subnet"], True, port, f["dest_addr"],
+                               f"{f['dest_addr']}/32", (port or 0, port or 65535))
+
+    def _check_network_acl_inbound_destination(self, f):
+        self._f = f
+        port = f["dest_port"]
+        return self._acl_check("network_acl_inbound_destination", self._destination(f)["subnet"], False, port,
+                               f["source_addr"], f"{f['source_addr']}/32", (port or 0, port or 65535))
+
+    def _check_network_acl_return(self, f):
+        """The reply: into the client's subnet (inbound) or out of the server's (outbound)."""
+        self._f = f
+        client_port = f.get("client_port") or EPHEMERAL[0]
+        if f["observed_at"] != "destination_egress_return":
+            hit = self._acl_check("network_acl_return", self._source(f)["subnet"], False, client_port, f["dest_addr"],
+                                  "0.0.0.0/0", EPHEMERAL)
+            if hit is not False and (hit or f["observed_at"] == "source_ingress_return"):
+                return hit
+        return self._acl_check("network_acl_return", self._destination(f)["subnet"], True, client_port,
+                               f["source_addr"], "0.0.0.0/0", EPHEMERAL)
+
+    def _check_route_missing(self, f):
+        subnet = self._source(f)["subnet"]
+        if not subnet:
+            return None
+        table, route = self.net.route(subnet, f["dest_addr"])
+        if table is None:
+            return None
+        if route is not None and route.get("state") != "blackhole":
+            return False
+        nat = next((n for n in self.net.nat_gateways.values() if n.get("state") == "available"
+                    and n.get("vpc_id") == (self.net.subnets.get(subnet) or {}).get("vpc_id")), None)
+        target = f"--nat-gateway-id {nat['nat_gateway_id']}" if nat else "--nat-gateway-id <nat-id>"
+        if route is None:
+            why = f"{table} (subnet {subnet}) has no route matching {f['dest_addr']}: no 0.0.0.0/0 to a NAT or internet gateway"
+            fix = f"aws ec2 create-route --route-table-id {table} --destination-cidr-block 0.0.0.0/0 {target}"
+            rule = None
+        else:
+            why = f"{table} routes {route['destination']} to {route.get('target_id')}, which is a blackhole"
+            fix = f"aws ec2 replace-route --route-table-id {table} --destination-cidr-block {route['destination']} {target}"
+            rule = f"route {route['destination']}"
+        if f.get("dest_type") == "aws_service":
+            why += "; or create an interface VPC endpoint for the service this task calls"
+        return _cause("route_missing", True, table, rule, why, fix)
+
+    def _check_no_public_ip(self, f):
+        src = self._source(f)
+        table, route = self.net.route(src["subnet"], f["dest_addr"]) if src["subnet"] else (None, None)
+        if route is None or route.get("target_type") != "internet_gateway":
+            return False if table else None
+        if src["public_ip"]:
+            return False
+        return _cause("no_public_ip", True, table, f"route {route['destination']}",
+                      f"{table} sends {f['dest_addr']} to {route.get('target_id')} but the task has no public IP",
+                      "aws ecs update-service --cluster <cluster> --service <service> --network-configuration "
+                      "'awsvpcConfiguration={subnets=[<subnet>],securityGroups=[<sg>],assignPublicIp=ENABLED}'")
+
+    def _check_nat_gateway_problem(self, f):
+        src = self._source(f)
+        table, route = self.net.route(src["subnet"], f["dest_addr"]) if src["subnet"] else (None, None)
+        if route is None or route.get("target_type") != "nat_gateway":
+            return False if table else None
+        nat = self.net.nat_gateways.get(route.get("target_id")) or {}
+        if nat.get("state") in (None, "available"):
+            return None
+        return _cause("nat_gateway_problem", True, route.get("target_id"), None,
+                      f"{route.get('target_id')} is {nat.get('state')}", None)
+
+    def _check_proxy(self, f):
+        return None if f.get("dest_port") in (3128, 8080, 8888) else False
+
+    def _check_destination_unresponsive(self, f):
+        return None
+
+    def _check_endpoint_private_dns_disabled(self, f):
+        vpc = f.get("vpc_id")
+        off = sorted(e["endpoint_id"] for e in self.net.endpoints.values()
+                     if e.get("vpc_id") == vpc and (e.get("endpoint_type") or "").lower() == "interface" and not e.get("private_dns_enabled"))
+        if not off:
+            return None
+        names = ", ".join(f"{e} ({self.net.endpoints[e].get('aws_service')})" for e in off)
+        where = f"{f['dest_addr']}" + (f" ({f['dest_service']} {f['dest_region']})" if f.get("dest_service") else "")
+        explanation = (f"The task sends tcp/{f['dest_port']} to the public address {where} although {names} "
+                       f"{'is' if len(off) == 1 else 'are'} in the VPC with private DNS disabled; the service name "
+                       "resolves to public IPs, so traffic leaves through the NAT gateway.")
+        fixes = " && ".join(f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {e} --private-dns-enabled" for e in off)
+        return _cause("endpoint_private_dns_disabled", True, off[0] if len(off) == 1 else ", ".join(off), None,
+                      explanation, fixes)
+
+    def _generic_fix(self, name: str, f: dict) -> str | None:
+        return {
+            "destination_unresponsive": f"check the service behind {f['dest_addr']}:{f['dest_port']} "
+                                        "(health, listener, its own logs)",
+            "proxy": "check HTTPS_PROXY / NO_PROXY in the task definition: aws ecs describe-task-definition "
+                     "--task-definition <family> --query 'taskDefinition.containerDefinitions[].environment'",
+        }.get(name)

@@ -1,0 +1,191 @@
+"""Findings: failing task conversations, grouped per destination endpoint, with causes.
+
+The analysis is SQL (``queries/conversations.sql``, ``destinations.sql``,
+``findings.sql``) run by DuckDB over the lake; Python only resolves the few distinct
+addresses, evaluates the configuration rules (``causes``), and assembles the
+document whose shape is the output contract (see the README).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import duckdb
+
+from . import queries
+from .causes import Diagnoser
+from .network import Network
+from .storage import Store
+
+DEFAULT_SETTLE = 15 * 60
+EVIDENCE = 5
+EVIDENCE_COLUMNS = ("version", "account_id", "interface_id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol",
+                    "packets", "bytes", "start", "end", "action", "log_status", "tcp_flags", "flow_direction",
+                    "pkt_srcaddr", "pkt_dstaddr", "_source", "_line")
+
+
+@dataclass(frozen=True)
+class Window:
+    since: int | None = None  # epoch seconds
+    until: int | None = None
+
+
+def iso(seconds) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(int(seconds), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def lake_bounds(con: duckdb.DuckDBPyConnection) -> tuple[int | None, int | None]:
+    return con.execute('SELECT min("start"), max("end") FROM flows').fetchone()
+
+
+def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE) -> dict:
+    """Create the ``conversations`` table for the window; returns the window actually used."""
+    first, last = lake_bounds(con)
+    since = window.since if window.since is not None else (first or 0)
+    until = window.until if window.until is not None else ((last or 0) + 1)
+    as_of = min(int(time.time()), last or 0, until)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE conversations AS {queries.get('conversations').sql}",
+                {"since": since, "until": until, "as_of": as_of, "settle": settle})
+    return {"since": since, "until": until, "as_of": as_of}
+
+
+def build_destinations(con) -> None:
+    """Resolve the distinct server addresses of the conversations (``destinations`` table)."""
+    import pyarrow as pa
+
+    from .addresses import cidr_bounds, ip_key, is_global
+
+    ranges = [(vpc, *cidr_bounds(cidr)) for vpc, cidrs in con.execute(
+        "SELECT vpc_id, list_concat(coalesce(cidr_blocks, []), coalesce(ipv6_cidr_blocks, [])) FROM current_vpcs"
+    ).fetchall() for cidr in cidrs]
+    con.register("vpc_ranges", pa.table({
+        "vpc_id": pa.array([r[0] for r in ranges], pa.string()),
+        "range_start": pa.array([r[1] for r in ranges], pa.binary()),
+        "range_end": pa.array([r[2] for r in ranges], pa.binary()),
+    }))
+    addrs = [r[0] for r in con.execute("SELECT DISTINCT server_addr FROM conversations").fetchall()]
+    con.register("addresses", pa.table({
+        "addr": pa.array(addrs, pa.string()),
+        "ip_key": pa.array([ip_key(a) for a in addrs], pa.binary()),
+        "is_global": pa.array([is_global(a) for a in addrs], pa.bool_()),
+    }))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE destinations AS {queries.get('destinations').sql}")
+
+
+def rows(con, sql: str, params=None) -> list[dict]:
+    cur = con.execute(sql, params or {})
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def evidence(con, finding_keys: list[dict]) -> dict[int, list[dict]]:
+    """Up to EVIDENCE raw records per finding, REJECTs first, then in time order."""
+    import pyarrow as pa
+
+    if not finding_keys:
+        return {}
+    con.register("finding_keys", pa.Table.from_pylist(finding_keys))
+    cols = ", ".join(f'f."{c}"' for c in EVIDENCE_COLUMNS)
+    found = rows(con, f"""
+        SELECT k.finding, {cols}
+        FROM flows AS f
+        JOIN finding_keys AS k
+          ON ((coalesce(f.pkt_srcaddr, f.srcaddr) = k.client AND coalesce(f.pkt_dstaddr, f.dstaddr) = k.server
+               AND f.srcport = k.client_port AND f.dstport = k.server_port)
+           OR (coalesce(f.pkt_srcaddr, f.srcaddr) = k.server AND coalesce(f.pkt_dstaddr, f.dstaddr) = k.client
+               AND f.srcport = k.server_port AND f.dstport = k.client_port))
+         AND f.protocol = k.protocol AND f."start" >= k.first_seen AND f."end" <= k.last_seen
+        QUALIFY row_number() OVER (PARTITION BY k.finding ORDER BY (f.action = 'REJECT') DESC, f."start", f._line) <= {EVIDENCE}
+        ORDER BY k.finding, (f.action = 'REJECT') DESC, f."start", f._line
+    """)
+    out: dict[int, list[dict]] = {}
+    for row in found:
+        out.setdefault(row.pop("finding"), []).append(row)
+    return out
+
+
+def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT_SETTLE, lake: str = "") -> dict:
+    """The findings document (the output contract) for the flows and metadata registered on ``con``."""
+    used = build_conversations(con, window, settle)
+    build_destinations(con)
+    groups = rows(con, queries.get("findings").sql)
+    diagnoser = Diagnoser(network)
+    keys, findings = [], []
+    for index, g in enumerate(groups):
+        sample = con.execute(
+            """SELECT client_addr, client_port, server_addr, server_port, first_seen, last_seen FROM conversations
+               WHERE server_addr IN (SELECT unnest($addrs)) AND server_port = $port AND protocol = $proto
+                 AND client_addr = $client ORDER BY (state = $state) DESC, first_seen LIMIT 3""",
+            {"addrs": g["dest_addrs"], "port": g["dest_port"], "proto": g["protocol"], "client": g["source_addr"],
+             "state": g["state"]}).fetchall()
+        for c in sample:
+            keys.append({"finding": index, "client": c[0], "client_port": c[1], "server": c[2], "server_port": c[3],
+                         "protocol": g["protocol"], "first_seen": c[4], "last_seen": c[5]})
+        g["client_port"] = sample[0][1] if sample else None
+        findings.append(g)
+    records = evidence(con, keys)
+    document = [_finding(g, diagnoser.diagnose(g), records.get(i, [])) for i, g in enumerate(findings)]
+    return {
+        "generated_at": iso(time.time()),
+        "lake": lake,
+        "window": {"since": iso(used["since"]), "until": iso(used["until"])},
+        "findings": document,
+        "timeline": timeline(con, document),
+    }
+
+
+STATE_OF_KIND = {"reject": "blocked", "no_return": "no_reply", "refused": "refused", "endpoint_bypassed": "established"}
+
+
+def timeline(con, document: list[dict]) -> list[dict]:
+    """Flow records per minute (of each conversation's start) per destination and kind."""
+    from .report.findings import destination_label
+
+    out = []
+    for f in document:
+        for bucket, flows in con.execute(
+            """SELECT first_seen - first_seen % 60 AS minute, sum(records) FROM conversations
+               WHERE client_addr = $client AND server_addr IN (SELECT unnest($addrs)) AND server_port = $port
+                 AND protocol = $proto AND state = $state
+               GROUP BY minute ORDER BY minute""",
+            {"client": f["source_addr"], "addrs": f["dest_addrs"], "port": f["dest_port"], "proto": f["protocol"],
+             "state": STATE_OF_KIND[f["kind"]]},
+        ).fetchall():
+            out.append({"bucket": iso(bucket), "destination": destination_label(f), "kind": f["kind"], "flows": int(flows)})
+    return out
+
+
+def _finding(g: dict, causes: list[dict], records: list[dict]) -> dict:
+    return {
+        "kind": g["kind"],
+        "state": g["state"],
+        "observed_at": g["observed_at"],
+        "cluster": g["cluster"],
+        "service": g["service"],
+        "task_id": g["task_id"],
+        "task_arn": g["task_arn"],
+        "source_eni": g["source_eni"],
+        "source_addr": g["source_addr"],
+        "dest_addr": g["dest_addr"],
+        "dest_addrs": list(g["dest_addrs"]),
+        "dest_port": g["dest_port"],
+        "protocol": g["protocol"],
+        "destination": {
+            "type": g["dest_type"],
+            "id": g["dest_id"],
+            "name": g["dest_name"],
+            "aws_service": g["dest_service"],
+            "region": g["dest_region"],
+        },
+        "flows": g["flows"],
+        "packets": g["packets"],
+        "bytes": g["bytes"],
+        "first_seen": iso(g["first_seen"]),
+        "last_seen": iso(g["last_seen"]),
+        "likely_causes": causes,
+        "evidence": records,
+    }

@@ -1,0 +1,125 @@
+"""The reports behind ``flowlogs report …``: one function per report, filters shared.
+
+Each returns plain data (a findings document or a list of row dicts) for the
+renderers in ``pipeline.report``; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from . import analysis, findings, queries
+from .errors import FlowlogsError
+from .storage import Store
+
+REPORTS = ("findings", "rejects", "no-return", "talkers", "endpoints", "task")
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: int | None = None  # epoch seconds
+    until: int | None = None
+    cluster: str | None = None
+    service: str | None = None
+    task: str | None = None
+    dest: str | None = None  # address, CIDR, endpoint/NAT id, or AWS service name (sns, sqs…)
+    port: int | None = None
+    kinds: tuple[str, ...] = ()
+
+    @property
+    def window(self) -> findings.Window:
+        return findings.Window(self.since, self.until)
+
+
+def _dest_matches(f: dict, dest: str) -> bool:
+    d = f["destination"]
+    wanted = dest.lower()
+    if wanted in {str(v).lower() for v in (d["id"], d["name"], d["aws_service"]) if v}:
+        return True
+    if wanted in (d["aws_service"] or "").lower().split("."):
+        return True
+    try:
+        net = ipaddress.ip_network(dest, strict=False)
+    except ValueError:
+        return False
+    return any(ipaddress.ip_address(a) in net for a in f["dest_addrs"] if ipaddress.ip_address(a).version == net.version)
+
+
+def keep(f: dict, flt: Filters) -> bool:
+    """Does finding ``f`` pass the filters?"""
+    checks = (
+        (flt.cluster, lambda: f["cluster"] == flt.cluster),
+        (flt.service, lambda: f["service"] == flt.service),
+        (flt.task, lambda: flt.task in (f["task_id"], f["task_arn"])),
+        (flt.dest, lambda: _dest_matches(f, flt.dest)),
+        (flt.port, lambda: f["dest_port"] == flt.port),
+        (flt.kinds, lambda: f["kind"] in flt.kinds),
+    )
+    return all(check() for value, check in checks if value)
+
+
+def _connect(store: Store):
+    con = analysis.connect(store)
+    if con.execute("SELECT count(*) FROM (SELECT 1 FROM flows LIMIT 1)").fetchone()[0] == 0:
+        raise FlowlogsError(f"the lake at {store.uri} has no flow records",
+                            "fill it with `flowlogs ingest PATH` (or try `flowlogs demo`)")
+    return con
+
+
+def _check_window(con, flt: Filters) -> None:
+    first, last = findings.lake_bounds(con)
+    since = flt.since if flt.since is not None else first
+    until = flt.until if flt.until is not None else last + 1
+    if since >= last + 1 or until <= first:
+        raise FlowlogsError(
+            f"no flow records between {findings.iso(since)} and {findings.iso(until)}",
+            f"the lake covers {findings.iso(first)} to {findings.iso(last)}")
+
+
+def findings_document(store: Store, flt: Filters = Filters(), settle: int = findings.DEFAULT_SETTLE) -> dict:
+    con = _connect(store)
+    _check_window(con, flt)
+    doc = findings.find(con, analysis.load_network(con), flt.window, settle, lake=store.uri)
+    doc["findings"] = [f for f in doc["findings"] if keep(f, flt)]
+    return doc
+
+
+def table_report(store: Store, name: str, flt: Filters = Filters(), settle: int = findings.DEFAULT_SETTLE) -> list[dict]:
+    """The rows of a tabular report (rejects, no-return, talkers, endpoints)."""
+    con = _connect(store)
+    _check_window(con, flt)
+    used = findings.build_conversations(con, flt.window, settle)
+    findings.build_destinations(con)
+    query = queries.get(name.replace("-", "_"))
+    params = {"since": used["since"], "until": used["until"], "port": flt.port}
+    params = {k: v for k, v in params.items() if k in query.used_params}
+    return findings.rows(con, query.sql, params)
+
+
+def task_report(store: Store, task: str, flt: Filters = Filters()) -> dict:
+    """One task: who it was, and its flow records as a focused packet view."""
+    con = _connect(store)
+    rows = findings.rows(con, """
+        SELECT task_id, task_arn, cluster_name, service_name, eni_id, ip,
+               min(valid_from) AS valid_from, max(valid_to) AS valid_to, bool_or(valid_to IS NULL) AS running
+        FROM eni_assignments WHERE task_id = $t OR task_arn = $t GROUP BY ALL""", {"t": task})
+    if not rows:
+        rows = findings.rows(con, """
+            SELECT ecs_task_id AS task_id, ecs_task_arn AS task_arn, ecs_cluster_name AS cluster_name,
+                   ecs_service_name AS service_name, interface_id AS eni_id, NULL AS ip,
+                   to_timestamp(min("start")) AS valid_from, to_timestamp(max("end")) AS valid_to, false AS running
+            FROM flows WHERE ecs_task_id = $t OR ecs_task_arn = $t GROUP BY ALL""", {"t": task})
+    if not rows:
+        raise FlowlogsError(f"no task {task} in the metadata or in the flow records' ECS fields",
+                            "import its metadata with `flowlogs metadata import` or check the id")
+    first, last = findings.lake_bounds(con)
+    since = max(flt.since or first, min(int(r["valid_from"].timestamp()) for r in rows if r["valid_from"]) - 60)
+    ends = [int(r["valid_to"].timestamp()) for r in rows if r["valid_to"] and not r["running"]]
+    until = min(flt.until or last + 1, (max(ends) + 60) if ends else last + 1)
+    records = findings.rows(con, queries.get("task").sql, {
+        "since": since, "until": until,
+        "enis": sorted({r["eni_id"] for r in rows if r["eni_id"]}),
+        "ips": sorted({r["ip"] for r in rows if r["ip"]}),
+    })
+    return {"task": rows, "records": records}

@@ -1,0 +1,152 @@
+-- name: conversations
+-- title: Conversations: both directions of each flow, counted once across ENIs and windows
+-- why: A failure is a conversation that did not complete; pairing request and reply (and the ENIs that logged them) is what tells a REJECT on the way out from a reply dropped on the way back.
+-- category: analysis
+-- params: since, until (epoch seconds: records overlapping the window), as_of (epoch seconds: what the lake knows up to), settle (seconds)
+-- reads: flows
+--
+-- Method. Addresses are packet-level (pkt-srcaddr/pkt-dstaddr when the format has them), so
+-- the task ENI, the endpoint ENI and the NAT ENI's private leg all name the same 5-tuple and
+-- count as ONE conversation. The key has no time window: a reply in the next aggregation
+-- window or a long connection with tcp-flags 0 in the middle windows stays one conversation.
+-- The client is the side that sent SYN (or received SYN-ACK) where tcp-flags exist, else the
+-- side with the ephemeral / non-service port, else the side that sent first. Each record is placed by the ENI that logged
+-- it: an ENI whose own address is the client's is the source side, the server's the
+-- destination side, any other (NAT, transit) the path.
+-- DuckDB-only constructs: arg_max/arg_min, list(DISTINCT ...), the & operator.
+WITH rec AS (
+    SELECT
+        interface_id,
+        coalesce(pkt_srcaddr, srcaddr) AS src,
+        coalesce(pkt_dstaddr, dstaddr) AS dst,
+        srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, "start", "end", action,
+        tcp_flags, flow_direction, account_id, vpc_id, subnet_id,
+        ecs_cluster_name, ecs_service_name, ecs_task_id, ecs_task_arn,
+        _source, _line
+    FROM flows
+    WHERE "start" < $until AND "end" >= $since
+      AND srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND protocol IS NOT NULL
+),
+own AS (  -- each ENI's own address per family: srcaddr of its egress records and dstaddr of its
+          -- ingress records (flow-direction, v5), else the address in most of its records,
+          -- private first (srcaddr/dstaddr show an ENI's private IPv4, never its public one)
+    SELECT interface_id, family, arg_max(addr, n) AS eni_addr
+    FROM (
+        SELECT interface_id, addr, strpos(addr, ':') > 0 AS family,
+               sum(w) + CASE WHEN regexp_matches(addr, '^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.)')
+                             THEN 0.5 ELSE 0 END AS n
+        FROM (
+            SELECT interface_id, srcaddr AS addr,
+                   CASE flow_direction WHEN 'egress' THEN 10 WHEN 'ingress' THEN 0 ELSE 1 END AS w FROM rec
+            UNION ALL
+            SELECT interface_id, dstaddr,
+                   CASE flow_direction WHEN 'ingress' THEN 10 WHEN 'egress' THEN 0 ELSE 1 END FROM rec
+        ) AS sides
+        GROUP BY interface_id, addr, family
+    ) AS counted
+    GROUP BY interface_id, family
+),
+keyed AS (
+    SELECT
+        rec.*,
+        own.eni_addr,
+        least(src || '|' || coalesce(srcport, 0), dst || '|' || coalesce(dstport, 0)) AS k_lo,
+        greatest(src || '|' || coalesce(srcport, 0), dst || '|' || coalesce(dstport, 0)) AS k_hi,
+        (src || '|' || coalesce(srcport, 0)) <= (dst || '|' || coalesce(dstport, 0)) AS from_lo,
+        CASE  -- how much a port looks like a service (server) port
+            WHEN srcport IN (22, 25, 53, 80, 123, 389, 443, 636, 1433, 2049, 3306, 5432, 5439, 6379, 8080, 8443, 9092, 9200, 9243, 11211, 27017) THEN 3
+            WHEN srcport < 1024 THEN 2 WHEN srcport < 32768 THEN 1 ELSE 0 END AS src_port_rank,
+        CASE
+            WHEN dstport IN (22, 25, 53, 80, 123, 389, 443, 636, 1433, 2049, 3306, 5432, 5439, 6379, 8080, 8443, 9092, 9200, 9243, 11211, 27017) THEN 3
+            WHEN dstport < 1024 THEN 2 WHEN dstport < 32768 THEN 1 ELSE 0 END AS dst_port_rank
+    FROM rec
+    LEFT JOIN own ON own.interface_id = rec.interface_id AND own.family = (strpos(rec.srcaddr, ':') > 0)
+),
+roles AS (  -- who is the client of each unordered 5-tuple
+    SELECT
+        k_lo, k_hi, protocol,
+        bool_or(from_lo AND tcp_flags IS NOT NULL AND (tcp_flags & 2) = 2 AND (tcp_flags & 16) = 0) AS lo_syn,
+        bool_or(NOT from_lo AND tcp_flags IS NOT NULL AND (tcp_flags & 2) = 2 AND (tcp_flags & 16) = 0) AS hi_syn,
+        bool_or(from_lo AND tcp_flags IS NOT NULL AND (tcp_flags & 18) = 18) AS lo_synack,
+        bool_or(NOT from_lo AND tcp_flags IS NOT NULL AND (tcp_flags & 18) = 18) AS hi_synack,
+        max(CASE WHEN from_lo THEN dst_port_rank - src_port_rank ELSE src_port_rank - dst_port_rank END) AS hi_server_score,
+        arg_min(from_lo, "start") AS lo_first,
+        min(CASE WHEN from_lo THEN srcport ELSE dstport END) AS lo_port,
+        min(CASE WHEN from_lo THEN dstport ELSE srcport END) AS hi_port
+    FROM keyed
+    GROUP BY k_lo, k_hi, protocol
+),
+placed AS (
+    SELECT
+        keyed.*,
+        CASE
+            WHEN roles.lo_syn AND NOT roles.hi_syn THEN keyed.from_lo
+            WHEN roles.hi_syn AND NOT roles.lo_syn THEN NOT keyed.from_lo
+            WHEN roles.hi_synack AND NOT roles.lo_synack THEN keyed.from_lo
+            WHEN roles.lo_synack AND NOT roles.hi_synack THEN NOT keyed.from_lo
+            WHEN roles.hi_server_score > 0 THEN keyed.from_lo
+            WHEN roles.hi_server_score < 0 THEN NOT keyed.from_lo
+            WHEN roles.lo_first IS NOT NULL AND roles.lo_port = roles.hi_port THEN (keyed.from_lo = roles.lo_first)
+            ELSE (keyed.from_lo = (roles.hi_port <= roles.lo_port))
+        END AS forward
+    FROM keyed
+    JOIN roles USING (k_lo, k_hi, protocol)
+),
+observed AS (
+    SELECT
+        placed.*,
+        CASE WHEN forward THEN src ELSE dst END AS client_addr,
+        CASE WHEN forward THEN srcport ELSE dstport END AS client_port,
+        CASE WHEN forward THEN dst ELSE src END AS server_addr,
+        CASE WHEN forward THEN dstport ELSE srcport END AS server_port,
+        CASE
+            WHEN eni_addr = (CASE WHEN forward THEN src ELSE dst END) THEN 'source'
+            WHEN eni_addr = (CASE WHEN forward THEN dst ELSE src END) THEN 'destination'
+            ELSE 'path'
+        END AS side
+    FROM placed
+)
+SELECT
+    client_addr, client_port, server_addr, server_port, protocol,
+    CASE
+        WHEN bool_or(NOT forward AND action = 'ACCEPT' AND tcp_flags IS NOT NULL AND (tcp_flags & 4) = 4)
+          AND NOT bool_or(NOT forward AND tcp_flags IS NOT NULL AND (tcp_flags & 18) = 18) THEN 'refused'
+        WHEN bool_or(NOT forward AND action = 'ACCEPT' AND side = 'source')
+          OR (NOT bool_or(side = 'source') AND bool_or(NOT forward AND action = 'ACCEPT')) THEN 'established'
+        WHEN count(*) FILTER (WHERE action = 'REJECT') > 0 THEN 'blocked'
+        WHEN max("end") FILTER (WHERE forward) > $as_of - $settle THEN 'pending'
+        ELSE 'no_reply'
+    END AS state,
+    CASE
+        WHEN bool_or(action = 'REJECT' AND forward AND side = 'source') THEN 'source_egress'
+        WHEN bool_or(action = 'REJECT' AND forward AND side = 'destination') THEN 'destination_ingress'
+        WHEN bool_or(action = 'REJECT' AND NOT forward AND side = 'destination') THEN 'destination_egress_return'
+        WHEN bool_or(action = 'REJECT' AND NOT forward AND side = 'source') THEN 'source_ingress_return'
+        WHEN bool_or(forward AND side = 'source') THEN 'source_egress'
+        ELSE 'destination_ingress'
+    END AS observed_at,
+    arg_min(interface_id, "start") FILTER (WHERE side = 'source') AS source_eni,
+    arg_min(interface_id, "start") FILTER (WHERE side = 'destination') AS destination_eni,
+    list(DISTINCT interface_id) AS interfaces,
+    bool_or(side = 'source') AS source_logged,
+    bool_or(side = 'destination') AS destination_logged,
+    bool_or(forward AND side = 'destination' AND action = 'ACCEPT') AS request_arrived,
+    bool_or(NOT forward AND side = 'destination' AND action = 'ACCEPT') AS reply_sent,
+    count(*) FILTER (WHERE forward) AS requests,
+    count(*) FILTER (WHERE NOT forward) AS replies,
+    count(*) FILTER (WHERE action = 'REJECT') AS rejects,
+    count(*) AS records,
+    -- packets and bytes once per conversation: from the ENI that saw most of it
+    coalesce(sum(packets) FILTER (WHERE side = 'source'), sum(packets) FILTER (WHERE side = 'destination'), sum(packets)) AS packets,
+    coalesce(sum(bytes) FILTER (WHERE side = 'source'), sum(bytes) FILTER (WHERE side = 'destination'), sum(bytes)) AS bytes,
+    min("start") AS first_seen,
+    max("end") AS last_seen,
+    arg_min(vpc_id, "start") FILTER (WHERE side = 'source') AS source_vpc,
+    arg_min(subnet_id, "start") FILTER (WHERE side = 'source') AS source_subnet,
+    arg_min(account_id, "start") AS account_id,
+    max(ecs_cluster_name) FILTER (WHERE side = 'source') AS ecs_cluster_name,
+    max(ecs_service_name) FILTER (WHERE side = 'source') AS ecs_service_name,
+    max(ecs_task_id) FILTER (WHERE side = 'source') AS ecs_task_id,
+    max(ecs_task_arn) FILTER (WHERE side = 'source') AS ecs_task_arn
+FROM observed
+GROUP BY client_addr, client_port, server_addr, server_port, protocol
