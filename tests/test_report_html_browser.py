@@ -44,8 +44,20 @@ def _browser_or_skip():
 
 
 def test_report_in_a_browser(tmp_path):
+    check_in_browser(json.loads(FIXTURE.read_text(encoding="utf-8")), tmp_path, SCREENSHOT)
+
+
+def test_sample_account_report_in_a_browser(sample_lake, tmp_path):
+    """The report of the bundled sample account: every finding shows (its screenshot is in the README)."""
+    from pipeline.reports import findings_document
+
+    doc = findings_document(sample_lake)
+    assert len(doc["findings"]) >= 5
+    check_in_browser(doc, tmp_path, SCREENSHOT.with_name("sample-report.png"))
+
+
+def check_in_browser(doc: dict, tmp_path: Path, screenshot: Path) -> None:
     sync_playwright = _browser_or_skip()
-    doc = json.loads(FIXTURE.read_text(encoding="utf-8"))
     report = tmp_path / "incident.html"
     render(doc, "html", report)
     url = report.resolve().as_uri()
@@ -64,8 +76,10 @@ def test_report_in_a_browser(tmp_path):
             page.wait_for_load_state("networkidle")
 
             text = page.inner_text("body")
-            for i, f in enumerate(doc["findings"], 1):
-                assert f["service"] in text
+            from pipeline.report.findings import sort_findings
+
+            for i, f in enumerate(sort_findings(doc["findings"]), 1):
+                assert f["service"] in text and f["task_id"] in text
                 assert f["likely_causes"][0]["cause"] in text
                 assert f["likely_causes"][0]["fix"] in page.inner_text(f"#fix-{i}")
                 assert page.locator(f"#finding-{i}").is_visible()
@@ -80,8 +94,10 @@ def test_report_in_a_browser(tmp_path):
             overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 0
 
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+            page.screenshot(path=str(screenshot.with_name(screenshot.stem + "-top.png")),
+                            full_page=True, clip={"x": 0, "y": 0, "width": 1280, "height": 1400})
 
             # print layout: still readable, nothing spills off an A4 page
             page.emulate_media(media="print")
@@ -100,4 +116,4 @@ def test_report_in_a_browser(tmp_path):
     assert console_errors == []
     assert page_errors == []
     assert requests == [url]
-    assert SCREENSHOT.stat().st_size > 50_000
+    assert screenshot.stat().st_size > 50_000

@@ -13,34 +13,61 @@ def globals_of(ctx: typer.Context):
     return ctx.find_root().obj
 
 
+def aws_settings(ctx: typer.Context, role_arn: str | None = None):
+    """Where and as whom to call AWS, from the global options (--profile, --region, --endpoint-url)."""
+    from ..aws import AwsSettings
+
+    g = globals_of(ctx)
+    return AwsSettings(g.profile, g.region, g.endpoint_url, role_arn)
+
+
 def open_store(ctx: typer.Context):
     """The lake named by --lake / $FLOWLOGS_LAKE / the default, opened for use."""
     from .. import lake
+    from ..aws import pyarrow_s3_options
 
     g = globals_of(ctx)
+    options = pyarrow_s3_options(aws_settings(ctx)) if (g.lake or "").startswith("s3://") else None
     try:
-        return lake.open_lake(g.lake, s3_options=s3_options(ctx) if (g.lake or "").startswith("s3://") else None)
+        return lake.open_lake(g.lake, s3_options=options)
     except lake.LakeError as exc:
         raise FlowlogsError(str(exc)) from None
 
 
-def s3_options(ctx: typer.Context) -> dict:
-    """pyarrow S3FileSystem options from the same settings boto3 uses."""
-    import boto3
-
-    g = globals_of(ctx)
-    session = boto3.Session(profile_name=g.profile, region_name=g.region)
-    creds = session.get_credentials()
-    options: dict = {"region": session.region_name or "us-east-1"}
-    if creds is not None:
-        frozen = creds.get_frozen_credentials()
-        options.update(access_key=frozen.access_key, secret_key=frozen.secret_key, session_token=frozen.token)
-    if g.endpoint_url:
-        options["endpoint_override"] = g.endpoint_url
-        if g.endpoint_url.startswith("http://"):
-            options["scheme"] = "http"
-    return options
-
-
 def is_terminal() -> bool:
     return sys.stdout.isatty()
+
+
+FORMAT_HELP = "table (default on a terminal), plain (default in a pipe), json, jsonl, csv, markdown, html."
+
+
+def filters_from(since, until, cluster, service, task, dest, port, kinds):
+    """Filters from the shared options; times parsed as ISO-8601 or relative, UTC."""
+    from ..reports import Filters
+    from ..timeparse import parse_time
+    from ..vocabulary import KINDS
+
+    def instant(option: str, text: str | None):
+        if text is None:
+            return None
+        try:
+            return int(parse_time(text).timestamp())
+        except ValueError as exc:
+            raise FlowlogsError(f"{option}: {exc}", "use ISO-8601 (2026-11-27T09:30Z) or relative (2h, 30m, 7d)") from None
+
+    bad = [k for k in (kinds or []) if k not in KINDS]
+    if bad:
+        raise FlowlogsError(f"--kind: unknown kind {', '.join(bad)}", f"valid kinds: {', '.join(KINDS)}")
+    return Filters(instant("--since", since), instant("--until", until), cluster, service, task, dest, port,
+                   tuple(kinds or ()))
+
+
+def write_output(data, fmt: str | None, output: str | None, *, title: str, sort: bool = True) -> None:
+    """Render ``data`` to stdout or ``output`` in ``fmt`` (an unknown format lists the valid ones)."""
+    from ..report import formats
+
+    if fmt is not None and formats.ALIASES.get(fmt, fmt) not in formats.format_names():
+        raise FlowlogsError(f"--format: unknown format {fmt!r}", f"valid formats: {', '.join(formats.format_names())}")
+    if output is not None and fmt is None:
+        fmt = formats.format_for_path(output) or "json"
+    formats.render(data, fmt, output, title=title, sort=sort)

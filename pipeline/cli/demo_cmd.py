@@ -1,0 +1,44 @@
+"""``flowlogs demo``: the first thing a newcomer runs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from . import app
+from .common import FORMAT_HELP, globals_of, write_output
+
+DEMO_LAKE = "flowlogs-demo-lake"
+
+
+@app.command("demo", rich_help_panel="Start here")
+def demo(
+    ctx: typer.Context,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Also write the report to this file (e.g. report.html).")] = None,
+) -> None:
+    """Ingest the bundled sample account, import its metadata, and print the findings.
+
+    Uses ./flowlogs-demo-lake unless --lake is given, so your own lake is left alone.
+
+    Example: flowlogs demo --output report.html
+    """
+    from .. import demo as demo_lib
+    from .. import lake
+    from ..reports import findings_document
+
+    g = globals_of(ctx)
+    store = lake.open_lake(g.lake or DEMO_LAKE)
+    summary, _, result = demo_lib.load(store)
+    records = sum((summary.records or {}).values())
+    typer.echo(f"sample account: {summary.sources} flow-log files ({records:,} new records, "
+               f"{summary.skipped} files already in), metadata snapshot {result.snapshot_id or 'already in'}; "
+               f"lake: {store.uri}", err=True)
+    doc = findings_document(store)
+    write_output(doc, fmt, None, title="Fargate connectivity findings (sample account)")
+    if output:
+        write_output(doc, None, output, title="Fargate connectivity findings (sample account)")
+        typer.echo(f"report written to {output}", err=True)
+    typer.echo(f"next: flowlogs --lake {store.uri} report findings --format html -o report.html   "
+               f"| flowlogs --lake {store.uri} sql \"SELECT * FROM conversations LIMIT 5\"", err=True)

@@ -1,0 +1,88 @@
+"""``flowlogs report …``: findings and the other reports, in every output format."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import EXIT_FOUND, FlowlogsError
+from . import app
+from .common import FORMAT_HELP, filters_from, open_store, write_output
+
+report_app = typer.Typer(help="Findings and reports, in table/json/jsonl/csv/markdown/html.", no_args_is_help=True)
+app.add_typer(report_app, name="report", rich_help_panel="Analyse")
+
+Since = Annotated[Optional[str], typer.Option(help="Start: ISO-8601 (UTC unless an offset is given) or relative (2h, 30m, 7d).")]
+Until = Annotated[Optional[str], typer.Option(help="End: ISO-8601 or relative (default: the end of the data).")]
+Cluster = Annotated[Optional[str], typer.Option(help="Only this ECS cluster.")]
+Service = Annotated[Optional[str], typer.Option(help="Only this ECS service.")]
+Task = Annotated[Optional[str], typer.Option(help="Only this task (id or ARN).")]
+Dest = Annotated[Optional[str], typer.Option(help="Only this destination: address, CIDR, vpce-/nat- id, or AWS service (sns, sqs…).")]
+Port = Annotated[Optional[int], typer.Option(help="Only this destination port.", min=0, max=65535)]
+Kind = Annotated[Optional[list[str]], typer.Option("--kind", help="Only these finding kinds (repeatable): reject, no_return, refused, endpoint_bypassed.")]
+Fmt = Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)]
+Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file (format from its extension unless --format).")]
+Settle = Annotated[int, typer.Option(help="Seconds before silence counts as no reply (delivery lag).", min=0)]
+FailOn = Annotated[Optional[str], typer.Option(help="Exit 1 if findings of these kinds exist, e.g. reject,no_return.")]
+
+
+@report_app.command("findings")
+def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, cluster: Cluster = None,
+                 service: Service = None, task: Task = None, dest: Dest = None, port: Port = None, kind: Kind = None,
+                 fmt: Fmt = None, output: Output = None, settle: Settle = 900, fail_on: FailOn = None) -> None:
+    """Failing task → destination conversations, with the likely cause and the fix.
+
+    Example: flowlogs report findings --since 2h --service orders --format json
+    """
+    from ..reports import findings_document
+
+    flt = filters_from(since, until, cluster, service, task, dest, port, kind)
+    doc = findings_document(open_store(ctx), flt, settle)
+    write_output(doc, fmt, output, title="Fargate connectivity findings")
+    if fail_on is not None:
+        from ..vocabulary import KINDS
+
+        wanted = {k.strip() for k in fail_on.split(",") if k.strip()}
+        unknown = wanted - set(KINDS)
+        if unknown:
+            raise FlowlogsError(f"--fail-on: unknown kind {', '.join(sorted(unknown))}",
+                                f"valid kinds: {', '.join(KINDS)}")
+        if any(f["kind"] in wanted for f in doc["findings"]):
+            raise typer.Exit(EXIT_FOUND)
+
+
+def _table(name: str):
+    def command(ctx: typer.Context, since: Since = None, until: Until = None, port: Port = None, fmt: Fmt = None,
+                output: Output = None, settle: Settle = 900) -> None:
+        from ..reports import table_report
+
+        flt = filters_from(since, until, None, None, None, None, port, None)
+        write_output(table_report(open_store(ctx), name, flt, settle), fmt, output, title=name)
+
+    return command
+
+
+for _name, _doc in (
+    ("rejects", "REJECTed flows by ENI, destination and port.\n\nExample: flowlogs report rejects --since 1h"),
+    ("no-return", "Conversations with requests and no reply (and no REJECT).\n\nExample: flowlogs report no-return --port 443"),
+    ("talkers", "Top client → server pairs by bytes, with how many fail.\n\nExample: flowlogs report talkers -f csv"),
+    ("endpoints", "Traffic and health per destination endpoint.\n\nExample: flowlogs report endpoints"),
+):
+    _cmd = _table(_name)
+    _cmd.__doc__ = _doc
+    report_app.command(_name)(_cmd)
+
+
+@report_app.command("task")
+def task_cmd(ctx: typer.Context, task_id: Annotated[str, typer.Argument(help="Task id or ARN.")], since: Since = None,
+             until: Until = None, fmt: Fmt = None, output: Output = None) -> None:
+    """One task's flow records: direction, decoded TCP flags, action and path.
+
+    Example: flowlogs report task 5f2c1e0a9b8d4c7e
+    """
+    from ..reports import task_report
+
+    flt = filters_from(since, until, None, None, None, None, None, None)
+    result = task_report(open_store(ctx), task_id, flt)
+    write_output(result["records"], fmt, output, title=f"task {task_id}", sort=False)

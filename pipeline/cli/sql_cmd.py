@@ -1,0 +1,114 @@
+"""``flowlogs sql``: DuckDB SQL over the lake, saved queries, and an interactive prompt."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import FlowlogsError
+from . import app
+from .common import FORMAT_HELP, open_store, write_output
+
+
+@app.command("sql", rich_help_panel="Analyse")
+def sql_cmd(
+    ctx: typer.Context,
+    query: Annotated[Optional[str], typer.Argument(help="SQL text, or the name of a saved query (see --list).")] = None,
+    file: Annotated[Optional[str], typer.Option("--file", "-f", help="Read the SQL from this file.")] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="A named parameter: -p port=443 (use $port in SQL).")] = None,
+    list_queries: Annotated[bool, typer.Option("--list", help="List the saved queries in queries/ with their header comments.")] = False,
+    fmt: Annotated[Optional[str], typer.Option("--format", help=FORMAT_HELP)] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file.")] = None,
+) -> None:
+    """Run DuckDB SQL over the lake's views (flows, conversations, findings, metadata).
+
+    With no query, opens an interactive prompt with history. Views: flows,
+    interface_status, tgw_flows, quarantine, every metadata table (and current_<table>),
+    conversations, destinations and findings (built when named).
+
+    Example: flowlogs sql "SELECT action, count(*) FROM flows GROUP BY 1"
+    """
+    from .. import queries
+
+    if list_queries:
+        rows = [{"name": q.name, "title": q.title, "why": q.why, "params": q.params} for q in queries.registry().values()]
+        write_output(rows, fmt, output, title="saved queries")
+        return
+    if file:
+        try:
+            with open(file) as fh:
+                query = fh.read()
+        except OSError as exc:
+            raise FlowlogsError(f"--file: {exc}") from None
+    if query is None:
+        _prompt(ctx)
+        return
+    if query in queries.registry():
+        query = queries.get(query).sql
+    params = _params(param or [])
+    write_output(_run(ctx, query, params), fmt, output, title="sql", sort=False)
+
+
+def _params(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise FlowlogsError(f"--param {item!r}: expected name=value")
+        out[name] = int(value) if value.lstrip("-").isdigit() else value
+    return out
+
+
+def _run(ctx, sql: str, params: dict):
+    import duckdb
+
+    from ..sqlrun import run
+
+    try:
+        return run(open_store(ctx), sql, params)
+    except duckdb.Error as exc:
+        raise FlowlogsError(f"SQL: {exc}", "views: flows, conversations, findings, metadata tables; see flowlogs sql --list") from None
+
+
+def _prompt(ctx) -> None:
+    """A small REPL: statements end with ';', history in ~/.flowlogs_history."""
+    import os
+    import readline
+
+    history = os.path.expanduser("~/.flowlogs_history")
+    try:
+        readline.read_history_file(history)
+    except OSError:
+        pass
+    typer.echo("flowlogs sql: end statements with ';', Ctrl-D to quit. Views: flows, conversations, findings, metadata.")
+    buffer = ""
+    try:
+        while True:
+            line = input("flowlogs> " if not buffer else "     ...> ")
+            buffer += line + "\n"
+            if buffer.strip().endswith(";"):
+                try:
+                    write_output(_run(ctx, buffer.strip().rstrip(";"), {}), None, None, title="sql", sort=False)
+                except FlowlogsError as exc:
+                    typer.echo(f"Error: {exc.message}", err=True)
+                buffer = ""
+    except EOFError:
+        typer.echo("")
+    finally:
+        readline.write_history_file(history)
+
+
+@app.command("export", rich_help_panel="Analyse")
+def export_cmd(
+    ctx: typer.Context,
+    duckdb_file: Annotated[str, typer.Option("--duckdb", help="The DuckDB database file to write.")],
+) -> None:
+    """Write a DuckDB database with the lake's views and tables, for notebooks and BI tools.
+
+    Example: flowlogs export --duckdb incident.duckdb
+    """
+    from ..export import export_duckdb
+
+    counts = export_duckdb(open_store(ctx), duckdb_file)
+    typer.echo(f"wrote {duckdb_file}: flows views, " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
