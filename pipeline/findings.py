@@ -55,24 +55,7 @@ def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE) -> di
 
 def build_destinations(con) -> None:
     """Resolve the distinct server addresses of the conversations (``destinations`` table)."""
-    import pyarrow as pa
-
-    from .addresses import cidr_bounds, ip_key, is_global
-
-    ranges = [(vpc, *cidr_bounds(cidr)) for vpc, cidrs in con.execute(
-        "SELECT vpc_id, list_concat(coalesce(cidr_blocks, []), coalesce(ipv6_cidr_blocks, [])) FROM current_vpcs"
-    ).fetchall() for cidr in cidrs]
-    con.register("vpc_ranges", pa.table({
-        "vpc_id": pa.array([r[0] for r in ranges], pa.string()),
-        "range_start": pa.array([r[1] for r in ranges], pa.binary()),
-        "range_end": pa.array([r[2] for r in ranges], pa.binary()),
-    }))
-    addrs = [r[0] for r in con.execute("SELECT DISTINCT server_addr FROM conversations").fetchall()]
-    con.register("addresses", pa.table({
-        "addr": pa.array(addrs, pa.string()),
-        "ip_key": pa.array([ip_key(a) for a in addrs], pa.binary()),
-        "is_global": pa.array([is_global(a) for a in addrs], pa.bool_()),
-    }))
+    con.execute("CREATE OR REPLACE TEMP TABLE addresses AS SELECT DISTINCT server_addr AS address FROM conversations")
     con.execute(f"CREATE OR REPLACE TEMP TABLE destinations AS {queries.get('destinations').sql}")
 
 
