@@ -17,7 +17,6 @@ import duckdb
 from . import queries
 from .causes import Diagnoser
 from .network import Network
-from .storage import Store
 
 DEFAULT_SETTLE = 15 * 60
 EVIDENCE = 5
