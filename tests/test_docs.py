@@ -50,3 +50,11 @@ def test_every_command_has_help_with_an_example():
         assert cmd.help and "Example: flowlogs" in cmd.help, path
         result = runner.invoke(app, [*path, "--help"])
         assert result.exit_code == 0, (path, result.output)
+
+
+def test_report_layer_uses_the_vocabulary():
+    from pipeline.report import findings as report
+
+    assert report.KINDS == tuple(vocabulary.KINDS)
+    assert set(report.STATES) == set(vocabulary.STATES) - {"pending"}
+    assert set(report.KIND_LABELS) == set(vocabulary.KINDS)

@@ -13,6 +13,8 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
+from .. import vocabulary
+
 DOCUMENT_KEYS = ("generated_at", "lake", "window", "findings", "timeline", "summary")
 WINDOW_KEYS = ("since", "until")
 FINDING_KEYS = (
@@ -25,8 +27,8 @@ DESTINATION_KEYS = ("type", "id", "name", "aws_service", "region")
 CAUSE_KEYS = ("cause", "confirmed", "resource", "rule", "explanation", "fix")
 TIMELINE_KEYS = ("bucket", "destination", "kind", "flows")
 
-#: Most serious first.  Unknown kinds sort after these, by name.
-KINDS = ("reject", "no_return", "refused", "endpoint_bypassed")
+#: Most serious first (the vocabulary's order).  Unknown kinds sort after these, by name.
+KINDS = tuple(vocabulary.KINDS)
 KIND_RANK = {kind: i for i, kind in enumerate(KINDS)}
 #: Kinds that mean "the task cannot talk to the service"; the rest are warnings.
 BROKEN_KINDS = frozenset({"reject", "no_return", "refused"})
@@ -36,6 +38,7 @@ KIND_LABELS = {
     "refused": "Refused",
     "endpoint_bypassed": "Endpoint bypassed",
 }
+#: Most serious first; a finding's state is one of the vocabulary's (never ``pending``).
 STATES = ("blocked", "refused", "no_reply", "established")
 STATE_RANK = {state: i for i, state in enumerate(STATES)}
 STATE_LABELS = {
