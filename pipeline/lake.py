@@ -8,11 +8,16 @@ Layout (``LAKE`` is ``--lake``, ``$FLOWLOGS_LAKE`` or ``./flowlogs-lake``)::
     LAKE/tgw_flows/…          transit gateway records met in the input
     LAKE/quarantine/<ingest-id>.parquet   bad lines: source, line, reason, text
     LAKE/metadata/<table>/<snapshot>.parquet
-    LAKE/_state/runs/<run-id>.json        what each run ingested (the manifest)
+    LAKE/_state/runs/<run-id>.json        what each run ingested (the manifest), left, CloudWatch cursors
+    LAKE/_state/ingest.lock               held by the running ingest (locking.py)
 
-A data file's name comes from the content digest of its source, so re-ingesting the
-same source rewrites the same files with the same rows: killing a run part-way and
-running again gives exactly the rows of one clean run. The partition columns are
+A data file's name comes from its source's ingest id (the content digest of a local
+file; the URL of an S3 object; the stream and hour of CloudWatch events), so
+re-ingesting a source rewrites the same files: killing a run part-way and running
+again gives exactly the rows of one clean run, and a new version of a source (a new
+ETag) replaces the rows of the old one. Each run writes only its own state file, and
+the state is their union: the manifest takes each source's latest version, a
+CloudWatch stream's cursor the furthest event time reached. The partition columns are
 not in the files (Athena/Trino/Spark read them from the paths); their names do not
 collide with record columns (``region``, ``account_id`` are record fields).
 """
@@ -65,7 +70,7 @@ def open_lake(location: str | os.PathLike | None = None, *, s3_options: dict | N
 def route(table: pa.Table) -> tuple[dict[str, pa.Table], list[Problem]]:
     """Split a batch into its record tables; rows that belong to none are quarantined."""
     status = pc.fill_null(pc.is_in(table["log_status"], pa.array(["NODATA", "SKIPDATA"])), False)
-    tgw = pc.fill_null(pc.is_valid(table["resource_type"]), False)
+    tgw = pc.or_(pc.is_valid(table["resource_type"]), pc.is_valid(table["tgw_id"]))  # resource-type may be `-`
     foreign = pc.fill_null(pc.equal(table["account_id"], "TransitGateway"), False)
     problems = []
     if pc.any(foreign).as_py():
@@ -120,7 +125,9 @@ class Run:
     command: str
     sources: list = field(default_factory=list)
     finished: str | None = None
-    status: str = "running"
+    status: str = "running"  # running (or killed), complete, incomplete (some sources left)
+    left: list = field(default_factory=list)  # [source, reason]: to be fetched by a later run
+    cursors: dict = field(default_factory=dict)  # CloudWatch stream ARN -> last event time ingested (ms)
 
     def save(self, store: Store) -> None:
         store.write_bytes(f"_state/runs/{self.run_id}.json", json.dumps(asdict(self), indent=1).encode())
@@ -144,13 +151,22 @@ def runs(store: Store) -> list[dict]:
     return out
 
 
-def manifest(store: Store) -> dict[str, dict]:
-    """ingest_id -> source entry, over every run (a source is ingested once)."""
+def manifest(store: Store, all_runs: list[dict] | None = None) -> dict[str, dict]:
+    """ingest_id -> source entry of its latest version, over every run (oldest first)."""
     entries: dict[str, dict] = {}
-    for run in runs(store):
+    for run in runs(store) if all_runs is None else all_runs:
         for entry in run["sources"]:
-            entries.setdefault(entry["ingest_id"], entry)
+            entries[entry["ingest_id"]] = entry
     return entries
+
+
+def cursors(all_runs: list[dict]) -> dict[str, int]:
+    """CloudWatch stream ARN -> the furthest event time (ms) any run ingested up to."""
+    out: dict[str, int] = {}
+    for run in all_runs:
+        for stream, ms in run.get("cursors", {}).items():
+            out[stream] = max(ms, out.get(stream, ms))
+    return out
 
 
 def quarantine_table(problems: list[Problem], source: str, ingest_id: str) -> pa.Table:

@@ -21,7 +21,8 @@ def _dataset(store: Store, table: str):
 def lake_info(store: Store) -> dict:
     import pyarrow.compute as pc
 
-    manifest = lake.manifest(store)
+    all_runs = lake.runs(store)
+    manifest = lake.manifest(store, all_runs)
     tables = {}
     for name in lake.RECORD_TABLES:
         data = _dataset(store, name)
@@ -37,13 +38,22 @@ def lake_info(store: Store) -> dict:
     formats = Counter(f for e in manifest.values() for f in e.get("formats", []))
     return {
         "lake": store.uri,
-        "runs": len(lake.runs(store)),
+        "runs": len(all_runs),
         "sources": len(manifest),
         "tables": tables,
         "quarantined": q.count_rows() if q else 0,
         "formats": dict(formats.most_common()),
         "refused": {e["source"]: e["refused"] for e in manifest.values() if e.get("refused")},
+        "last_run": _last_run(all_runs),
     }
+
+
+def _last_run(all_runs: list[dict]) -> dict | None:
+    """The latest run: its status (running also means killed) and what it left for the next run."""
+    if not all_runs:
+        return None
+    run = all_runs[-1]
+    return {"run_id": run["run_id"], "command": run["command"], "status": run["status"], "left": run.get("left", [])}
 
 
 def quarantine_rows(store: Store, limit: int) -> list[dict]:

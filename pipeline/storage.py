@@ -11,7 +11,7 @@ import io
 import os
 import posixpath
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,14 +25,15 @@ class Store:
 
     fs: pafs.FileSystem
     root: str
+    s3_options: dict | None = field(default=None, repr=False, compare=False)  # holds credentials: never print
 
     @classmethod
     def open(cls, location: str | os.PathLike, *, s3_options: dict | None = None) -> "Store":
         """Open ``s3://bucket/prefix`` or a local directory (created if missing)."""
         text = str(location)
         if text.startswith("s3://"):
-            fs = pafs.S3FileSystem(**(s3_options or {}))
-            return cls(fs, text[len("s3://"):].rstrip("/"))
+            options = {"retry_strategy": pafs.AwsDefaultS3RetryStrategy(max_attempts=10), **(s3_options or {})}
+            return cls(pafs.S3FileSystem(**options), text[len("s3://"):].rstrip("/"), s3_options)
         path = Path(text).expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
         return cls(pafs.LocalFileSystem(), str(path))

@@ -35,6 +35,12 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
         print(f"  format ({n} sources): {fmt}")
     for source, reason in data["refused"].items():
         print(f"  refused {source}: {reason}")
+    last = data["last_run"]
+    if last and last["status"] != "complete":
+        print(f"  last run {last['run_id']} ({last['command']}): {last['status']}, {len(last['left'])} sources left "
+              "for the next run")
+        for source, reason in last["left"]:
+            print(f"    left {source}: {reason}")
 
 
 @lake_app.command("quarantine")

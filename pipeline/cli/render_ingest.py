@@ -34,9 +34,10 @@ def progress_bar(files: int, total_bytes: int, *, disable: bool = False):
 def print_summary(summary, run, store) -> None:
     records = summary.records or {}
     rate = sum(records.values()) / summary.seconds if summary.seconds else 0
+    unfetched = summary.sources - summary.skipped - len(run.sources)
     print(
-        f"ingested {summary.sources - summary.skipped} of {summary.sources} sources "
-        f"({summary.skipped} already in the lake) into {store.uri} in {summary.seconds:.1f}s"
+        f"ingested {len(run.sources)} of {summary.sources} sources ({summary.skipped} already in the lake"
+        f"{f', {unfetched} left' if unfetched else ''}) into {store.uri} in {summary.seconds:.1f}s"
     )
     for table in ("flows", "interface_status", "tgw_flows"):
         if records.get(table):
@@ -45,6 +46,10 @@ def print_summary(summary, run, store) -> None:
         print(f"  {'rate':<17} {rate:>12,.0f} records/s")
     if summary.quarantined:
         print(f"  {'quarantined':<17} {summary.quarantined:>12,} lines (flowlogs lake quarantine)")
+    if summary.retries:
+        print(f"  {'retried':<17} {summary.retries:>12,} requests (throttling, 5xx, dropped connections)")
     for entry in run.sources:
         if entry.get("refused"):
             print(f"  refused {entry['source']}: {entry['refused']}")
+    for source, reason in summary.left:
+        print(f"  left {source}: {reason}")
