@@ -329,7 +329,8 @@ def test_fault_5_notifier_bypasses_the_sns_endpoint(sample):
     ranges = sample.amazon_ranges("eu-west-1")
     assert all(any(ipaddress.ip_address(ip) in n for n in ranges) for ip in fault["destination"]["addresses"])
     nat = sample.meta["describe-nat-gateways"]["NatGateways"][0]["NatGatewayAddresses"][0]
-    assert fault["destination"]["id"] == sample.meta["describe-nat-gateways"]["NatGateways"][0]["NatGatewayId"]
+    assert fault["destination"]["type"] == "aws_service"
+    assert sample.meta["describe-nat-gateways"]["NatGateways"][0]["NatGatewayId"] in fault["destination"]["name"]
     assert sample.matching({"interface-id": nat["NetworkInterfaceId"], "srcaddr": nat["PrivateIp"],
                             "dstaddr": fault["destination"]["addresses"]})
 
