@@ -16,9 +16,9 @@ import pyarrow.compute as pc
 from .fields import BY_NAME, lake_schema
 
 SCHEMA = lake_schema()
-_INT_TEXT = r"^[0-9]{1,18}$"
 _INT32_MAX = 2**31 - 1
-_MS_EPOCH = 10**11  # a start/end above this is in milliseconds (seen in the wild)
+_INT64_MAX_TEXT = str(2**63 - 1)
+_MS_EPOCH = 10**11  # a start/end above this is in milliseconds (seen in the wild); 1000x that is no time
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,43 @@ def _row_text(columns: dict[str, pa.Array], i: int) -> str:
     return " ".join("-" if (v := columns[c][i].as_py()) is None else str(v) for c in columns)
 
 
+class _Rejects:
+    """Rows quarantined so far, with the first reason found for each."""
+
+    def __init__(self, n: int):
+        self.bad = np.zeros(n, dtype=bool)
+        self.reasons: dict[int, str] = {}
+
+    def add(self, failed: pa.Array, reason) -> None:
+        """Reject the rows where ``failed`` is true; ``reason(i)`` says why for row i."""
+        mask = pc.fill_null(failed, False).to_numpy(zero_copy_only=False)
+        for i in np.flatnonzero(mask & ~self.bad):
+            self.reasons[int(i)] = reason(int(i))
+        self.bad |= mask
+
+
+def _integers(name: str, array: pa.Array, rejects: _Rejects) -> pa.Array:
+    """Text, float or integer values → int64; what is not a whole number is rejected."""
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        ok = pc.ascii_is_decimal(array)  # digits only: no sign, no spaces, no hex
+        if pc.all(ok).as_py() is False:
+            rejects.add(pc.invert(ok), lambda i: f"{name} is not a whole number: {array[i].as_py()!r}")
+            array = pc.if_else(ok, array, None)
+        try:
+            return pc.cast(array, pa.int64())
+        except pa.ArrowInvalid:  # more than int64 holds
+            length = pc.utf8_length(array)
+            big = pc.or_(pc.greater(length, 19), pc.and_(pc.equal(length, 19), pc.greater(array, _INT64_MAX_TEXT)))
+            rejects.add(big, lambda i: f"{name} is out of range: {array[i].as_py()}")
+            return pc.cast(pc.if_else(big, None, array), pa.int64())
+    if pa.types.is_floating(array.type):  # JSON rows and some Parquet writers give 6.0
+        whole = pc.and_(pc.equal(pc.floor(array), array), pc.less(pc.abs(array), 2.0**63))  # not NaN, inf, huge
+        if pc.all(whole).as_py() is False:
+            rejects.add(pc.invert(whole), lambda i: f"{name} is not a whole number: {array[i].as_py()!r}")
+            array = pc.if_else(whole, array, None)
+    return pc.cast(array, pa.int64())
+
+
 def conform(columns: dict[str, pa.Array], lines: np.ndarray, ctx: Context) -> tuple[pa.Table, list[Problem]]:
     """Type ``columns`` (keyed by field name, unknown names allowed) into the lake schema.
 
@@ -51,8 +88,7 @@ def conform(columns: dict[str, pa.Array], lines: np.ndarray, ctx: Context) -> tu
     named; everything else is kept, ``-`` already being NULL.
     """
     n = len(lines)
-    bad = np.zeros(n, dtype=bool)
-    reasons: dict[int, str] = {}
+    rejects = _Rejects(n)
     typed: dict[str, pa.Array] = {}
     extra_names = [name for name in columns if name not in BY_NAME]
 
@@ -60,41 +96,31 @@ def conform(columns: dict[str, pa.Array], lines: np.ndarray, ctx: Context) -> tu
         field = BY_NAME.get(name)
         if field is None:
             continue
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
         if pa.types.is_dictionary(array.type):
             array = array.dictionary_decode()
         if field.type == "string":
             typed[field.column] = array if pa.types.is_string(array.type) else pc.cast(array, pa.string())
             continue
-        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-            ok = pc.or_kleene(pc.is_null(array), pc.match_substring_regex(array, _INT_TEXT))
-            ok_np = ok.to_numpy(zero_copy_only=False)
-            for i in np.flatnonzero(~ok_np & ~bad):
-                reasons[int(i)] = f"{name} is not a whole number: {array[int(i)].as_py()!r}"
-            bad |= ~ok_np
-            values = pc.cast(pc.if_else(ok, array, None), pa.int64())
-        elif pa.types.is_floating(array.type):  # JSON rows and some Parquet writers give 6.0
-            whole = pc.or_kleene(pc.is_null(array), pc.equal(pc.floor(array), array))
-            whole_np = whole.to_numpy(zero_copy_only=False)
-            for i in np.flatnonzero(~whole_np & ~bad):
-                reasons[int(i)] = f"{name} is not a whole number: {array[int(i)].as_py()!r}"
-            bad |= ~whole_np
-            values = pc.cast(pc.if_else(whole, array, None), pa.int64())
-        else:
-            values = pc.cast(array, pa.int64())
-        if name in ("start", "end"):
+        values = _integers(name, array, rejects)
+        low, high = pc.min_max(values).values()
+        if name in ("start", "end") and high.is_valid and high.as_py() > _MS_EPOCH:
+            absurd = pc.greater_equal(values, _MS_EPOCH * 1000)
+            rejects.add(absurd, lambda i, v=values: f"{name} is not a Unix time: {v[i].as_py()}")
             values = pc.if_else(pc.greater(values, _MS_EPOCH), pc.divide(values, 1000), values)
-        if field.type == "int32":
-            too_big = pc.fill_null(pc.greater(values, _INT32_MAX), False).to_numpy(zero_copy_only=False)
-            for i in np.flatnonzero(too_big & ~bad):
-                reasons[int(i)] = f"{name} is out of range: {values[int(i)].as_py()}"
-            bad |= too_big
-            values = pc.cast(pc.if_else(pa.array(too_big), None, values), pa.int32())
-        typed[field.column] = values
+        if low.is_valid and low.as_py() < 0:
+            rejects.add(pc.less(values, 0), lambda i, v=values: f"{name} is negative: {v[i].as_py()}")
+        if field.type == "int32" and high.is_valid and high.as_py() > _INT32_MAX:
+            too_big = pc.greater(values, _INT32_MAX)
+            rejects.add(too_big, lambda i, v=values: f"{name} is out of range: {v[i].as_py()}")
+            values = pc.if_else(too_big, None, values)
+        typed[field.column] = pc.cast(values, field.arrow_type)
 
     for column, value in ctx.defaults.items():
         if value is not None:
             current = typed.get(column)
-            typed[column] = pa.array([value] * n, pa.string()) if current is None else pc.fill_null(current, value)
+            typed[column] = pa.repeat(value, n) if current is None else pc.fill_null(current, value)
 
     extra = None
     if extra_names:
@@ -108,19 +134,22 @@ def conform(columns: dict[str, pa.Array], lines: np.ndarray, ctx: Context) -> tu
         elif field.name == "_extra" and extra is not None:
             arrays.append(extra)
         elif field.name == "_source":
-            arrays.append(pa.array([ctx.source] * n, pa.string()))
+            arrays.append(pa.repeat(ctx.source, n))
         elif field.name == "_line":
             arrays.append(pa.array(lines, pa.int64()))
         elif field.name == "_format":
-            arrays.append(pa.array([ctx.format] * n, pa.string()))
+            arrays.append(pa.repeat(ctx.format, n))
         elif field.name == "_ingest_id":
-            arrays.append(pa.array([ctx.ingest_id] * n, pa.string()))
+            arrays.append(pa.repeat(ctx.ingest_id, n))
         else:
             arrays.append(pa.nulls(n, field.type))
     table = pa.Table.from_arrays(arrays, schema=SCHEMA)
 
     problems: list[Problem] = []
-    if bad.any():
-        problems = [Problem(int(lines[i]), reasons[int(i)], _row_text(columns, int(i))) for i in np.flatnonzero(bad)]
-        table = table.filter(pa.array(~bad))
+    if rejects.bad.any():
+        problems = [
+            Problem(int(lines[i]), rejects.reasons[int(i)], _row_text(columns, int(i)))
+            for i in np.flatnonzero(rejects.bad)
+        ]
+        table = table.filter(pa.array(~rejects.bad))
     return table, problems

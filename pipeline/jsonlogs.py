@@ -13,6 +13,7 @@ results) is refused as a whole: it is not a flow-log delivery format.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -40,8 +41,12 @@ class Messages:
     texts: list[str]
 
 
-def _documents(data: bytes) -> Iterator[tuple[int, object]]:
-    """(line number, document) for concatenated or newline-separated JSON documents."""
+def _documents(data: bytes, partial: bool) -> Iterator[tuple[int, object]]:
+    """(line number, document) for concatenated or newline-separated JSON documents.
+
+    ``partial``: the data was cut short (a damaged gzip), so invalid JSON ends the
+    documents instead of refusing the file.
+    """
     text = data.decode("utf-8")
     decoder = json.JSONDecoder()
     pos = 0
@@ -54,6 +59,8 @@ def _documents(data: bytes) -> Iterator[tuple[int, object]]:
         try:
             doc, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
+            if partial:
+                return
             raise NotFlowLogs(f"invalid JSON at line {line}: {exc.msg}") from None
         yield line, doc
 
@@ -71,16 +78,21 @@ def _refusal(doc: object) -> str:
     return f"a JSON {type(doc).__name__}, not a flow-log delivery shape"
 
 
-def split(data: bytes) -> tuple[list[Messages], list[tuple[int, dict]]]:
-    """Split a JSON file into record strings per stream, and field-keyed rows."""
+def split(data: bytes, *, partial: bool = False) -> tuple[list[Messages], list[tuple[int, dict]]]:
+    """Split a JSON file into record strings per stream, and field-keyed rows.
+
+    Records are numbered by line (one document per line), by position (a JSON array),
+    or for log events by their order in the file (Firehose concatenates payloads).
+    """
     streams: dict[str | None, Messages] = {}
     rows: list[tuple[int, dict]] = []
+    events = itertools.count(1)
 
     def add(stream, number, message):
         streams.setdefault(stream, Messages(stream, [], [])).numbers.append(number)
         streams[stream].texts.append(message.rstrip("\n"))
 
-    for line, doc in _documents(data):
+    for line, doc in _documents(data, partial):
         items = doc if isinstance(doc, list) else [doc]
         for index, item in enumerate(items):
             number = line + index if not isinstance(doc, list) else index + 1
@@ -89,11 +101,11 @@ def split(data: bytes) -> tuple[list[Messages], list[tuple[int, dict]]]:
             if item.get("messageType") == "CONTROL_MESSAGE":
                 continue
             if "logEvents" in item:
-                for k, event in enumerate(item["logEvents"]):
-                    add(item.get("logStream"), k + 1, event["message"])
+                for event in item["logEvents"]:
+                    add(item.get("logStream"), next(events), event["message"])
             elif isinstance(item.get("events"), list):
-                for k, event in enumerate(item["events"]):
-                    add(event.get("logStreamName"), k + 1, event["message"])
+                for event in item["events"]:
+                    add(event.get("logStreamName"), next(events), event["message"])
             elif isinstance(item.get("message"), str):
                 add(item.get("logStream") or item.get("logStreamName"), number, item["message"])
             elif item and all(normalise(k) in BY_NAME for k in item):
@@ -109,21 +121,24 @@ def stream_eni(stream: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def read_rows(rows: list[tuple[int, dict]], ctx: Context) -> tuple[pa.Table, list[Problem]]:
-    """Field-keyed JSON rows → lake batch (types come from the values, as in Parquet)."""
-    names: dict[str, None] = {}
-    for _, row in rows:
-        names.update(dict.fromkeys(normalise(k) for k in row))
-    normalised = [{normalise(k): v for k, v in row.items()} for _, row in rows]
-    columns = {}
-    for name in names:
-        values = [None if r.get(name) in (None, "-") else r.get(name) for r in normalised]
-        field = BY_NAME[name]
-        if field.type == "string":
-            columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
-        else:
-            columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
-            if all(isinstance(v, (int, float)) or v is None for v in values):
-                columns[name] = pa.array(values, pa.float64() if any(isinstance(v, float) for v in values) else pa.int64())
-    numbers = np.array([n for n, _ in rows], np.int64)
-    return conform(columns, numbers, Context(ctx.source, ctx.ingest_id, " ".join(names), ctx.defaults))
+def read_rows(rows: list[tuple[int, dict]], ctx: Context) -> Iterator[tuple[pa.Table, list[Problem]]]:
+    """Field-keyed JSON rows → lake batches, one per set of keys (each its own ``_format``).
+
+    Types come from the values, as in Parquet: numbers stay numbers (``6.0`` is 6),
+    strings are checked like text.
+    """
+    shapes: dict[tuple[str, ...], list[tuple[int, dict]]] = {}
+    for number, row in rows:
+        named = {normalise(k): v for k, v in row.items()}
+        shapes.setdefault(tuple(named), []).append((number, named))
+    for names, group in shapes.items():
+        columns = {}
+        for name in names:
+            values = [None if r[name] in (None, "-") else r[name] for _, r in group]
+            if BY_NAME[name].type != "string" and all(isinstance(v, (int, float)) or v is None for v in values):
+                floats = any(isinstance(v, float) for v in values)
+                columns[name] = pa.array(values, pa.float64() if floats else pa.int64())
+            else:
+                columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
+        numbers = np.array([n for n, _ in group], np.int64)
+        yield conform(columns, numbers, Context(ctx.source, ctx.ingest_id, " ".join(names), ctx.defaults))

@@ -7,7 +7,7 @@ and any bucket prefix may come first):
 - ``AWSLogs/aws-account-id={account}/aws-service=vpcflowlogs/aws-region={region}/year=YYYY/month=MM/day=DD/[hour=HH/]``
 
 and names files ``{account}_vpcflowlogs_{region}_{flow-log-id}_{YYYYMMDDTHHmmZ}_{hash}.log.gz``
-(or ``.parquet``), the time being the 5-minute slot of the records' end time.
+(``.log.parquet`` for Parquet), the time being the 5-minute slot of the records' end time.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ _HIVE = re.compile(
 )
 _NAME = re.compile(
     r"(?P<account>\d{12})_vpcflowlogs_(?P<region>[a-z0-9-]+)_(?P<flow_log>fl-[0-9a-f]+)_"
-    r"(?P<stamp>\d{8}T\d{4}Z)_[0-9a-f]+\.(?:log\.gz|log|parquet|gz\.parquet)$"
+    r"(?P<stamp>\d{8}T\d{4}Z)_[0-9a-f]+\.(?:log\.gz|log|log\.parquet|gz\.parquet|parquet)$"
 )
 
 

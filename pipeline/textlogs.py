@@ -9,6 +9,7 @@ recovered (runs of spaces) or quarantined with the reason.
 
 from __future__ import annotations
 
+import codecs
 import io
 from collections.abc import Iterator
 
@@ -22,28 +23,44 @@ from .conform import SCHEMA, Context, Problem, conform
 from .fields import TGW_DEFAULT_FORMAT
 
 BLOCK_SIZE = 4 << 20
-_TGW_RESOURCE_TYPES = {b"TransitGateway", b"TransitGatewayAttachment"}
+_HEAD = 1 << 16
+_TGW_RESOURCE_TYPES = {"TransitGateway", "TransitGatewayAttachment"}
+_QUARANTINED_TEXT = 4096  # characters of a bad line kept in the quarantine
+_NOT_TEXT = "bytes that are not UTF-8 text (shown as \ufffd): the file is damaged or not a flow log"
 
 
-class _Prefixed(io.RawIOBase):
-    """A stream that first replays ``head`` (already read, to sniff the format), then the rest."""
+class _Text(io.RawIOBase):
+    """The stream pyarrow reads: ``head`` (already read, to sniff the format), then the rest.
+
+    Bytes that are not UTF-8 become U+FFFD (pyarrow would stop the whole file at them),
+    and ``damaged`` says it happened, so that those lines are quarantined. All-ASCII
+    data, the normal case, passes through untouched.
+    """
 
     def __init__(self, head: bytes, rest):
-        self._head = memoryview(head)
         self._rest = rest
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.damaged = False
+        self._pending = self._clean(head)
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
-        if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            out, self._pending = self._pending + self._clean(self._rest.read()), b""
+            return out
+        if len(self._pending) < size:  # a full block (pyarrow parses what one read gives as a block)
+            self._pending += self._clean(self._rest.read(size - len(self._pending)))
+        out, self._pending = self._pending[:size], self._pending[size:]  # never more than asked
+        return out
+
+    def _clean(self, data: bytes) -> bytes:
+        if data.isascii() and not self._decoder.getstate()[0]:
+            return data
+        text = self._decoder.decode(data, final=not data)
+        self.damaged = self.damaged or "\ufffd" in text
+        return text.encode()
 
 
 class _LineNumbers:
@@ -70,6 +87,38 @@ class _LineNumbers:
         return np.concatenate(parts) if parts else np.empty(0, np.int64)
 
 
+def _read_head(raw) -> bytes:
+    """The first bytes of the stream, up to at least a whole first non-blank line (or EOF)."""
+    head = b""
+    while True:
+        chunk = raw.read(_HEAD)
+        head += chunk
+        if not chunk or b"\n" in head.lstrip():
+            return head
+
+
+class _Format:
+    """The field names in force, and where they came from (for the reasons given)."""
+
+    def __init__(self, names: tuple[str, ...], origin: str):
+        self.names = names
+        self.origin = origin  # "header", "log-format" or "default"
+
+    def mismatch(self, tokens: list[str]) -> str:
+        n, k = len(tokens), len(self.names)
+        if n > k and tokens[k].startswith("#"):
+            comment = " ".join(tokens[k:])[:80]
+            return f"text after the {k} fields starting with '#' (an annotation, not flow-log data): {comment}"
+        if self.origin == "header":
+            return f"{n} values for the {k} fields of the file's header line"
+        if self.origin == "log-format":
+            return f"{n} values for the {k} fields of --log-format"
+        return (
+            f"{n} values for the {k} fields of the v2 default format (the file has no header line: "
+            "pass the flow log's format with --log-format)"
+        )
+
+
 def read_text(
     raw,
     *,
@@ -79,81 +128,131 @@ def read_text(
     defaults: dict,
 ) -> Iterator[tuple[pa.Table, list[Problem]]]:
     """Yield (lake batch, quarantined lines) from a decompressed byte stream ``raw``."""
-    head = raw.read(1 << 16)
-    first_line = head.split(b"\n", 1)[0]
+    head = _read_head(raw)
+    if not head.strip():
+        return
+    lines = head.split(b"\n")
+    blank = next(i for i, line in enumerate(lines) if line.strip())  # leading blank lines
+    first_line = lines[blank]
     header = logformat.header_names(first_line)
-    names = header or log_format or logformat.DEFAULT
-    columns = list(names)
+    if header:
+        fmt = _Format(header, "header")
+        header_tokens = first_line.decode("ascii").split()
+    else:
+        fmt = _Format(log_format, "log-format") if log_format else _Format(logformat.DEFAULT, "default")
+        header_tokens = list(fmt.names)
+    columns = list(fmt.names)
     if header is None and logformat.starts_with_export_time(first_line):
         columns = [logformat.EXPORT_TIME, *columns]
-    fmt = logformat.describe(names)
-    ctx = Context(source, ingest_id, fmt, defaults)
+        header_tokens = []
+    ctx = Context(source, ingest_id, logformat.describe(fmt.names), defaults)
 
-    lines = _LineNumbers(2 if header else 1)
+    skip = blank + 1 if header else 0
+    numbers_of = _LineNumbers(skip + 1)
     odd: list[tuple[int, str]] = []
 
     def on_invalid(row) -> str:
-        lines.rejected.append(row.number)
+        numbers_of.rejected.append(row.number)
         odd.append((row.number, row.text))
         return "skip"
 
+    text = _Text(head, raw)
     reader = pacsv.open_csv(
-        pa.PythonFile(_Prefixed(head, raw), mode="r"),
-        read_options=pacsv.ReadOptions(
-            column_names=columns, skip_rows=1 if header else 0, use_threads=False, block_size=BLOCK_SIZE
-        ),
+        pa.PythonFile(text, mode="r"),
+        read_options=pacsv.ReadOptions(column_names=columns, skip_rows=skip, use_threads=False, block_size=BLOCK_SIZE),
         parse_options=pacsv.ParseOptions(
             delimiter=" ", quote_char=False, ignore_empty_lines=False, invalid_row_handler=on_invalid
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in columns}, null_values=["-"], strings_can_be_null=True
+            column_types={c: pa.string() for c in columns}, null_values=["-"], strings_can_be_null=True,
+            check_utf8=False,  # _Text delivers UTF-8
         ),
     )
-    header_row = [pa.scalar(n) for n in columns[:2]]
     while True:
         try:
             batch = reader.read_next_batch()
         except StopIteration:
             break
-        numbers = lines.take(batch.num_rows)
-        # Blank lines arrive as a row of empty strings; repeated header lines as the header.
-        first = batch.column(0)
-        keep = pc.invert(pc.fill_null(pc.equal(first, ""), False))
-        if len(columns) > 1:
-            is_header = pc.and_(pc.equal(first, header_row[0]), pc.equal(batch.column(1), header_row[1]))
-            keep = pc.and_(keep, pc.invert(pc.fill_null(is_header, False)))
-        if not pc.all(keep).as_py():
-            batch = batch.filter(keep)
-            numbers = numbers[keep.to_numpy(zero_copy_only=False)]
-        problems: list[Problem] = []
+        numbers = numbers_of.take(batch.num_rows)
+        if text.damaged:
+            batch, numbers, not_text = _drop_replaced(batch, numbers)
+            if not_text:
+                yield SCHEMA.empty_table(), not_text
+        batch, numbers = _drop_blank_and_headers(batch, numbers, header_tokens, odd)
         if batch.num_rows:
             data = {n: batch.column(n) for n in columns if n != logformat.EXPORT_TIME}
-            table, problems = conform(data, numbers, ctx)
-            yield table, problems
+            yield conform(data, numbers, ctx)
         if odd:
-            yield from _recover(odd, columns, names, ctx)
+            yield from _recover(sorted(odd), columns, fmt, ctx)
             odd.clear()
-    if odd:
-        yield from _recover(odd, columns, names, ctx)
+    if odd:  # lines of a last block that gave no rows
+        yield from _recover(sorted(odd), columns, fmt, ctx)
 
 
-def _recover(odd, columns, names, ctx) -> Iterator[tuple[pa.Table, list[Problem]]]:
+def _drop_replaced(batch: pa.RecordBatch, numbers: np.ndarray):
+    """Rows holding bytes that were not UTF-8 (now U+FFFD): removed, and quarantined."""
+    replaced = None
+    for column in batch.columns:
+        found = pc.fill_null(pc.match_substring(column, "\ufffd"), False)
+        replaced = found if replaced is None else pc.or_(replaced, found)
+    mask = replaced.to_numpy(zero_copy_only=False)
+    problems = [Problem(int(numbers[i]), _NOT_TEXT, _row_text(batch, int(i))) for i in np.flatnonzero(mask)]
+    return batch.filter(pa.array(~mask)), numbers[~mask], problems
+
+
+def _row_text(batch: pa.RecordBatch, i: int) -> str:
+    """The line a row came from (``-`` for NULL), for the quarantine."""
+    return " ".join("-" if v is None else v for v in (column[i].as_py() for column in batch.columns))
+
+
+def _has_empty(column: pa.Array) -> bool:
+    """Whether a string column holds an empty value (not a NULL), from its offsets where it can."""
+    if column.null_count == len(column):
+        return False
+    if column.null_count:
+        return pc.min(pc.binary_length(column)).as_py() == 0
+    offsets = np.frombuffer(column.buffers()[1], np.int32, len(column) + 1, column.offset * 4)
+    return bool((offsets[1:] == offsets[:-1]).any())
+
+
+def _drop_blank_and_headers(batch: pa.RecordBatch, numbers: np.ndarray, header_tokens: list[str], odd: list):
+    """Remove blank lines and repeated header lines. Rows with an empty value (runs of
+    spaces that happened to give the right count) go to ``odd``, to be split again."""
+    drop = None
+    if any(_has_empty(c) for c in batch.columns):  # rare: a cheap test first
+        empty = pc.fill_null(pc.equal(pc.binary_length(batch.column(0)), 0), False)
+        for column in batch.columns[1:]:
+            empty = pc.or_(empty, pc.fill_null(pc.equal(pc.binary_length(column), 0), False))
+        for i in np.flatnonzero(empty.to_numpy(zero_copy_only=False)):
+            if line := _row_text(batch, int(i)).strip():  # not a blank line
+                odd.append((int(numbers[i]), line))
+        drop = empty
+    if header_tokens:
+        header = pc.equal(batch.column(0), header_tokens[0])
+        if batch.num_columns > 1:
+            header = pc.and_(header, pc.equal(batch.column(1), header_tokens[1]))
+        header = pc.fill_null(header, False)
+        drop = header if drop is None else pc.or_(drop, header)
+    if drop is None or not pc.any(drop).as_py():
+        return batch, numbers
+    keep = pc.invert(drop)
+    return batch.filter(keep), numbers[keep.to_numpy(zero_copy_only=False)]
+
+
+def _recover(odd, columns, fmt: _Format, ctx) -> Iterator[tuple[pa.Table, list[Problem]]]:
     """Lines pyarrow could not split into the format's fields: recover or quarantine each."""
     problems: list[Problem] = []
-    by_format: dict[tuple[str, ...], list[tuple[int, list[bytes]]]] = {}
+    by_format: dict[tuple[str, ...], list[tuple[int, list[str]]]] = {}
     for number, text in odd:
         tokens = text.split()
-        if len(tokens) == len(columns):  # runs of spaces between fields
+        if "\ufffd" in text:
+            problems.append(Problem(number, _NOT_TEXT, text[:_QUARANTINED_TEXT]))
+        elif len(tokens) == len(columns):  # runs of spaces between fields
             by_format.setdefault(tuple(columns), []).append((number, tokens))
-        elif len(tokens) == len(TGW_DEFAULT_FORMAT) and tokens[1].encode() in _TGW_RESOURCE_TYPES:
+        elif len(tokens) == len(TGW_DEFAULT_FORMAT) and tokens[1] in _TGW_RESOURCE_TYPES:
             by_format.setdefault(tuple(TGW_DEFAULT_FORMAT), []).append((number, tokens))
-        elif len(tokens) == 1 and tokens[0] in columns[:1]:
-            continue  # a lone repeated header of a one-field format
         else:
-            hint = "" if len(tokens) < 2 else "; check the log format (--log-format) matches the flow log's"
-            problems.append(
-                Problem(number, f"{len(tokens)} values for the {len(names)} fields of the format{hint}", text)
-            )
+            problems.append(Problem(number, fmt.mismatch(tokens), text[:_QUARANTINED_TEXT]))
     for fmt_columns, rows in by_format.items():
         data = {
             name: pa.array([None if r[1][i] == "-" else r[1][i] for r in rows], pa.string())
@@ -162,8 +261,6 @@ def _recover(odd, columns, names, ctx) -> Iterator[tuple[pa.Table, list[Problem]
         }
         numbers = np.array([r[0] for r in rows], np.int64)
         names_only = tuple(c for c in fmt_columns if c != logformat.EXPORT_TIME)
-        table, more = conform(data, numbers, Context(ctx.source, ctx.ingest_id, logformat.describe(names_only), ctx.defaults))
-        yield table, more
+        yield conform(data, numbers, Context(ctx.source, ctx.ingest_id, logformat.describe(names_only), ctx.defaults))
     if problems:
         yield SCHEMA.empty_table(), problems
-
