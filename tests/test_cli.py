@@ -149,3 +149,12 @@ def test_demo_on_a_fresh_lake(tmp_path):
     assert result.exit_code == 0, result.output
     assert {f["service"] for f in json.loads(result.stdout)["findings"]} == FAULTY
     assert "<html" in (tmp_path / "r.html").read_text()[:200].lower()
+
+
+def test_sql_prompt_runs_statements_and_survives_errors(sample_lake, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = runner.invoke(app, ["--lake", sample_lake.uri, "sql"],
+                           input="SELECT count(*) AS n FROM findings;\nSELECT nope;\nSELECT 41 + 1 AS answer;\n")
+    assert result.exit_code == 0, result.output
+    assert "Error:" in result.output and "42" in result.output
+    assert (tmp_path / ".flowlogs_history").exists()

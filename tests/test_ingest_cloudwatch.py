@@ -28,7 +28,7 @@ FORMAT_A = ("${version} ${account-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport
 FORMAT_B = ("${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} "
             "${packets} ${bytes} ${start} ${end} ${action} ${log-status}")
 ENIS = ["eni-0a1b2c3d4e5f60001", "eni-0a1b2c3d4e5f60002", "eni-0b9b8b7b6b5b40003"]
-HOUR = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)
+HOUR = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=4)  # events must stay in the past: a run reads up to now
 
 
 def message(fmt: str, eni: str, at: datetime, k: int) -> str:
@@ -162,7 +162,7 @@ def test_pages_with_a_repeated_next_token(aws, tmp_path):
 def test_throttling_is_retried_and_the_lake_equals_a_clean_run(aws, tmp_path):
     flow_log_group("/vpc/task-flows", FORMAT_A)
     for eni in ENIS:
-        put_events("/vpc/task-flows", FORMAT_A, eni, every(3, 8))
+        put_events("/vpc/task-flows", FORMAT_A, eni, every(1, 3))
     clean = tmp_path / "clean"
     assert cli("--lake", clean, "ingest", "cloudwatch", "/vpc/task-flows", "-q").exit_code == 0
     faulty = tmp_path / "faulty"

@@ -69,4 +69,4 @@ def main() -> None:
     app()
 
 
-from . import demo_cmd, ingest_cmd, lake_cmd, metadata_cmd, report_cmd, sql_cmd  # noqa: E402,F401  (commands register on app)
+from . import demo_cmd, ingest_cmd, lake_cmd, metadata_cmd, report_cmd, run_cmd, sql_cmd  # noqa: E402,F401  (commands register on app)

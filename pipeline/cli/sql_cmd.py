@@ -72,9 +72,17 @@ def _run(ctx, sql: str, params: dict):
 
 
 def _prompt(ctx) -> None:
-    """A small REPL: statements end with ';', history in ~/.flowlogs_history."""
+    """A small REPL over one connection (every view built once): statements end with ';',
+    history in ~/.flowlogs_history."""
     import os
     import readline
+
+    import duckdb
+
+    from ..findings import rows
+    from ..sqlrun import DERIVED, connect_for
+
+    con = connect_for(open_store(ctx), " ".join(DERIVED))
 
     history = os.path.expanduser("~/.flowlogs_history")
     try:
@@ -89,9 +97,9 @@ def _prompt(ctx) -> None:
             buffer += line + "\n"
             if buffer.strip().endswith(";"):
                 try:
-                    write_output(_run(ctx, buffer.strip().rstrip(";"), {}), None, None, title="sql", sort=False)
-                except FlowlogsError as exc:
-                    typer.echo(f"Error: {exc.message}", err=True)
+                    write_output(rows(con, buffer.strip().rstrip(";")), None, None, title="sql", sort=False)
+                except duckdb.Error as exc:
+                    typer.echo(f"Error: {exc}", err=True)
                 buffer = ""
     except EOFError:
         typer.echo("")

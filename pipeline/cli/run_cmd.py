@@ -1,0 +1,37 @@
+"""``flowlogs run``: the scheduled job (ingest, metadata, findings) from a config file."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from . import app
+from .common import globals_of, open_store
+
+
+@app.command("run", rich_help_panel="Start here")
+def run_cmd(
+    ctx: typer.Context,
+    config: Annotated[str, typer.Option("--config", "-c", help="The TOML file (see `pipeline/scheduled.py` or the README).")],
+) -> None:
+    """Ingest, collect metadata and report in one go, for cron or an ECS scheduled task.
+
+    Prints one JSON summary line for log collectors. Exit status: 0 nothing over the
+    threshold, 1 findings of a `fail_on` kind over the threshold, 2 error.
+
+    Example: flowlogs run --config flowlogs.toml
+    """
+    from ..aws import AwsSettings
+    from ..scheduled import load, run
+
+    cfg = load(config)
+    g = globals_of(ctx)
+    g.lake = g.lake or cfg.lake
+    settings = AwsSettings(g.profile or cfg.profile, g.region or cfg.region, g.endpoint_url or cfg.endpoint_url,
+                           cfg.role_arn)
+    g.profile, g.region, g.endpoint_url = settings.profile, settings.region, settings.endpoint_url
+    summary, status = run(open_store(ctx), settings, cfg)
+    typer.echo(json.dumps(summary, default=str, separators=(",", ":")))
+    raise typer.Exit(status)

@@ -1,0 +1,148 @@
+"""Scheduled runs: ingest, metadata and findings in one go, from a TOML file.
+
+``flowlogs run --config flowlogs.toml`` is what a cron job or an ECS scheduled task runs
+every few minutes. Example::
+
+    lake = "s3://my-bucket/flowlogs-lake"      # or a directory; --lake wins
+    region = "eu-west-1"                       # profile, endpoint_url, role_arn too
+
+    [ingest]
+    sources = ["s3://my-flow-logs/prefix", "cloudwatch:/vpc/flow-logs"]
+    since = "3h"                               # window; late_margin = "1h"; workers; log_format
+
+    [metadata]
+    collect = true                             # live DescribeTasks/ENIs/… snapshot
+    clusters = ["prod"]
+    import = []                                # and/or saved AWS CLI JSON files
+
+    [report]
+    since = "2h"                               # the findings window
+    fail_on = ["reject", "no_return"]          # kinds that make the run fail…
+    threshold = 1                              # …when at least this many findings have them
+    output = "findings.json"                   # optional; format from the extension
+
+The result is one JSON summary (for log collectors) and an exit status: 0 nothing over
+the threshold, 1 findings over it, 2 an error.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import EXIT_ERROR, EXIT_FOUND, EXIT_OK, FlowlogsError
+from .vocabulary import KINDS
+
+_SECTIONS = {
+    "": {"lake", "profile", "region", "endpoint_url", "role_arn", "ingest", "metadata", "report"},
+    "ingest": {"sources", "since", "until", "late_margin", "workers", "log_format"},
+    "metadata": {"collect", "clusters", "regions", "import"},
+    "report": {"since", "until", "settle", "fail_on", "threshold", "output", "format"},
+}
+
+
+@dataclass
+class Config:
+    lake: str | None = None
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    role_arn: str | None = None
+    ingest: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
+
+
+def load(path: str | Path) -> Config:
+    """Read and check the config: unknown keys and bad values are named with the valid ones."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise FlowlogsError(f"--config: no such file {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise FlowlogsError(f"--config {path}: {exc}") from None
+    for section, allowed in _SECTIONS.items():
+        values = data if not section else data.get(section, {})
+        if not isinstance(values, dict):
+            raise FlowlogsError(f"--config {path}: [{section}] must be a table")
+        unknown = set(values) - allowed
+        if unknown:
+            where = f"[{section}]" if section else "the top level"
+            raise FlowlogsError(f"--config {path}: unknown key {', '.join(sorted(unknown))} in {where}",
+                                f"valid keys: {', '.join(sorted(allowed))}")
+    bad = set(data.get("report", {}).get("fail_on", [])) - set(KINDS)
+    if bad:
+        raise FlowlogsError(f"--config {path}: unknown fail_on kind {', '.join(sorted(bad))}",
+                            f"valid kinds: {', '.join(KINDS)}")
+    return Config(**data)
+
+
+def _pull_requests(cfg: Config):
+    from .pull import Request
+    from .timeparse import parse_duration, parse_time
+
+    ing = cfg.ingest
+    window = (parse_time(ing["since"]) if ing.get("since") else None,
+              parse_time(ing["until"]) if ing.get("until") else None,
+              parse_duration(ing.get("late_margin", "1h")))
+    log_format = None
+    if ing.get("log_format"):
+        from .logformat import parse_log_format
+
+        log_format = parse_log_format(ing["log_format"])
+    for source in ing.get("sources", []):
+        paths = ["cloudwatch", source[len("cloudwatch:"):]] if source.startswith("cloudwatch:") else [source]
+        # local directories take no window (the whole tree is checked against the manifest)
+        win = window if paths[0] == "cloudwatch" or source.startswith("s3://") else (None, None, window[2])
+        yield Request(paths, log_format, ing.get("workers"), *win, (), (), None)
+
+
+def run(store, settings, cfg: Config) -> tuple[dict, int]:
+    """Do the configured steps; returns (summary for log collectors, exit status)."""
+    from . import reports
+    from .pull import pull
+    from .timeparse import parse_time
+
+    summary: dict = {"event": "flowlogs.run", "lake": store.uri, "ingest": [], "metadata": None}
+    status = EXIT_OK
+    for request in _pull_requests(cfg):
+        result, _, notes = pull(store, settings, request)
+        summary["ingest"].append({
+            "source": " ".join(request.paths), "new_sources": result.sources - result.skipped,
+            "skipped": result.skipped, "records": result.records or {}, "quarantined": result.quarantined,
+            "refused": result.refused, "left": len(result.left), "retries": result.retries, "notes": notes,
+        })
+        if result.left:
+            status = EXIT_ERROR
+    meta = cfg.metadata
+    if meta.get("import"):
+        from .metadata import import_files
+
+        summary["metadata"] = import_files(store, meta["import"]).to_dict()
+    if meta.get("collect"):
+        from . import aws
+        from .metadata.collect import collect
+
+        summary["metadata"] = collect(store, aws.session(settings), clusters=meta.get("clusters"),
+                                      regions=meta.get("regions"), endpoint_url=settings.endpoint_url).to_dict()
+    rep = cfg.report
+    flt = reports.Filters(
+        since=int(parse_time(rep["since"]).timestamp()) if rep.get("since") else None,
+        until=int(parse_time(rep["until"]).timestamp()) if rep.get("until") else None,
+    )
+    doc = reports.findings_document(store, flt, rep.get("settle", 900))
+    if rep.get("output"):
+        from .report.formats import format_for_path, render
+
+        render(doc, rep.get("format") or format_for_path(rep["output"]) or "json", rep["output"])
+    by_kind: dict[str, int] = {}
+    for f in doc["findings"]:
+        by_kind[f["kind"]] = by_kind.get(f["kind"], 0) + 1
+    failing = sum(by_kind.get(k, 0) for k in rep.get("fail_on", []))
+    summary["findings"] = {"total": len(doc["findings"]), "by_kind": by_kind, "failing": failing,
+                           "window": doc["window"]}
+    if rep.get("fail_on") and failing >= rep.get("threshold", 1) and status == EXIT_OK:
+        status = EXIT_FOUND
+    summary["exit"] = status
+    return summary, status
