@@ -38,6 +38,10 @@ from .readers import SourceError, read_source
 from .storage import Store
 
 ROW_GROUP = 1 << 17
+# Low-cardinality columns get dictionary pages; min/max statistics only where queries filter.
+DICTIONARY_COLUMNS = [f.name for f in SCHEMA if f.name not in (
+    "srcport", "dstport", "packets", "bytes", "start", "end", "_line", "_extra")]
+STATISTICS_COLUMNS = ["start", "end", "srcaddr", "dstaddr", "srcport", "dstport", "interface_id", "action", "_line"]
 STALE_STAGING = 6 * 3600  # seconds: a staging folder this old was left by a killed run
 SKIP_SUFFIXES = (".md",)
 
@@ -86,6 +90,7 @@ class _Outputs:
         self.staging = staging
         self.stem = ingest_id[:16]
         self.writers: dict[str, pq.ParquetWriter] = {}
+        self.local: dict[str, str] = {}  # lake path -> staged file (flat: no directory per partition)
         self.buffers: dict[str, list[pa.Table]] = {}
         self.rows: dict[str, int] = {}
 
@@ -100,9 +105,10 @@ class _Outputs:
         if not tables:
             return
         if relpath not in self.writers:
-            local = os.path.join(self.staging, relpath)
-            os.makedirs(os.path.dirname(local), exist_ok=True)
-            self.writers[relpath] = pq.ParquetWriter(local, SCHEMA, compression="zstd")
+            self.local[relpath] = os.path.join(self.staging, f"{len(self.writers)}.parquet")
+            self.writers[relpath] = pq.ParquetWriter(
+                self.local[relpath], SCHEMA, compression="zstd", use_dictionary=DICTIONARY_COLUMNS,
+                write_statistics=STATISTICS_COLUMNS)
         self.writers[relpath].write_table(pa.concat_tables(tables), row_group_size=ROW_GROUP)
 
     def close(self) -> list[str]:
@@ -185,8 +191,10 @@ def _read_into_lake(store, src, ingest_id, etag, log_format, previous) -> lake.S
                     if not table.num_rows:
                         continue
                     parts = lake.partition_values(table, key_defaults)
-                    for part in pc.unique(parts).to_pylist():
-                        outputs.add(f"{name}/{part}/{outputs.stem}-0.parquet", table.filter(pc.equal(parts, part)))
+                    values = pc.unique(parts).to_pylist()
+                    for part in values:
+                        rows = table if len(values) == 1 else table.filter(pc.equal(parts, part))
+                        outputs.add(f"{name}/{part}/{outputs.stem}-0.parquet", rows)
         except SourceError as exc:
             entry.refused = str(exc)
             problems.append(lake.Problem(None, str(exc), ""))
@@ -194,7 +202,7 @@ def _read_into_lake(store, src, ingest_id, etag, log_format, previous) -> lake.S
             entry.refused = f"could not read the file: {exc}"
             problems.append(lake.Problem(None, entry.refused, ""))
         files = outputs.close()
-        _publish(store, staging, files, ingest_id, lake.quarantine_table(problems, src.name, ingest_id), previous)
+        _publish(store, outputs.local, files, ingest_id, lake.quarantine_table(problems, src.name, ingest_id), previous)
     finally:
         outputs.close()
         shutil.rmtree(staging, ignore_errors=True)
@@ -207,13 +215,13 @@ def _read_into_lake(store, src, ingest_id, etag, log_format, previous) -> lake.S
     return entry
 
 
-def _publish(store: Store, staging: str, files: list[str], ingest_id: str, quarantined: pa.Table,
+def _publish(store: Store, staged: dict[str, str], files: list[str], ingest_id: str, quarantined: pa.Table,
              previous: dict | None) -> None:
     """Move the staged files into the lake, write the quarantine, prune what a previous version left."""
     quarantine = f"quarantine/{ingest_id[:16]}.parquet"
     try:
         for relpath in files:
-            store.publish(os.path.join(staging, relpath), relpath)
+            store.publish(staged[relpath], relpath)
         if quarantined.num_rows:
             store.write_parquet(quarantine, quarantined)
         elif previous:

@@ -83,10 +83,18 @@ def route(table: pa.Table) -> tuple[dict[str, pa.Table], list[Problem]]:
         ]
     rest = pc.invert(pc.or_(pc.or_(status, tgw), foreign))
     return {
-        "flows": table.filter(rest),
-        "interface_status": table.filter(pc.and_(status, pc.invert(tgw))),
-        "tgw_flows": table.filter(tgw),
+        "flows": _take(table, rest),
+        "interface_status": _take(table, pc.and_(status, pc.invert(tgw))),
+        "tgw_flows": _take(table, tgw),
     }, problems
+
+
+def _take(table: pa.Table, mask) -> pa.Table:
+    """``table.filter(mask)``, without copying when the mask keeps all rows or none (the usual cases)."""
+    kept = pc.sum(mask).as_py() or 0
+    if kept == table.num_rows:
+        return table
+    return table.slice(0, 0) if kept == 0 else table.filter(mask)
 
 
 def partition_values(table: pa.Table, key_defaults: dict) -> pa.Array:
@@ -95,7 +103,7 @@ def partition_values(table: pa.Table, key_defaults: dict) -> pa.Array:
     account = pc.fill_null(table["account_id"], key_defaults.get("account") or "unknown")
     region = pc.fill_null(table["region"], key_defaults.get("region") or "unknown")
     seconds = pc.coalesce(table["start"], table["end"])
-    day = pc.strftime(pc.cast(pc.multiply(seconds, 1_000_000), pa.timestamp("us", "UTC")), format="%Y-%m-%d")
+    day = pc.cast(pc.cast(pc.cast(seconds, pa.timestamp("s")), pa.date32()), pa.string())  # YYYY-MM-DD, UTC
     day = pc.fill_null(day, key_defaults.get("date") or "unknown")
     safe = lambda a: pc.replace_substring_regex(a, r"[^A-Za-z0-9._-]", "_")  # noqa: E731
     return pc.binary_join_element_wise(

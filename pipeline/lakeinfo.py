@@ -41,7 +41,7 @@ def lake_info(store: Store) -> dict:
         "runs": len(all_runs),
         "sources": len(manifest),
         "tables": tables,
-        "quarantined": q.count_rows() if q else 0,
+        "quarantined": q.count_rows(filter=ds.field("_line").is_valid()) if q else 0,  # lines; refused files below
         "formats": dict(formats.most_common()),
         "refused": {e["source"]: e["refused"] for e in manifest.values() if e.get("refused")},
         "last_run": _last_run(all_runs),

@@ -240,7 +240,7 @@ def test_damaged_inputs_are_counted_and_the_run_goes_on(damaged, tmp_path):
     assert (flows["first"], flows["last"]) == ("2024-01-15T12:00:00Z", "2024-01-15T12:04:59Z")
     assert info["sources"] == 8 and info["runs"] == 1
     assert info["formats"] == {" ".join(HEADER.split()): 7}
-    assert info["quarantined"] == len(damaged["lines"]) + 1  # the lines, plus the refused file's row
+    assert info["quarantined"] == len(damaged["lines"])  # lines; the refused file is listed under "refused"
     assert list(info["refused"]) == [path] and reason in info["refused"][path]
 
     rows = [r for p in (lake / "quarantine").glob("*.parquet") for r in pq.read_table(p).to_pylist()]
