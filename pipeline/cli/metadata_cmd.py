@@ -58,11 +58,16 @@ def collect_cmd(
     cluster: Annotated[Optional[list[str]], typer.Option("--cluster", help="ECS cluster name or ARN (repeatable; default: all).")] = None,
     region: Annotated[Optional[list[str]], typer.Option("--region", help="Region (repeatable; default: the session's).")] = None,
     role_arn: Annotated[Optional[str], typer.Option(help="Assume this role first (cross-account).")] = None,
+    ip_ranges_url: Annotated[str, typer.Option(help="Where to download AWS's ip-ranges.json from.")] = "https://ip-ranges.amazonaws.com/ip-ranges.json",
+    ip_ranges: Annotated[bool, typer.Option(help="Also download ip-ranges.json (public AWS service ranges).")] = True,
 ) -> None:
     """Collect the same metadata live through the AWS APIs, as a timestamped snapshot.
 
     Run it on a schedule to build the task ↔ ENI ↔ IP history (stopped tasks are
     forgotten by the API after about an hour).
+
+    Also downloads AWS's ip-ranges.json (--no-ip-ranges to skip); where that is not
+    reachable, it says so and how to import the file instead.
 
     Example: flowlogs --profile prod metadata collect --cluster prod
     """
@@ -76,6 +81,25 @@ def collect_cmd(
     except (RuntimeError, ValueError) as exc:
         raise FlowlogsError(str(exc), aws.CREDENTIALS_HINT) from None
     _print_result(result)
+    if ip_ranges:
+        _import_ip_ranges(ctx, ip_ranges_url)
+
+
+def _import_ip_ranges(ctx: typer.Context, url: str) -> None:
+    import tempfile
+
+    from ..metadata import import_files
+    from ..metadata.ipranges import download
+
+    with tempfile.TemporaryDirectory() as work:
+        try:
+            path = download(url, work)
+        except OSError as exc:
+            typer.echo(f"warning: could not download {url} ({exc}); download it where you can and run "
+                       "`flowlogs metadata import ip-ranges.json` (AWS service ranges name public destinations)",
+                       err=True)
+            return
+        _print_result(import_files(open_store(ctx), [path]))
 
 
 @app.command("whois", rich_help_panel="Analyse")

@@ -46,3 +46,21 @@ def normalise_ip_ranges(doc: dict) -> Rows:
                 "sync_token": sync_token,
             })
     return {"aws_ip_ranges": rows}
+
+
+IP_RANGES_URL = "https://ip-ranges.amazonaws.com/ip-ranges.json"
+
+
+def download(url: str, directory: str, timeout: float = 10.0) -> str:
+    """Save ``url`` (AWS's ip-ranges.json) under ``directory``; returns the file's path.
+
+    Raises ``OSError`` with the reason when it cannot be had (no network, a proxy, a
+    firewall): the caller tells the user to download it and ``flowlogs metadata import`` it.
+    """
+    import os
+    import urllib.request
+
+    path = os.path.join(directory, "ip-ranges.json")
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(path, "wb") as out:
+        out.write(response.read())
+    return path
