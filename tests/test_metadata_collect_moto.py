@@ -27,10 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from datetime import datetime, timezone
 
@@ -39,6 +36,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import running_moto_server
+
 from pipeline.metadata import SCHEMAS, collect, import_files
 from pipeline.metadata.store import committed_files
 from pipeline.storage import Store
@@ -46,12 +45,6 @@ from pipeline.storage import Store
 REGION = "us-east-1"
 T = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _post(url: str, body: dict) -> None:
@@ -155,29 +148,13 @@ def _build_account(session: boto3.Session, url: str) -> dict:
 
 @pytest.fixture(scope="module")
 def moto_account():
-    """Our own moto server subprocess (127.0.0.1, free port) with the account built in it."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the moto server did not start")
-                time.sleep(0.2)
+    """A moto server of this module's own (the account must survive the other tests' resets)."""
+    with running_moto_server() as url:
         _post(f"{url}/moto-api/state-manager/set-transition",
               {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1_000_000}})
         session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
         ids = _build_account(session, url)
         yield {"url": url, "session": session, "ids": ids}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _rows(store: Store, table: str) -> list[dict]:
