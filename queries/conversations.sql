@@ -13,19 +13,42 @@
 -- side with the ephemeral / non-service port, else the side that sent first. Each record is placed by the ENI that logged
 -- it: an ENI whose own address is the client's is the source side, the server's the
 -- destination side, any other (NAT, transit) the path.
+-- Cost: the records are first reduced to one row per ENI, addresses, ports, direction and action
+-- (rec: a long connection's windows fall into one row, ~5 records to one); the rest of the query
+-- works on those rows, with counts, sums, minimums and bool_or that add up to the per-record
+-- values (arg_min over the rows' first start = arg_min over their records' start). Each ENI's
+-- own address comes from a second, narrow pass (pairs), so that rec is used once and DuckDB does
+-- not keep it in memory.
 -- DuckDB-only constructs: arg_max/arg_min, list(DISTINCT ...), the & operator.
-WITH rec AS (
+WITH rec AS (  -- the records, one row per ENI, addresses, ports, protocol, direction and action; the
+               -- account, VPC, subnet and ECS fields are the same for all records of an ENI, so as
+               -- keys they add no rows (and cost less than an arg_min each)
     SELECT
-        interface_id,
+        interface_id, account_id, vpc_id, subnet_id, ecs_cluster_name, ecs_service_name, ecs_task_id, ecs_task_arn,
+        srcaddr, dstaddr,
         coalesce(pkt_srcaddr, srcaddr) AS src,
         coalesce(pkt_dstaddr, dstaddr) AS dst,
-        srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, "start", "end", action,
-        tcp_flags, flow_direction, account_id, vpc_id, subnet_id,
-        ecs_cluster_name, ecs_service_name, ecs_task_id, ecs_task_arn,
-        _source, _line
+        srcport, dstport, protocol, flow_direction, action,
+        count(*) AS records,
+        sum(packets) AS packets,
+        sum(bytes) AS bytes,
+        min("start") AS first_start,
+        max("end") AS last_end,
+        bool_or(tcp_flags IS NOT NULL AND (tcp_flags & 2) = 2 AND (tcp_flags & 16) = 0) AS syn,
+        bool_or(tcp_flags IS NOT NULL AND (tcp_flags & 18) = 18) AS synack,
+        bool_or(tcp_flags IS NOT NULL AND (tcp_flags & 4) = 4) AS rst
     FROM flows
     WHERE "start" < $until AND "end" >= $since
       AND srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND protocol IS NOT NULL
+    GROUP BY interface_id, account_id, vpc_id, subnet_id, ecs_cluster_name, ecs_service_name, ecs_task_id, ecs_task_arn,
+             srcaddr, dstaddr, src, dst, srcport, dstport, protocol, flow_direction, action
+),
+pairs AS (  -- the same records, counted per ENI, interface addresses and direction (for own)
+    SELECT interface_id, srcaddr, dstaddr, flow_direction, count(*) AS records
+    FROM flows
+    WHERE "start" < $until AND "end" >= $since
+      AND srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND protocol IS NOT NULL
+    GROUP BY interface_id, srcaddr, dstaddr, flow_direction
 ),
 own AS (  -- each ENI's own address per family: srcaddr of its egress records and dstaddr of its
           -- ingress records (flow-direction, v5), else the address in most of its records,
@@ -37,10 +60,10 @@ own AS (  -- each ENI's own address per family: srcaddr of its egress records an
                              THEN 0.5 ELSE 0 END AS n
         FROM (
             SELECT interface_id, srcaddr AS addr,
-                   CASE flow_direction WHEN 'egress' THEN 10 WHEN 'ingress' THEN 0 ELSE 1 END AS w FROM rec
+                   records * CASE flow_direction WHEN 'egress' THEN 10 WHEN 'ingress' THEN 0 ELSE 1 END AS w FROM pairs
             UNION ALL
             SELECT interface_id, dstaddr,
-                   CASE flow_direction WHEN 'ingress' THEN 10 WHEN 'egress' THEN 0 ELSE 1 END FROM rec
+                   records * CASE flow_direction WHEN 'ingress' THEN 10 WHEN 'egress' THEN 0 ELSE 1 END FROM pairs
         ) AS sides
         GROUP BY interface_id, addr, family
     ) AS counted
@@ -65,12 +88,12 @@ keyed AS (
 roles AS (  -- who is the client of each unordered 5-tuple
     SELECT
         k_lo, k_hi, protocol,
-        bool_or(from_lo AND tcp_flags IS NOT NULL AND (tcp_flags & 2) = 2 AND (tcp_flags & 16) = 0) AS lo_syn,
-        bool_or(NOT from_lo AND tcp_flags IS NOT NULL AND (tcp_flags & 2) = 2 AND (tcp_flags & 16) = 0) AS hi_syn,
-        bool_or(from_lo AND tcp_flags IS NOT NULL AND (tcp_flags & 18) = 18) AS lo_synack,
-        bool_or(NOT from_lo AND tcp_flags IS NOT NULL AND (tcp_flags & 18) = 18) AS hi_synack,
+        bool_or(from_lo AND syn) AS lo_syn,
+        bool_or(NOT from_lo AND syn) AS hi_syn,
+        bool_or(from_lo AND synack) AS lo_synack,
+        bool_or(NOT from_lo AND synack) AS hi_synack,
         max(CASE WHEN from_lo THEN dst_port_rank - src_port_rank ELSE src_port_rank - dst_port_rank END) AS hi_server_score,
-        arg_min(from_lo, "start") AS lo_first,
+        arg_min(from_lo, first_start) AS lo_first,
         min(CASE WHEN from_lo THEN srcport ELSE dstport END) AS lo_port,
         min(CASE WHEN from_lo THEN dstport ELSE srcport END) AS hi_port
     FROM keyed
@@ -109,12 +132,11 @@ observed AS (
 SELECT
     client_addr, client_port, server_addr, server_port, protocol,
     CASE
-        WHEN bool_or(NOT forward AND action = 'ACCEPT' AND tcp_flags IS NOT NULL AND (tcp_flags & 4) = 4)
-          AND NOT bool_or(NOT forward AND tcp_flags IS NOT NULL AND (tcp_flags & 18) = 18) THEN 'refused'
+        WHEN bool_or(NOT forward AND action = 'ACCEPT' AND rst) AND NOT bool_or(NOT forward AND synack) THEN 'refused'
         WHEN bool_or(NOT forward AND action = 'ACCEPT' AND side = 'source')
           OR (NOT bool_or(side = 'source') AND bool_or(NOT forward AND action = 'ACCEPT')) THEN 'established'
-        WHEN count(*) FILTER (WHERE action = 'REJECT') > 0 THEN 'blocked'
-        WHEN max("end") FILTER (WHERE forward) > $as_of - $settle THEN 'pending'
+        WHEN bool_or(action = 'REJECT') THEN 'blocked'
+        WHEN max(last_end) FILTER (WHERE forward) > $as_of - $settle THEN 'pending'
         ELSE 'no_reply'
     END AS state,
     CASE
@@ -125,25 +147,25 @@ SELECT
         WHEN bool_or(forward AND side = 'source') THEN 'source_egress'
         ELSE 'destination_ingress'
     END AS observed_at,
-    arg_min(interface_id, "start") FILTER (WHERE side = 'source') AS source_eni,
-    arg_min(interface_id, "start") FILTER (WHERE side = 'destination') AS destination_eni,
+    arg_min(interface_id, first_start) FILTER (WHERE side = 'source') AS source_eni,
+    arg_min(interface_id, first_start) FILTER (WHERE side = 'destination') AS destination_eni,
     list(DISTINCT interface_id) AS interfaces,
     bool_or(side = 'source') AS source_logged,
     bool_or(side = 'destination') AS destination_logged,
     bool_or(forward AND side = 'destination' AND action = 'ACCEPT') AS request_arrived,
     bool_or(NOT forward AND side = 'destination' AND action = 'ACCEPT') AS reply_sent,
-    count(*) FILTER (WHERE forward) AS requests,
-    count(*) FILTER (WHERE NOT forward) AS replies,
-    count(*) FILTER (WHERE action = 'REJECT') AS rejects,
-    count(*) AS records,
+    CAST(coalesce(sum(records) FILTER (WHERE forward), 0) AS BIGINT) AS requests,
+    CAST(coalesce(sum(records) FILTER (WHERE NOT forward), 0) AS BIGINT) AS replies,
+    CAST(coalesce(sum(records) FILTER (WHERE action = 'REJECT'), 0) AS BIGINT) AS rejects,
+    CAST(sum(records) AS BIGINT) AS records,
     -- packets and bytes once per conversation: from the ENI that saw most of it
     coalesce(sum(packets) FILTER (WHERE side = 'source'), sum(packets) FILTER (WHERE side = 'destination'), sum(packets)) AS packets,
     coalesce(sum(bytes) FILTER (WHERE side = 'source'), sum(bytes) FILTER (WHERE side = 'destination'), sum(bytes)) AS bytes,
-    min("start") AS first_seen,
-    max("end") AS last_seen,
-    arg_min(vpc_id, "start") FILTER (WHERE side = 'source') AS source_vpc,
-    arg_min(subnet_id, "start") FILTER (WHERE side = 'source') AS source_subnet,
-    arg_min(account_id, "start") AS account_id,
+    min(first_start) AS first_seen,
+    max(last_end) AS last_seen,
+    arg_min(vpc_id, first_start) FILTER (WHERE side = 'source') AS source_vpc,
+    arg_min(subnet_id, first_start) FILTER (WHERE side = 'source') AS source_subnet,
+    arg_min(account_id, first_start) AS account_id,
     max(ecs_cluster_name) FILTER (WHERE side = 'source') AS ecs_cluster_name,
     max(ecs_service_name) FILTER (WHERE side = 'source') AS ecs_service_name,
     max(ecs_task_id) FILTER (WHERE side = 'source') AS ecs_task_id,
