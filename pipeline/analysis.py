@@ -8,6 +8,8 @@ the latest snapshot of each resource.
 
 from __future__ import annotations
 
+import tempfile
+
 import duckdb
 
 from .lakeviews import register_record_views
@@ -19,6 +21,8 @@ from .storage import Store
 def connect(store: Store) -> duckdb.DuckDBPyConnection:
     """A connection with the record views first (metadata views derive task evidence from flows)."""
     con = duckdb.connect()
+    # large lakes may spill to disk instead of failing at the memory limit (80% of RAM by default)
+    con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/flowlogs-duckdb'")
     register_record_views(con, store)
     register_metadata_views(con, store)
     return con

@@ -70,16 +70,18 @@ def evidence(con, finding_keys: list[dict]) -> dict[int, list[dict]]:
 
     if not finding_keys:
         return {}
-    con.register("finding_keys", pa.Table.from_pylist(finding_keys))
+    both = [dict(k, src=a, dst=b, src_port=ap, dst_port=bp)
+            for k in finding_keys
+            for a, b, ap, bp in ((k["client"], k["server"], k["client_port"], k["server_port"]),
+                                 (k["server"], k["client"], k["server_port"], k["client_port"]))]
+    con.register("finding_keys", pa.Table.from_pylist(both))
     cols = ", ".join(f'f."{c}"' for c in EVIDENCE_COLUMNS)
     found = rows(con, f"""
         SELECT k.finding, {cols}
         FROM flows AS f
-        JOIN finding_keys AS k
-          ON ((coalesce(f.pkt_srcaddr, f.srcaddr) = k.client AND coalesce(f.pkt_dstaddr, f.dstaddr) = k.server
-               AND f.srcport = k.client_port AND f.dstport = k.server_port)
-           OR (coalesce(f.pkt_srcaddr, f.srcaddr) = k.server AND coalesce(f.pkt_dstaddr, f.dstaddr) = k.client
-               AND f.srcport = k.server_port AND f.dstport = k.client_port))
+        JOIN finding_keys AS k  -- both directions: one equality join (an OR here would compare every record to every key)
+          ON coalesce(f.pkt_srcaddr, f.srcaddr) = k.src AND coalesce(f.pkt_dstaddr, f.dstaddr) = k.dst
+         AND f.srcport = k.src_port AND f.dstport = k.dst_port
          AND f.protocol = k.protocol AND f."start" >= k.first_seen AND f."end" <= k.last_seen
         QUALIFY row_number() OVER (PARTITION BY k.finding ORDER BY (f.action = 'REJECT') DESC, f."start", f._line) <= {EVIDENCE}
         ORDER BY k.finding, (f.action = 'REJECT') DESC, f."start", f._line
