@@ -142,38 +142,35 @@ class Diagnoser:
                f"--ip-permissions '{_perm(f['protocol'], f['dest_port'], _sg_peer(peer))}'")
         return _cause("security_group_ingress_destination", True, dst["groups"][0], None, v.explanation, fix)
 
-    def _acl_check(self, name, subnet, egress, port, addr, cidr, ports):
+    def _acl_check(self, name, protocol, subnet, egress, port, addr, cidr, ports):
         if not subnet:
             return None
-        v = self.net.acl_allows(subnet, egress, self._f["protocol"], port, addr)
+        v = self.net.acl_allows(subnet, egress, protocol, port, addr)
         if v is None:
             return None
         if v.allowed:
             return False
-        return _cause(name, True, v.resource, v.rule, v.explanation, _acl_fix(v, egress, self._f["protocol"], ports, cidr))
+        return _cause(name, True, v.resource, v.rule, v.explanation, _acl_fix(v, egress, protocol, ports, cidr))
 
     def _check_network_acl_outbound(self, f):
-        self._f = f
         port = f["dest_port"]
-        return self._acl_check("network_acl_outbound", self._source(f)["subnet"], True, port, f["dest_addr"],
+        return self._acl_check("network_acl_outbound", f["protocol"], self._source(f)["subnet"], True, port, f["dest_addr"],
                                f"{f['dest_addr']}/32", (port or 0, port or 65535))
 
     def _check_network_acl_inbound_destination(self, f):
-        self._f = f
         port = f["dest_port"]
-        return self._acl_check("network_acl_inbound_destination", self._destination(f)["subnet"], False, port,
+        return self._acl_check("network_acl_inbound_destination", f["protocol"], self._destination(f)["subnet"], False, port,
                                f["source_addr"], f"{f['source_addr']}/32", (port or 0, port or 65535))
 
     def _check_network_acl_return(self, f):
         """The reply: into the client's subnet (inbound) or out of the server's (outbound)."""
-        self._f = f
         client_port = f.get("client_port") or EPHEMERAL[0]
         if f["observed_at"] != "destination_egress_return":
-            hit = self._acl_check("network_acl_return", self._source(f)["subnet"], False, client_port, f["dest_addr"],
+            hit = self._acl_check("network_acl_return", f["protocol"], self._source(f)["subnet"], False, client_port, f["dest_addr"],
                                   "0.0.0.0/0", EPHEMERAL)
             if hit is not False and (hit or f["observed_at"] == "source_ingress_return"):
                 return hit
-        return self._acl_check("network_acl_return", self._destination(f)["subnet"], True, client_port,
+        return self._acl_check("network_acl_return", f["protocol"], self._destination(f)["subnet"], True, client_port,
                                f["source_addr"], "0.0.0.0/0", EPHEMERAL)
 
     def _check_route_missing(self, f):
