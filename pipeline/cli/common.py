@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from ..errors import FlowlogsError
@@ -32,10 +30,6 @@ def open_store(ctx: typer.Context):
         return lake.open_lake(g.lake, s3_options=options)
     except lake.LakeError as exc:
         raise FlowlogsError(str(exc)) from None
-
-
-def is_terminal() -> bool:
-    return sys.stdout.isatty()
 
 
 FORMAT_HELP = "table (default on a terminal), plain (default in a pipe), json, jsonl, csv, markdown, html."
