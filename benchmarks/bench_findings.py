@@ -50,9 +50,13 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline import analysis, findings, lake, lakeviews, queries
+from pipeline.analysis import connection as analysis
+from pipeline.analysis import findings
+from pipeline.lake import store as lake
+from pipeline.lake import views as lakeviews
+from pipeline import queries
 from pipeline.addresses import cidr_bounds
-from pipeline.conform import SCHEMA
+from pipeline.ingest.conform import SCHEMA
 from pipeline.metadata import schema as meta_schema
 from pipeline.metadata import store as meta_store
 

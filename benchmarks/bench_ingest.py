@@ -229,8 +229,9 @@ def machine() -> str:
 
 def profile(meta: dict) -> None:
     """cProfile of 8 files ingested in-process, after one file to warm up (imports, caches)."""
-    from pipeline.ingest import ingest, local_sources
-    from pipeline.lake import open_lake
+    from pipeline.ingest.load import ingest
+    from pipeline.ingest.sources.local import local_sources
+    from pipeline.lake.store import open_lake
 
     files = sorted(Path(meta["root"]).rglob("*.log.gz"))[:9]
     with tempfile.TemporaryDirectory() as lake:

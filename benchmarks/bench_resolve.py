@@ -187,7 +187,7 @@ def gen_flows(path: Path, pools: dict, n_records: int) -> None:
     import duckdb
     import pyarrow as pa
 
-    from pipeline.conform import SCHEMA
+    from pipeline.ingest.conform import SCHEMA
 
     con = duckdb.connect()
     remote = (pools["endpoint_ips"] * 400 + pools["nat"] * 500 + pools["aws"] + pools["internet"]
@@ -229,7 +229,7 @@ def measure(lake: Path, flows: Path, materialize: bool, check: bool) -> None:
     import duckdb
 
     from pipeline.metadata import register_views
-    from pipeline.storage import Store
+    from pipeline.lake.storage import Store
 
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
@@ -301,7 +301,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     try:
         from pipeline.metadata import import_files
-        from pipeline.storage import Store
+        from pipeline.lake.storage import Store
 
         t = time.perf_counter()
         pools = gen_account(random.Random(1), work / "metadata", args.tasks, args.prefixes)

@@ -72,8 +72,8 @@ def make_objects(n: int, per_object: int, local_root: Path) -> tuple[int, int]:
 
 
 def timed_ingest(sources_of, workers: int) -> tuple[float, int]:
-    from pipeline.ingest import ingest
-    from pipeline.lake import open_lake
+    from pipeline.ingest.load import ingest
+    from pipeline.lake.store import open_lake
 
     with tempfile.TemporaryDirectory(prefix="bench-lake-") as lake_dir:
         started = time.perf_counter()
@@ -92,9 +92,9 @@ def main() -> None:
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="eu-west-1",
                       AWS_ENDPOINT_URL=url, AWS_EC2_METADATA_DISABLED="true")
     try:
-        from pipeline import s3source
+        from pipeline.ingest.sources import s3 as s3source
         from pipeline.aws import AwsSettings
-        from pipeline.ingest import local_sources
+        from pipeline.ingest.sources.local import local_sources
 
         with tempfile.TemporaryDirectory(prefix="bench-objects-") as local_dir:
             total_records, total_bytes = make_objects(args.objects, args.records, Path(local_dir))

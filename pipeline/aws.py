@@ -14,7 +14,7 @@ import os
 import threading
 from dataclasses import dataclass
 
-from .errors import FlowlogsError
+from pipeline.errors import FlowlogsError
 
 DEFAULT_MAX_ATTEMPTS = 8
 THROTTLING_CODES = frozenset({

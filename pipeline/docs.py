@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 import sys
 
-from . import queries, vocabulary
-from .fields import schema_markdown
+from pipeline import queries
+from pipeline import vocabulary
+from pipeline.fields import schema_markdown
 
 
 def sections() -> dict[str, str]:

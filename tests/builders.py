@@ -7,7 +7,11 @@ import gzip
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipeline import analysis, findings, ingest, lake
+from pipeline.analysis import connection as analysis
+from pipeline.analysis import findings
+from pipeline.ingest import load as ingest
+from pipeline.ingest.sources.local import local_sources
+from pipeline.lake import store as lake
 from pipeline.metadata import schema as meta_schema
 from pipeline.metadata import store as meta_store
 
@@ -35,7 +39,7 @@ def make_lake(tmp_path: Path, lines: list[str], tables: dict[str, list[dict]] | 
     src_dir = tmp_path / "logs"
     src_dir.mkdir(exist_ok=True)
     write_flow_file(src_dir, "20261128T0620Z_00000000", lines)
-    ingest.ingest(store, ingest.local_sources([src_dir]), workers=1)
+    ingest.ingest(store, local_sources([src_dir]), workers=1)
     if tables:
         when = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
         data = {}

@@ -79,11 +79,14 @@ def sample_lake(tmp_path_factory):
     import json
     from datetime import datetime
 
-    from pipeline import ingest, lake
+    from pipeline.ingest import load as ingest
+
+    from pipeline.ingest.sources.local import local_sources
+    from pipeline.lake import store as lake
     from pipeline.metadata.importer import import_files
 
     store = lake.open_lake(tmp_path_factory.mktemp("sample") / "lake")
-    summary, _ = ingest.ingest(store, ingest.local_sources([SAMPLE_LOGS / "s3"]), workers=2)
+    summary, _ = ingest.ingest(store, local_sources([SAMPLE_LOGS / "s3"]), workers=2)
     assert summary.clean, summary
     captured = json.loads((SAMPLE_LOGS / "faults.json").read_text())["metadata_snapshot_at"]
     import_files(store, sorted((SAMPLE_LOGS / "metadata").iterdir()),

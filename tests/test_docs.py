@@ -9,7 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import REPO
-from pipeline import docs, queries, vocabulary
+from pipeline import docs
+from pipeline import queries
+from pipeline import vocabulary
 from pipeline.cli import app
 
 
@@ -53,7 +55,7 @@ def test_every_command_has_help_with_an_example():
 
 
 def test_report_layer_uses_the_vocabulary():
-    from pipeline.report import findings as report
+    from pipeline.analysis import document as report
 
     assert report.KINDS == tuple(vocabulary.KINDS)
     assert set(report.STATES) == set(vocabulary.STATES) - {"pending"}

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from conftest import SAMPLE_LOGS
-from pipeline import reports
+from pipeline.analysis import reports
 
 TRUTH = json.loads((SAMPLE_LOGS / "faults.json").read_text())
 

@@ -14,12 +14,13 @@ import boto3
 import duckdb
 import pytest
 
-from pipeline import cloudwatch, lake
+from pipeline.ingest.sources import cloudwatch
+from pipeline.lake import store as lake
 from pipeline.aws import AwsSettings
-from pipeline.ingest import ingest
-from pipeline.lakeviews import register_record_views
-from pipeline.logformat import parse_log_format
-from pipeline.storage import Store
+from pipeline.ingest.load import ingest
+from pipeline.lake.views import register_record_views
+from pipeline.ingest.logformat import parse_log_format
+from pipeline.lake.storage import Store
 from test_ingest_s3 import ACCOUNT, REGION, cli, lake_digest
 from throttle_proxy import ThrottleProxy, access_denied
 

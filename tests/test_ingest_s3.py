@@ -26,12 +26,12 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from pipeline import s3source
+from pipeline.ingest.sources import s3 as s3source
 from pipeline.aws import AwsSettings
 from pipeline.cli import app
-from pipeline.lakeviews import register_record_views
-from pipeline.storage import Store
-from pipeline.timeparse import TimeParseError, parse_duration, parse_time
+from pipeline.lake.views import register_record_views
+from pipeline.lake.storage import Store
+from pipeline.times import TimeParseError, parse_duration, parse_time
 from throttle_proxy import ThrottleProxy, access_denied
 
 ACCOUNT = "123456789012"

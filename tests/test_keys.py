@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pipeline.keys import KeyInfo, parse_key
+from pipeline.ingest.keys import KeyInfo, parse_key
 
 NAME = "123456789012_vpcflowlogs_eu-west-1_fl-0123456789abcdef0_20240115T1205Z_fe123456.log.gz"
 SLOT = datetime(2024, 1, 15, 12, 5, tzinfo=timezone.utc)

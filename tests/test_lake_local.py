@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-import pipeline.ingest as ingest_lib
+import pipeline.ingest.sources.local as local_source
 from pipeline.cli import app
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
@@ -258,7 +258,7 @@ def test_a_file_that_vanishes_or_cannot_be_opened_is_refused_and_the_run_goes_on
         path.write_bytes(gzip.compress(text([record(n * 100 + i) for i in range(10)])))
     vanished, became_dir, unreadable = map(str, paths[1:])
     os.chmod(unreadable, 0)
-    listed = ingest_lib.local_sources
+    listed = local_source.local_sources
 
     def list_then_change(found):
         sources = listed(found)
@@ -267,7 +267,7 @@ def test_a_file_that_vanishes_or_cannot_be_opened_is_refused_and_the_run_goes_on
         os.mkdir(became_dir)
         return sources
 
-    monkeypatch.setattr(ingest_lib, "local_sources", list_then_change)
+    monkeypatch.setattr(local_source, "local_sources", list_then_change)
     lake = tmp_path / "lake"
     result = run_cli("--lake", str(lake), "ingest", "--workers", "1", "--quiet", str(root))
     assert result.exit_code == 1, result.output

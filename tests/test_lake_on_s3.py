@@ -12,12 +12,13 @@ import duckdb
 import pyarrow.dataset as ds
 import pytest
 
-from pipeline import lake, locking
+from pipeline.lake import store as lake
+from pipeline.lake import locking
 from pipeline.aws import AwsSettings, pyarrow_s3_options
-from pipeline.conform import SCHEMA
+from pipeline.ingest.conform import SCHEMA
 from pipeline.errors import FlowlogsError
-from pipeline.lakeviews import register_record_views
-from pipeline.storage import Store
+from pipeline.lake.views import register_record_views
+from pipeline.lake.storage import Store
 from test_ingest_cloudwatch import ENIS, FORMAT_A, every, flow_log_group, put_events
 from test_ingest_s3 import BUCKET, DAY, REGION, cli, flowlogs_subprocess, lake_digest, make_bucket, put_flow_log
 

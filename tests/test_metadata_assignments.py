@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from pipeline.metadata import (assignments_from_flows, import_files, import_flow_assignments, register_views)
-from pipeline.storage import Store
+from pipeline.lake.storage import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metadata"
 UTC = timezone.utc

@@ -38,9 +38,10 @@ import pytest
 
 from conftest import running_moto_server
 
-from pipeline.metadata import SCHEMAS, collect, import_files
+from pipeline.metadata import SCHEMAS, import_files
+from pipeline.metadata import collect
 from pipeline.metadata.store import committed_files
-from pipeline.storage import Store
+from pipeline.lake.storage import Store
 
 REGION = "us-east-1"
 T = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)

@@ -13,7 +13,7 @@ import pytest
 from pipeline.addresses import cidr_bounds
 from pipeline.metadata import SCHEMAS, import_files, register_views
 from pipeline.metadata.store import committed_files, read_manifests
-from pipeline.storage import Store
+from pipeline.lake.storage import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metadata"
 SNAPSHOT = datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc)

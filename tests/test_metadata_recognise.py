@@ -12,7 +12,7 @@ from pipeline.metadata import import_files
 from pipeline.metadata.recognise import load_file, recognise
 from pipeline.metadata.store import read_manifests
 from pipeline.metadata.times import parse_time
-from pipeline.storage import Store
+from pipeline.lake.storage import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metadata"
 

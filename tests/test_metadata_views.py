@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.metadata import SCHEMAS, import_files, register_views
 from pipeline.metadata.views import SQL_FILES, read_sql
-from pipeline.storage import Store
+from pipeline.lake.storage import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metadata"
 SNAPSHOT = datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc)

@@ -9,8 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.metadata import import_files, register_views, whois
-from pipeline.storage import Store
+from pipeline.metadata import import_files, register_views
+from pipeline.metadata import whois
+from pipeline.lake.storage import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metadata"
 SNAPSHOT = datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc)

@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.conform import SCHEMA
+from pipeline.ingest.conform import SCHEMA
 from pipeline.fields import BY_NAME, FIELDS, normalise
-from pipeline.logformat import parse_log_format
-from pipeline.readers import read_source
+from pipeline.ingest.logformat import parse_log_format
+from pipeline.ingest.readers import read_source
 
 CATALOG_COLUMNS = [f.column for f in FIELDS]
 MS_THRESHOLD = 10**11  # start/end above this are read as milliseconds (tested separately)

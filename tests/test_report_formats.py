@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.report import FORMATS, format_names, render, render_to_string, resolve_format
-from pipeline.report import findings as F
+from pipeline.analysis import document as F
 from pipeline.report import html as H
 
 FIXTURE = Path(__file__).parent / "fixtures" / "findings_example.json"

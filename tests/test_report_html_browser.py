@@ -49,7 +49,7 @@ def test_report_in_a_browser(tmp_path):
 
 def test_sample_account_report_in_a_browser(sample_lake, tmp_path):
     """The report of the bundled sample account: every finding shows (its screenshot is in the README)."""
-    from pipeline.reports import findings_document
+    from pipeline.analysis.reports import findings_document
 
     doc = findings_document(sample_lake)
     assert len(doc["findings"]) >= 5
@@ -76,7 +76,7 @@ def check_in_browser(doc: dict, tmp_path: Path, screenshot: Path) -> None:
             page.wait_for_load_state("networkidle")
 
             text = page.inner_text("body")
-            from pipeline.report.findings import sort_findings
+            from pipeline.analysis.document import sort_findings
 
             for i, f in enumerate(sort_findings(doc["findings"]), 1):
                 assert f["service"] in text and f["task_id"] in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ..errors import FlowlogsError
+from pipeline.errors import FlowlogsError
 
 
 def globals_of(ctx: typer.Context):
@@ -13,7 +13,7 @@ def globals_of(ctx: typer.Context):
 
 def aws_settings(ctx: typer.Context, role_arn: str | None = None):
     """Where and as whom to call AWS, from the global options (--profile, --region, --endpoint-url)."""
-    from ..aws import AwsSettings
+    from pipeline.aws import AwsSettings
 
     g = globals_of(ctx)
     return AwsSettings(g.profile, g.region, g.endpoint_url, role_arn)
@@ -21,8 +21,8 @@ def aws_settings(ctx: typer.Context, role_arn: str | None = None):
 
 def open_store(ctx: typer.Context):
     """The lake named by --lake / $FLOWLOGS_LAKE / the default, opened for use."""
-    from .. import lake
-    from ..aws import pyarrow_s3_options
+    from pipeline.lake import store as lake
+    from pipeline.aws import pyarrow_s3_options
 
     g = globals_of(ctx)
     options = pyarrow_s3_options(aws_settings(ctx)) if (g.lake or "").startswith("s3://") else None
@@ -37,9 +37,9 @@ FORMAT_HELP = "table (default on a terminal), plain (default in a pipe), json, j
 
 def filters_from(since, until, cluster, service, task, dest, port, kinds):
     """Filters from the shared options; times parsed as ISO-8601 or relative, UTC."""
-    from ..reports import Filters
-    from ..timeparse import parse_time
-    from ..vocabulary import KINDS
+    from pipeline.analysis.reports import Filters
+    from pipeline.times import parse_time
+    from pipeline.vocabulary import KINDS
 
     def instant(option: str, text: str | None):
         if text is None:
@@ -58,7 +58,7 @@ def filters_from(since, until, cluster, service, task, dest, port, kinds):
 
 def write_output(data, fmt: str | None, output: str | None, *, title: str, sort: bool = True) -> None:
     """Render ``data`` to stdout or ``output`` in ``fmt`` (an unknown format lists the valid ones)."""
-    from ..report import formats
+    from pipeline.report import formats
 
     if fmt is not None and formats.ALIASES.get(fmt, fmt) not in formats.format_names():
         raise FlowlogsError(f"--format: unknown format {fmt!r}", f"valid formats: {', '.join(formats.format_names())}")

@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import app
-from .common import FORMAT_HELP, globals_of, write_output
+from pipeline.cli.app import app
+from pipeline.cli.common import FORMAT_HELP, globals_of, write_output
 
 DEMO_LAKE = "flowlogs-demo-lake"
 
@@ -24,9 +24,9 @@ def demo(
 
     Example: flowlogs demo --output report.html
     """
-    from .. import demo as demo_lib
-    from .. import lake
-    from ..reports import findings_document
+    from pipeline.jobs import demo as demo_lib
+    from pipeline.lake import store as lake
+    from pipeline.analysis.reports import findings_document
 
     g = globals_of(ctx)
     store = lake.open_lake(g.lake or DEMO_LAKE)

@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import EXIT_ERROR, EXIT_FOUND, FlowlogsError
-from . import app
-from .common import aws_settings, open_store
+from pipeline.errors import EXIT_ERROR, EXIT_FOUND, FlowlogsError
+from pipeline.cli.app import app
+from pipeline.cli.common import aws_settings, open_store
 
 S3_PANEL = "S3 and CloudWatch"
 
@@ -39,8 +39,8 @@ def ingest(
     Example: flowlogs ingest s3://my-flow-logs --since 2h --account 123456789012
     Example: flowlogs --region eu-west-1 ingest cloudwatch /vpc/flow-logs --stream-prefix eni-
     """
-    from ..pull import Request, pull
-    from .render_ingest import print_summary, progress_bar
+    from pipeline.ingest.pull import Request, pull
+    from pipeline.cli.render_ingest import print_summary, progress_bar
 
     request = Request(paths, _log_format(log_format), workers, *_window(since, until, late_margin),
                       tuple(account or ()), tuple(region_filter or ()), stream_prefix)
@@ -58,7 +58,7 @@ def ingest(
 
 
 def _log_format(text):
-    from .. import logformat
+    from pipeline.ingest import logformat
 
     try:
         return logformat.parse_log_format(text) if text else None
@@ -67,7 +67,7 @@ def _log_format(text):
 
 
 def _window(since, until, late_margin):
-    from ..timeparse import TimeParseError, parse_duration, parse_time
+    from pipeline.times import TimeParseError, parse_duration, parse_time
 
     try:
         values = (parse_time(since) if since else None, parse_time(until) if until else None)

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from . import app
-from .common import open_store
+from pipeline.cli.app import app
+from pipeline.cli.common import open_store
 
 lake_app = typer.Typer(help="Inspect the lake: partitions, counts, formats, quarantine.", no_args_is_help=True)
 app.add_typer(lake_app, name="lake", rich_help_panel="Load")
@@ -21,7 +21,7 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
     """
     import json
 
-    from ..lakeinfo import lake_info
+    from pipeline.lake.info import lake_info
 
     data = lake_info(open_store(ctx))
     if as_json:
@@ -49,7 +49,7 @@ def quarantine(ctx: typer.Context, limit: Annotated[int, typer.Option(help="Rows
 
     Example: flowlogs lake quarantine --limit 20
     """
-    from ..lakeinfo import quarantine_rows
+    from pipeline.lake.info import quarantine_rows
 
     for row in quarantine_rows(open_store(ctx), limit):
         print(f"{row['_source']}:{row['_line'] if row['_line'] is not None else '-'}: {row['reason']}\n    {row['text']}")

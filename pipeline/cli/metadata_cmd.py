@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import FlowlogsError
-from . import app
-from .common import FORMAT_HELP, aws_settings, open_store, write_output
+from pipeline.errors import FlowlogsError
+from pipeline.cli.app import app
+from pipeline.cli.common import FORMAT_HELP, aws_settings, open_store, write_output
 
 metadata_app = typer.Typer(help="Import or collect ECS/EC2 metadata (tasks, ENIs, endpoints, rules).", no_args_is_help=True)
 app.add_typer(metadata_app, name="metadata", rich_help_panel="Load")
@@ -38,8 +38,8 @@ def import_cmd(
 
     Example: flowlogs metadata import sample_logs/metadata/
     """
-    from ..metadata import import_files
-    from ..timeparse import parse_time
+    from pipeline.metadata import import_files
+    from pipeline.times import parse_time
 
     try:
         when = parse_time(at) if at else None
@@ -71,8 +71,8 @@ def collect_cmd(
 
     Example: flowlogs --profile prod metadata collect --cluster prod
     """
-    from .. import aws
-    from ..metadata.collect import collect
+    from pipeline import aws
+    from pipeline.metadata.collect import collect
 
     settings = aws_settings(ctx, role_arn)
     try:
@@ -88,8 +88,8 @@ def collect_cmd(
 def _import_ip_ranges(ctx: typer.Context, url: str) -> None:
     import tempfile
 
-    from ..metadata import import_files
-    from ..metadata.ipranges import download
+    from pipeline.metadata import import_files
+    from pipeline.metadata.ipranges import download
 
     with tempfile.TemporaryDirectory() as work:
         try:
@@ -113,15 +113,15 @@ def whois_cmd(
 
     Example: flowlogs whois 10.20.1.193 --at 2026-11-27T10:30Z
     """
-    from ..metadata.whois import whois
-    from ..timeparse import parse_time
+    from pipeline.metadata.whois import whois
+    from pipeline.times import parse_time
 
     try:
         answer = whois(open_store(ctx), target, parse_time(at) if at else None)
     except ValueError as exc:
         raise FlowlogsError(str(exc), "give an IPv4/IPv6 address or an eni-… id") from None
     if fmt in (None, "json"):
-        from ..report.formats import dumps
+        from pipeline.report.values import dumps
 
         typer.echo(dumps(answer, indent=2))
     else:  # the owner as one row; the evidence is in the JSON

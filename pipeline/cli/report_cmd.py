@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import EXIT_FOUND, FlowlogsError
-from . import app
-from .common import FORMAT_HELP, filters_from, open_store, write_output
+from pipeline.errors import EXIT_FOUND, FlowlogsError
+from pipeline.cli.app import app
+from pipeline.cli.common import FORMAT_HELP, filters_from, open_store, write_output
 
 report_app = typer.Typer(help="Findings and reports, in table/json/jsonl/csv/markdown/html.", no_args_is_help=True)
 app.add_typer(report_app, name="report", rich_help_panel="Analyse")
@@ -35,13 +35,13 @@ def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, c
 
     Example: flowlogs report findings --since 2h --service orders --format json
     """
-    from ..reports import findings_document
+    from pipeline.analysis.reports import findings_document
 
     flt = filters_from(since, until, cluster, service, task, dest, port, kind)
     doc = findings_document(open_store(ctx), flt, settle)
     write_output(doc, fmt, output, title="Fargate connectivity findings")
     if fail_on is not None:
-        from ..vocabulary import KINDS
+        from pipeline.vocabulary import KINDS
 
         wanted = {k.strip() for k in fail_on.split(",") if k.strip()}
         unknown = wanted - set(KINDS)
@@ -55,7 +55,7 @@ def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, c
 def _table(name: str):
     def command(ctx: typer.Context, since: Since = None, until: Until = None, port: Port = None, fmt: Fmt = None,
                 output: Output = None, settle: Settle = 900) -> None:
-        from ..reports import table_report
+        from pipeline.analysis.reports import table_report
 
         flt = filters_from(since, until, None, None, None, None, port, None)
         write_output(table_report(open_store(ctx), name, flt, settle), fmt, output, title=name)
@@ -81,7 +81,7 @@ def task_cmd(ctx: typer.Context, task_id: Annotated[str, typer.Argument(help="Ta
 
     Example: flowlogs report task 5f2c1e0a9b8d4c7e
     """
-    from ..reports import task_report
+    from pipeline.analysis.reports import task_report
 
     flt = filters_from(since, until, None, None, None, None, None, None)
     result = task_report(open_store(ctx), task_id, flt)

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from . import app
-from .common import globals_of, open_store
+from pipeline.cli.app import app
+from pipeline.cli.common import globals_of, open_store
 
 
 @app.command("run", rich_help_panel="Start here")
@@ -23,8 +23,8 @@ def run_cmd(
 
     Example: flowlogs run --config flowlogs.toml
     """
-    from ..aws import AwsSettings
-    from ..scheduled import load, run
+    from pipeline.aws import AwsSettings
+    from pipeline.jobs.scheduled import load, run
 
     cfg = load(config)
     g = globals_of(ctx)

@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import FlowlogsError
-from . import app
-from .common import FORMAT_HELP, open_store, write_output
+from pipeline.errors import FlowlogsError
+from pipeline.cli.app import app
+from pipeline.cli.common import FORMAT_HELP, open_store, write_output
 
 
 @app.command("sql", rich_help_panel="Analyse")
@@ -29,7 +29,7 @@ def sql_cmd(
 
     Example: flowlogs sql "SELECT action, count(*) FROM flows GROUP BY 1"
     """
-    from .. import queries
+    from pipeline import queries
 
     if list_queries:
         rows = [{"name": q.name, "title": q.title, "why": q.why, "params": q.params} for q in queries.registry().values()]
@@ -63,7 +63,7 @@ def _params(items: list[str]) -> dict:
 def _run(ctx, sql: str, params: dict):
     import duckdb
 
-    from ..sqlrun import run
+    from pipeline.analysis.sql import run
 
     try:
         return run(open_store(ctx), sql, params)
@@ -79,8 +79,8 @@ def _prompt(ctx) -> None:
 
     import duckdb
 
-    from ..findings import rows
-    from ..sqlrun import DERIVED, connect_for
+    from pipeline.analysis.findings import rows
+    from pipeline.analysis.sql import DERIVED, connect_for
 
     con = connect_for(open_store(ctx), " ".join(DERIVED))
 
@@ -116,7 +116,7 @@ def export_cmd(
 
     Example: flowlogs export --duckdb incident.duckdb
     """
-    from ..export import export_duckdb
+    from pipeline.analysis.export import export_duckdb
 
     counts = export_duckdb(open_store(ctx), duckdb_file)
     typer.echo(f"wrote {duckdb_file}: flows views, " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))

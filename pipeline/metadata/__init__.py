@@ -10,6 +10,7 @@ Public API (the CLI wires ``flowlogs metadata import|collect`` and ``flowlogs wh
 - ``assignments_from_flows(con) -> pyarrow.Table`` and ``import_flow_assignments(store, con) -> ImportResult``
 
 Heavy modules (boto3) are imported only by the functions that need them.
+May import: core modules and ``pipeline.lake``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import duckdb
     import pyarrow as pa
 
-    from pipeline.storage import Store
+    from pipeline.lake.storage import Store
 
 __all__ = [
     "ImportResult", "SCHEMAS", "TABLES", "assignments_from_flows", "collect", "import_documents",

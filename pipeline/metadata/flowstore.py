@@ -12,7 +12,7 @@ from pipeline.metadata.assignments import assignments_from_flows
 from pipeline.metadata.importer import ImportResult, snapshot_id_of
 from pipeline.metadata.store import known_digests, write_snapshot
 from pipeline.metadata.times import isoformat, utcnow
-from pipeline.storage import Store
+from pipeline.lake.storage import Store
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline.metadata import ec2, ecs, ipranges
+from pipeline.metadata import ec2
+from pipeline.metadata import ecs
+from pipeline.metadata import ipranges
 from pipeline.metadata.assignments import evidence_from_interfaces
 from pipeline.metadata.recognise import ECS_EVENTS, IP_RANGES, Document, load_file
 from pipeline.metadata.schema import SCHEMAS, to_table
 from pipeline.metadata.store import known_digests, write_snapshot
 from pipeline.metadata.times import isoformat, utcnow
-from pipeline.storage import Store
+from pipeline.lake.storage import Store
 
 FILE_SUFFIXES = (".json", ".jsonl", ".ndjson")
 

@@ -19,7 +19,7 @@ import posixpath
 
 import pyarrow as pa
 
-from pipeline.storage import Store
+from pipeline.lake.storage import Store
 
 ROOT = "metadata"
 MANIFESTS = posixpath.join(ROOT, "_snapshots")

@@ -21,7 +21,7 @@ import pyarrow as pa
 from pipeline import addresses
 from pipeline.metadata.schema import CURRENT_KEYS, SCHEMAS
 from pipeline.metadata.store import committed_files, committed_snapshot_ids
-from pipeline.storage import Store
+from pipeline.lake.storage import Store
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb

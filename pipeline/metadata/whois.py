@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.addresses import canonical_ip, ip_key
 from pipeline.metadata.times import isoformat, parse_time
-from pipeline.storage import Store
+from pipeline.lake.storage import Store
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb

@@ -50,17 +50,14 @@ the given order with ``sort=False`` when the caller's SQL already has an ORDER B
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import io
-import json
-import math
 import os
 import sys
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
-from . import findings as F
+from pipeline.analysis import document as F
+from pipeline.report.values import dumps, cell, one_line, is_number_column, sortable
 
 DEFAULT_TITLE = "Fargate connectivity findings"
 
@@ -110,31 +107,16 @@ def _to_rows(data: Any, columns: Sequence[str] | None) -> tuple[list[str], list[
     return list(columns or seen), rows
 
 
-def _sortable(value: Any) -> tuple:
-    """A key that orders any mix of values: numbers, then text, then times, then the rest; None last."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return (9, "")
-    if isinstance(value, bool):
-        return (0, int(value))
-    if isinstance(value, (int, float, Decimal)):
-        return (0, value)
-    if isinstance(value, str):
-        return (1, value)
-    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        return (2, value.isoformat())
-    return (3, json.dumps(value, sort_keys=True, default=str))
-
-
 def sort_rows(rows: list[dict], columns: Sequence[str], sort: bool | Sequence[str]) -> list[dict]:
     if sort is False or sort is None:
         return list(rows)
     if sort is True:
-        return sorted(rows, key=lambda r: tuple(_sortable(r.get(c)) for c in columns))
+        return sorted(rows, key=lambda r: tuple(sortable(r.get(c)) for c in columns))
     out = list(rows)
     for spec in reversed(list(sort)):  # stable sorts, least significant key first
         desc = spec.startswith("-")
         name = spec[1:] if desc else spec
-        out.sort(key=lambda r: _sortable(r.get(name)), reverse=desc)
+        out.sort(key=lambda r: sortable(r.get(name)), reverse=desc)
     return out
 
 
@@ -150,83 +132,6 @@ def prepare(data: Any, *, columns: Sequence[str] | None = None, sort: bool | Seq
         return Payload(cols, rows, doc=doc, title=title)
     cols, rows = _to_rows(data, columns)
     return Payload(cols, sort_rows(rows, cols, sort), title=title)
-
-
-# ------------------------------------------------------------------ cell values
-
-
-def iso_value(value: _dt.datetime) -> str:
-    if value.tzinfo is not None and value.utcoffset() == _dt.timedelta(0):
-        return F.iso(value)
-    return value.isoformat()
-
-
-def jsonable(value: Any) -> Any:
-    """``json.dumps`` default: times as ISO-8601, Decimal as number text, bytes as hex."""
-    if isinstance(value, _dt.datetime):
-        return iso_value(value)
-    if isinstance(value, (_dt.date, _dt.time)):
-        return value.isoformat()
-    if isinstance(value, _dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
-    if isinstance(value, (set, frozenset)):
-        return sorted(value, key=_sortable)
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if hasattr(value, "tolist"):  # numpy arrays
-        return value.tolist()
-    return str(value)
-
-
-def _clean(value: Any) -> Any:
-    """NaN/inf become null so the JSON stays valid."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
-def dumps(value: Any, *, indent: int | None = None) -> str:
-    separators = (",", ": ") if indent is not None else (",", ":")
-    return json.dumps(_clean(value), indent=indent, ensure_ascii=False, separators=separators,
-                      default=jsonable, allow_nan=False)
-
-
-def cell(value: Any) -> str:
-    """One value as text for csv/plain/markdown/table: '' for null, JSON for nested values."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, _dt.datetime):
-        return iso_value(value)
-    if isinstance(value, (_dt.date, _dt.time)):
-        return value.isoformat()
-    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
-        return dumps(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
-    return str(value)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split()) if any(ch in text for ch in "\r\n\t") else text
-
-
-def _is_number_column(rows: list[dict], column: str) -> bool:
-    values = [r.get(column) for r in rows if r.get(column) is not None]
-    return bool(values) and all(
-        isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) for v in values
-    )
 
 
 # -------------------------------------------------------------------- registry
@@ -376,8 +281,8 @@ BRIEF_COLUMNS = ("kind", "state", "cluster", "service", "task_id", "destination_
 @register("plain", "txt", "aligned text for pipes: one line per row, no colour or box drawing")
 def render_plain(p: Payload, out: TextIO) -> None:
     columns = list(BRIEF_COLUMNS) if p.is_findings and p.columns == list(F.FLAT_COLUMNS) else p.columns
-    table = [[_one_line(cell(r.get(c))) or "-" for c in columns] for r in p.rows]
-    numeric = {i for i, c in enumerate(columns) if _is_number_column(p.rows, c)}
+    table = [[one_line(cell(r.get(c))) or "-" for c in columns] for r in p.rows]
+    numeric = {i for i, c in enumerate(columns) if is_number_column(p.rows, c)}
     widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(columns)]
 
     def line(values: list[str]) -> str:
@@ -400,7 +305,7 @@ def _md(text: Any) -> str:
 
 def _md_table(columns: Sequence[str], rows: list[dict], headers: Sequence[str] | None = None) -> list[str]:
     headers = list(headers or columns)
-    align = ["---:" if _is_number_column(rows, c) else "---" for c in columns]
+    align = ["---:" if is_number_column(rows, c) else "---" for c in columns]
     lines = ["| " + " | ".join(_md(h) for h in headers) + " |", "| " + " | ".join(align) + " |"]
     for r in rows:
         lines.append("| " + " | ".join(_md(r.get(c)) for c in columns) + " |")
@@ -534,7 +439,7 @@ def render_table(p: Payload, out: TextIO) -> None:
         table = Table(title=p.title, box=box.SIMPLE_HEAD, header_style="bold", show_edge=False,
                       pad_edge=False)
         for c in p.columns:
-            numeric = _is_number_column(p.rows, c)
+            numeric = is_number_column(p.rows, c)
             table.add_column(c, justify="right" if numeric else "left", overflow="fold")
         for r in p.rows:
             table.add_row(*(cell(r.get(c)) for c in p.columns))
@@ -639,7 +544,7 @@ def render_table(p: Payload, out: TextIO) -> None:
 
 @register("html", "html", "the self-contained HTML incident report")
 def render_html(p: Payload, out: TextIO) -> None:
-    from . import html
+    from pipeline.report import html
 
     if p.is_findings:
         out.write(html.report(p.doc, title=p.title))

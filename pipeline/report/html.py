@@ -20,7 +20,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
-from . import findings as F
+from pipeline.analysis import document as F
 
 DEFAULT_TITLE = "Fargate connectivity incident report"
 
@@ -802,10 +802,10 @@ def report(doc: Mapping, *, title: str | None = None) -> str:
 
 def rows_page(columns: Sequence[str], rows: Iterable[Mapping], *, title: str | None = None) -> str:
     """A standalone HTML page with one table (for query results and other reports)."""
-    from .formats import _is_number_column, cell
+    from pipeline.report.values import cell, is_number_column
 
     rows = list(rows)
-    numeric = {c for c in columns if _is_number_column(rows, c)}
+    numeric = {c for c in columns if is_number_column(rows, c)}
     head = "".join(f'<th class="{"n" if c in numeric else ""}">{e(c)}</th>' for c in columns)
     body = "".join(
         "<tr>" + "".join(f'<td class="{"n" if c in numeric else ""}">{e(cell(r.get(c)))}</td>' for c in columns)

@@ -22,20 +22,21 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import aws, lake
-from .conform import SCHEMA
-from .keys import KeyInfo, parse_key
-from .readers import SourceError, read_source
-from .storage import Store
+from pipeline import aws
+from pipeline.lake import store as lake
+from pipeline.ingest.conform import SCHEMA
+from pipeline.ingest.keys import KeyInfo, parse_key
+from pipeline.ingest.readers import SourceError, read_source
+from pipeline.ingest.sources import SourceUnavailable
+from pipeline.lake.storage import Store
 
 ROW_GROUP = 1 << 17
 # Low-cardinality columns get dictionary pages; min/max statistics only where queries filter.
@@ -43,44 +44,6 @@ DICTIONARY_COLUMNS = [f.name for f in SCHEMA if f.name not in (
     "srcport", "dstport", "packets", "bytes", "start", "end", "_line", "_extra")]
 STATISTICS_COLUMNS = ["start", "end", "srcaddr", "dstaddr", "srcport", "dstport", "interface_id", "action", "_line"]
 STALE_STAGING = 6 * 3600  # seconds: a staging folder this old was left by a killed run
-SKIP_SUFFIXES = (".md",)
-
-
-@dataclass(frozen=True)
-class LocalFile:
-    path: str
-    size: int
-
-    @property
-    def name(self) -> str:
-        return self.path
-
-    def open(self):
-        return open(self.path, "rb")
-
-    def identity(self) -> tuple[str, str | None]:
-        """(ingest id, etag): the SHA-256 of the bytes, so a copy under another path is the same source."""
-        digest = hashlib.sha256()
-        with open(self.path, "rb") as f:
-            while chunk := f.read(4 << 20):
-                digest.update(chunk)
-        return digest.hexdigest(), None
-
-
-def local_sources(paths: Iterable[str | os.PathLike]) -> list[LocalFile]:
-    """Every file under ``paths`` (files or directories), sorted; hidden files and docs skipped."""
-    found: list[LocalFile] = []
-    for raw in paths:
-        path = Path(raw)
-        if not path.exists():
-            raise FileNotFoundError(f"no such file or directory: {raw}")
-        candidates = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-        for p in candidates:
-            rel = p.relative_to(path) if p != path else Path(p.name)
-            if any(part.startswith(".") for part in rel.parts) or p.suffix in SKIP_SUFFIXES:
-                continue
-            found.append(LocalFile(str(p), p.stat().st_size))
-    return found
 
 
 class _Outputs:
@@ -119,11 +82,6 @@ class _Outputs:
             writer.close()
         self.buffers.clear()
         return sorted(self.writers)
-
-
-class SourceUnavailable(Exception):
-    """The source cannot be fetched now (throttled past the retries, connection lost, access
-    denied, changed since listed). It is not recorded, so the next run tries it again."""
 
 
 def _key_info(src) -> KeyInfo:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from . import lake
-from .conform import SCHEMA
-from .storage import Store
+from pipeline.lake import store as lake
+from pipeline.lake.store import SCHEMA
+from pipeline.lake.storage import Store
 
 PARTITIONS = pa.schema([(name, pa.string()) for name in lake.PARTITION_KEYS])
 RECORD_SCHEMA = pa.schema(list(SCHEMA) + list(PARTITIONS))

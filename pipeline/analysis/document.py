@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
-from .. import vocabulary
+from pipeline import vocabulary
 
 DOCUMENT_KEYS = ("generated_at", "lake", "window", "findings", "timeline", "summary")
 WINDOW_KEYS = ("since", "until")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from . import analysis, findings
-from .storage import Store
+from pipeline.analysis import connection as analysis
+from pipeline.analysis import findings
+from pipeline.lake.storage import Store
 
 DERIVED = ("conversations", "destinations", "findings")
 
@@ -21,7 +22,7 @@ def connect_for(store: Store, sql: str, window: findings.Window = findings.Windo
             doc = findings.find(con, analysis.load_network(con), window, settle, lake=store.uri)
             import pyarrow as pa
 
-            from .report.findings import flatten_finding
+            from pipeline.analysis.document import flatten_finding
 
             flat = [flatten_finding(f) for f in doc["findings"]]
             con.register("findings_data", pa.Table.from_pylist(flat) if flat else pa.table({"kind": pa.array([], pa.string())}))

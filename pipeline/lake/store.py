@@ -32,8 +32,10 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .conform import SCHEMA, Problem
-from .storage import Store
+from pipeline.fields import lake_schema
+from pipeline.lake.storage import Store
+
+SCHEMA = lake_schema()  # the flow record tables' columns
 
 LAKE_VERSION = 1
 RECORD_TABLES = ("flows", "interface_status", "tgw_flows")
@@ -43,6 +45,15 @@ QUARANTINE_SCHEMA = pa.schema(
      ("_ingest_id", pa.string())]
 )
 DEFAULT_LAKE = "flowlogs-lake"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One quarantined input line."""
+
+    line: int | None
+    reason: str
+    text: str
 
 
 class LakeError(Exception):

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 from datetime import date, datetime, timedelta, timezone
 
-from .aws import AwsSettings, client, explain, is_transient
-from .errors import FlowlogsError
-from .ingest import SourceUnavailable
-from .keys import parse_key
+from pipeline.aws import AwsSettings, client, explain, is_transient
+from pipeline.errors import FlowlogsError
+from pipeline.ingest.load import SourceUnavailable
+from pipeline.ingest.keys import parse_key
 
 HEAD_BYTES = 1 << 20
 AGGREGATION = timedelta(minutes=10)

@@ -13,21 +13,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .fields import BY_NAME, lake_schema
+from pipeline.fields import BY_NAME
+from pipeline.lake.store import SCHEMA, Problem
 
-SCHEMA = lake_schema()
 _INT32_MAX = 2**31 - 1
 _INT64_MAX_TEXT = str(2**63 - 1)
 _MS_EPOCH = 10**11  # a start/end above this is in milliseconds (seen in the wild); 1000x that is no time
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One quarantined input line."""
-
-    line: int | None
-    reason: str
-    text: str
 
 
 @dataclass(frozen=True)

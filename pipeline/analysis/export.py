@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import analysis, findings, lake
-from .errors import FlowlogsError
-from .metadata.schema import SCHEMAS
-from .report.findings import flatten_finding
-from .storage import Store
+from pipeline.analysis import connection as analysis
+from pipeline.analysis import findings
+from pipeline.lake import store as lake
+from pipeline.errors import FlowlogsError
+from pipeline.metadata.schema import SCHEMAS
+from pipeline.analysis.document import flatten_finding
+from pipeline.lake.storage import Store
 
 
 def export_duckdb(store: Store, path: str, window: findings.Window = findings.Window(),

@@ -31,8 +31,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import EXIT_ERROR, EXIT_FOUND, EXIT_OK, FlowlogsError
-from .vocabulary import KINDS
+from pipeline.errors import EXIT_ERROR, EXIT_FOUND, EXIT_OK, FlowlogsError
+from pipeline.vocabulary import KINDS
 
 _SECTIONS = {
     "": {"lake", "profile", "region", "endpoint_url", "role_arn", "ingest", "metadata", "report"},
@@ -79,8 +79,8 @@ def load(path: str | Path) -> Config:
 
 
 def _pull_requests(cfg: Config):
-    from .pull import Request
-    from .timeparse import parse_duration, parse_time
+    from pipeline.ingest.pull import Request
+    from pipeline.times import parse_duration, parse_time
 
     ing = cfg.ingest
     window = (parse_time(ing["since"]) if ing.get("since") else None,
@@ -88,7 +88,7 @@ def _pull_requests(cfg: Config):
               parse_duration(ing.get("late_margin", "1h")))
     log_format = None
     if ing.get("log_format"):
-        from .logformat import parse_log_format
+        from pipeline.ingest.logformat import parse_log_format
 
         log_format = parse_log_format(ing["log_format"])
     for source in ing.get("sources", []):
@@ -100,9 +100,9 @@ def _pull_requests(cfg: Config):
 
 def run(store, settings, cfg: Config) -> tuple[dict, int]:
     """Do the configured steps; returns (summary for log collectors, exit status)."""
-    from . import reports
-    from .pull import pull
-    from .timeparse import parse_time
+    from pipeline.analysis import reports
+    from pipeline.ingest.pull import pull
+    from pipeline.times import parse_time
 
     summary: dict = {"event": "flowlogs.run", "lake": store.uri, "ingest": [], "metadata": None}
     status = EXIT_OK
@@ -117,12 +117,12 @@ def run(store, settings, cfg: Config) -> tuple[dict, int]:
             status = EXIT_ERROR
     meta = cfg.metadata
     if meta.get("import"):
-        from .metadata import import_files
+        from pipeline.metadata import import_files
 
         summary["metadata"] = import_files(store, meta["import"]).to_dict()
     if meta.get("collect"):
-        from . import aws
-        from .metadata.collect import collect
+        from pipeline import aws
+        from pipeline.metadata.collect import collect
 
         summary["metadata"] = collect(store, aws.session(settings), clusters=meta.get("clusters"),
                                       regions=meta.get("regions"), endpoint_url=settings.endpoint_url).to_dict()
@@ -133,7 +133,7 @@ def run(store, settings, cfg: Config) -> tuple[dict, int]:
     )
     doc = reports.findings_document(store, flt, rep.get("settle", 900))
     if rep.get("output"):
-        from .report.formats import format_for_path, render
+        from pipeline.report.formats import format_for_path, render
 
         render(doc, rep.get("format") or format_for_path(rep["output"]) or "json", rep["output"])
     by_kind: dict[str, int] = {}

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from .network import Network, Verdict, proto_name
-from .vocabulary import CAUSES
+from pipeline.analysis.network import Network, Verdict, proto_name
+from pipeline.vocabulary import CAUSES
 
 EPHEMERAL = (1024, 65535)
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from . import analysis, findings, queries
-from .errors import FlowlogsError
-from .storage import Store
+from pipeline.analysis import connection as analysis
+from pipeline.analysis import findings
+from pipeline import queries
+from pipeline.errors import FlowlogsError
+from pipeline.lake.storage import Store
 
 REPORTS = ("findings", "rejects", "no-return", "talkers", "endpoints", "task")
 

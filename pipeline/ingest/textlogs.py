@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from . import logformat
-from .conform import SCHEMA, Context, Problem, conform
-from .fields import TGW_DEFAULT_FORMAT
+from pipeline.ingest import logformat
+from pipeline.ingest.conform import SCHEMA, Context, Problem, conform
+from pipeline.fields import TGW_DEFAULT_FORMAT
 
 BLOCK_SIZE = 4 << 20
 _HEAD = 1 << 16

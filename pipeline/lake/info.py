@@ -6,8 +6,8 @@ from collections import Counter
 
 import pyarrow.dataset as ds
 
-from . import lake
-from .storage import Store
+from pipeline.lake import store as lake
+from pipeline.lake.storage import Store
 
 
 def _dataset(store: Store, table: str):

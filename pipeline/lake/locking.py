@@ -20,8 +20,8 @@ import socket
 import threading
 import time
 
-from .errors import FlowlogsError
-from .storage import Store
+from pipeline.errors import FlowlogsError
+from pipeline.lake.storage import Store
 
 LOCK = "_state/ingest.lock"
 _CONFLICT = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
@@ -88,7 +88,7 @@ def _s3_client(store: Store):
 def _s3_lock(store: Store, run: str, wait: float, ttl: float):
     from botocore.exceptions import ClientError
 
-    from .aws import error_code, explain
+    from pipeline.aws import error_code, explain
 
     s3 = _s3_client(store)
     bucket, _, prefix = store.root.partition("/")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .errors import FlowlogsError
+from pipeline.errors import FlowlogsError
 
 
 @contextlib.contextmanager
@@ -26,7 +26,7 @@ def pull(store, settings, request: "Request", progress: Callable = _no_progress)
 
     ``progress(files, bytes)`` is a context manager yielding a per-source callback (or None).
     """
-    from . import locking
+    from pipeline.lake import locking
 
     notes: list[str] = []
     with locking.lake_lock(store, " ".join(["ingest", *request.paths])[:200]):
@@ -51,7 +51,7 @@ class Request:
 
 
 def _run(store, sources, request, progress, *, left=(), known=None, planning_retries=0):
-    from . import ingest as ingest_lib
+    from pipeline.ingest import load as ingest_lib
 
     with progress(len(sources), sum(s.size for s in sources)) as advance:
         summary, run = ingest_lib.ingest(store, sources, log_format=request.log_format, workers=request.workers,
@@ -62,16 +62,17 @@ def _run(store, sources, request, progress, *, left=(), known=None, planning_ret
 
 
 def _files_and_s3(store, settings, request, progress, notes):
-    from . import aws, s3source
-    from . import ingest as ingest_lib
+    from pipeline import aws
+    from pipeline.ingest.sources import s3 as s3source
+    from pipeline.ingest.sources import local
 
     urls = [p for p in request.paths if p.startswith("s3://")]
-    local = [p for p in request.paths if not p.startswith("s3://")]
+    local_paths = [p for p in request.paths if not p.startswith("s3://")]
     if not urls and (request.since or request.until or request.accounts or request.regions):
         raise FlowlogsError("--since, --until, --account and --region select S3 objects or CloudWatch events",
                             "give an s3:// URL or `cloudwatch LOG_GROUP`")
     try:
-        sources = ingest_lib.local_sources(local)
+        sources = local.local_sources(local_paths)
     except FileNotFoundError as exc:
         raise FlowlogsError(str(exc), "check the path; S3 URLs start with s3://") from None
     retries_before, left = aws.retries(), []
@@ -90,7 +91,9 @@ def _files_and_s3(store, settings, request, progress, notes):
 def _cloudwatch(store, settings, request, progress, notes):
     import tempfile
 
-    from . import aws, cloudwatch, lake
+    from pipeline import aws
+    from pipeline.ingest.sources import cloudwatch
+    from pipeline.lake import store as lake
 
     groups = request.paths[1:]
     if not groups:

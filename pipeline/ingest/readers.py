@@ -14,9 +14,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import jsonlogs, textlogs
-from .conform import SCHEMA, Context, Problem, conform
-from .fields import normalise
+from pipeline.ingest import jsonlogs
+from pipeline.ingest import textlogs
+from pipeline.ingest.conform import SCHEMA, Context, Problem, conform
+from pipeline.fields import normalise
 
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20  # compressed bytes read at a time

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .fields import BY_NAME, DEFAULT_FORMAT, normalise
+from pipeline.fields import BY_NAME, DEFAULT_FORMAT, normalise
 
 _NAME_SHAPE = re.compile(r"^(\$\{)?[a-z][a-z0-9_-]*\}?$")
 EXPORT_TIME = "_export_time"  # the leading timestamp of a CloudWatch Logs export to S3

@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 
 import duckdb
 
-from . import queries
-from .causes import Diagnoser
-from .network import Network
+from pipeline import queries
+from pipeline.analysis.causes import Diagnoser
+from pipeline.analysis.network import Network
 
 DEFAULT_SETTLE = 15 * 60
 EVIDENCE = 5
@@ -127,7 +127,7 @@ STATE_OF_KIND = {"reject": "blocked", "no_return": "no_reply", "refused": "refus
 
 def timeline(con, document: list[dict]) -> list[dict]:
     """Flow records per minute (of each conversation's start) per destination and kind."""
-    from .report.findings import destination_label
+    from pipeline.analysis.document import destination_label
 
     out = []
     for f in document:

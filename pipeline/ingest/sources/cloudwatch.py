@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import ClassVar
 
-from .aws import AwsSettings, client, explain, is_transient
-from .errors import FlowlogsError
-from .keys import KeyInfo
-from .logformat import LogFormatError, parse_log_format
+from pipeline.aws import AwsSettings, client, explain, is_transient
+from pipeline.errors import FlowlogsError
+from pipeline.ingest.keys import KeyInfo
+from pipeline.ingest.logformat import LogFormatError, parse_log_format
 
 HOUR_MS = 3_600_000
 CHUNK_HOURS = 6

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from .conform import Context, Problem, conform
-from .fields import BY_NAME, normalise
+from pipeline.ingest.conform import Context, Problem, conform
+from pipeline.fields import BY_NAME, normalise
 
 _STREAM_ENI = re.compile(r"^(eni-[0-9a-f]+)")
 

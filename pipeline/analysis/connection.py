@@ -12,10 +12,10 @@ import tempfile
 
 import duckdb
 
-from .lakeviews import register_record_views
-from .metadata import register_views as register_metadata_views
-from .network import Network
-from .storage import Store
+from pipeline.lake.views import register_record_views
+from pipeline.metadata import register_views as register_metadata_views
+from pipeline.analysis.network import Network
+from pipeline.lake.storage import Store
 
 
 def connect(store: Store) -> duckdb.DuckDBPyConnection:

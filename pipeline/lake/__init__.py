@@ -1,0 +1,7 @@
+"""The lake: Hive-partitioned Parquet tables, the run manifest, the lock, and the views.
+
+``storage`` is the file system (local or S3); ``store`` the layout, record schema, manifest
+and quarantine; ``locking`` the lake lock; ``views`` registers the tables in DuckDB;
+``info`` summarises what the lake holds.
+May import: core modules only.
+"""
