@@ -44,6 +44,13 @@ CAUSES = {
     "resolves to public addresses.",
     "destination_unresponsive": "The request arrived and nothing answered: the service is down, overloaded or not listening.",
     "proxy": "The traffic goes to a proxy that did not answer; check HTTPS_PROXY / NO_PROXY in the task definition.",
+    "identity_policy": "The role's own policies (inline and managed) do not allow the action, or one denies it.",
+    "endpoint_policy": "The VPC endpoint's policy does not allow the call through the endpoint, or denies it.",
+    "resource_policy": "The resource's policy (queue, topic, secret, bucket, key) does not allow the caller, or denies it.",
+    "permissions_boundary": "The role's permissions boundary does not allow the action, or denies it.",
+    "service_control_policy": "An AWS Organizations service control policy denies the action for the account.",
+    "resource_control_policy": "An AWS Organizations resource control policy denies access to the resource.",
+    "session_policy": "The session policy passed when the role was assumed does not allow the action, or denies it.",
 }
 
 NOT_VISIBLE = (
@@ -51,6 +58,25 @@ NOT_VISIBLE = (
     "connection), a DNS answer pointing to the wrong place, or TLS errors do not appear in them. A conversation that is "
     "`established` while the application still fails points there."
 )
+
+# What a stopped task's stoppedReason says went wrong, and at which step of its start.
+STOP_CATEGORIES = {
+    "iam": "AWS refused a call the task's start needed: the execution role (or a policy on the path) is missing a permission.",
+    "network": "A call the task's start needed timed out or could not connect: a route, security group, endpoint or DNS.",
+    "image": "The container image could not be pulled for a reason other than IAM or the network (missing repository "
+    "or tag, registry error, disk).",
+    "other": "Any other stop: a container exited or ran out of memory, health checks, scaling, maintenance, a user.",
+}
+
+START_STEPS = {
+    "secrets_manager": "Fetching a Secrets Manager secret named in the task definition (or private registry credentials).",
+    "ssm_parameters": "Fetching SSM Parameter Store values named in the task definition.",
+    "ecr_auth": "Getting the ECR registry authorization token (ecr:GetAuthorizationToken).",
+    "image_pull": "Pulling the container image (the registry, then its layers from S3 for ECR).",
+    "logs": "Setting up the awslogs driver (the CloudWatch Logs group and stream).",
+    "assume_role": "Assuming the task role or the execution role.",
+    "container_start": "Creating or starting a container after the image was pulled.",
+}
 
 
 def markdown_table(words: dict[str, str]) -> str:
