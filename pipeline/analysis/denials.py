@@ -86,7 +86,7 @@ _WRAPPERS = (
     re.compile(r"api error (?P<code>[\w.]+):"),  # Go SDK v2
     re.compile(r"\(Service: [^;,)]+[;,] Status Code: \d+[;,] Error Code: (?P<code>[\w.]+)"),  # Java SDK v1
     re.compile(r"has been retried (?P<retries>\d+) time\(s\)"),  # the ECS agent
-    re.compile(r"(?P<code>\b(?:[A-Z]\w*\.)?\w*(?:AccessDenied|UnauthorizedOperation|AuthorizationError)\w*)\b"),
+    re.compile(r"(?P<code>\b(?:[A-Z]\w*\.)*\w*(?:AccessDenied|UnauthorizedOperation|AuthorizationError)\w*)\b"),
 )
 
 _ARN_PRINCIPAL = re.compile(
@@ -302,7 +302,9 @@ def classify(text: str | None, error_code: str | None = None, event_source: str 
         return None
     if stop:
         form = "stopped_reason"
+        named = fields.get("service")  # a service the message itself names (KMS) beats the step's
         fields.update(_stop(text, denied))
+        fields["service"] = named or fields["service"]
         if m := _PULL_DENIED.search(text):
             fields.setdefault("resource", m["repository"])
             if not denied:

@@ -115,7 +115,7 @@ def _wildcard(pattern: str, value: str, *, ignore_case: bool) -> bool:
     return re.fullmatch(regex, value, re.S | (re.I if ignore_case else 0)) is not None
 
 
-def _arn_like(pattern: str, value: str) -> bool:
+def _arn_like(value: str, pattern: str) -> bool:
     """ARN matching: the six parts compared one by one, wildcards within a part."""
     p, v = pattern.split(":", 5), value.split(":", 5)
     if len(p) != len(v):

@@ -1,0 +1,92 @@
+"""``flowlogs explain``: the troubleshooting guide's two messages verbatim, stdin, formats, and garbage."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+
+GUIDE = ("An error occurred (AuthorizationError) when calling the ListTopics operation: User: "
+         "arn:aws:sts::123456789012:assumed-role/TaskRole/123456789012 is not authorized to perform: SNS:ListTopics "
+         "on resource: arn:aws:sns:region-name:123456789012:* ")
+EXPLICIT = GUIDE + "with an explicit deny in a VPC endpoint policy"
+IMPLICIT = GUIDE + "because no identity-based policy allows the SNS:ListTopics action"
+
+
+def run(*args, stdin=None):
+    return CliRunner().invoke(app, list(args), input=stdin)
+
+
+def as_json(result) -> dict:
+    assert result.exit_code == 0, result.output
+    [doc] = json.loads(result.stdout)
+    return doc
+
+
+def test_explicit_endpoint_deny_from_the_guide():
+    doc = as_json(run("explain", "--format", "json", EXPLICIT))
+    assert (doc["policy_type"], doc["explicit"], doc["role_name"], doc["action"]) == (
+        "endpoint_policy", True, "TaskRole", "SNS:ListTopics")
+    assert doc["resource"] == "arn:aws:sns:region-name:123456789012:*" and doc["service"] == "sns"
+    assert doc["meaning"].startswith("A VPC endpoint policy explicitly denies SNS:ListTopics.")
+    assert doc["checks"] == ["aws ec2 describe-vpc-endpoints --filters Name=service-name,Values=com.amazonaws.region-name.sns "
+                             "--query 'VpcEndpoints[].[VpcEndpointId,PolicyDocument]'"]
+    assert doc["fixes"] == []  # an explicit deny: which statement needs the endpoint's policy
+
+
+def test_implicit_identity_deny_from_the_guide_gives_the_put_role_policy_fix():
+    doc = as_json(run("explain", "-f", "json", IMPLICIT))
+    assert (doc["policy_type"], doc["explicit"], doc["error_code"], doc["operation"]) == (
+        "identity_policy", False, "AuthorizationError", "ListTopics")
+    [fix] = doc["fixes"]
+    words = shlex.split(fix["command"])
+    assert words[:8] == ["aws", "iam", "put-role-policy", "--role-name", "TaskRole", "--policy-name",
+                         "allow-sns-ListTopics", "--policy-document"]
+    assert json.loads(words[8])["Statement"] == [{"Sid": "AllowSnsListTopics", "Effect": "Allow",
+                                                  "Action": "sns:ListTopics",
+                                                  "Resource": "arn:aws:sns:region-name:123456789012:*"}]
+
+
+def test_plain_output_is_field_value_lines():
+    result = run("explain", "-f", "plain", IMPLICIT)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["field", "value"]
+    fields = {line.split(None, 1)[0]: line.split(None, 1)[1] for line in lines[1:] if not line.startswith("fix")}
+    assert (fields["policy_type"], fields["explicit"], fields["role_arn"]) == (
+        "identity_policy", "false", "arn:aws:iam::123456789012:role/TaskRole")
+    assert any(line.startswith("fix 1 command") and "put-role-policy" in line for line in lines)
+
+
+def test_table_format_renders():
+    result = run("explain", "-f", "table", EXPLICIT)
+    assert result.exit_code == 0 and "endpoint_policy" in result.stdout
+
+
+def test_message_from_stdin():
+    reason = ("ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval "
+              "failed: unable to retrieve ecr registry auth: service call has been retried 3 time(s): RequestError: "
+              'send request failed caused by: Post "https://api.ecr.us-east-1.amazonaws.com/": dial tcp 52.46.1.1:443: '
+              "i/o timeout. Please check your task network configuration.\n")
+    for args in (["explain", "-f", "json"], ["explain", "-f", "json", "-"]):
+        doc = as_json(run(*args, stdin=reason))
+        assert (doc["form"], doc["category"], doc["step"], doc["service"]) == (
+            "stopped_reason", "network", "ecr_auth", "ecr.api")
+        assert doc["checks"] == ["flowlogs report findings --kind reject --kind no_return"]
+
+
+def test_garbage_is_not_a_denial_message():
+    result = run("explain", "the printer is on fire")
+    assert result.exit_code == 2
+    assert "Error: not a denial message: 'the printer is on fire'" in result.output
+    assert "Traceback" not in result.output and "Hint:" in result.output
+    empty = run("explain", stdin="")
+    assert empty.exit_code == 2 and "no message given" in empty.output and "Traceback" not in empty.output
+
+
+def test_unknown_format_is_refused():
+    result = run("explain", "-f", "yaml", IMPLICIT)
+    assert result.exit_code == 2 and "--format" in result.output and "Traceback" not in result.output
