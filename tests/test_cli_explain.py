@@ -90,3 +90,23 @@ def test_garbage_is_not_a_denial_message():
 def test_unknown_format_is_refused():
     result = run("explain", "-f", "yaml", IMPLICIT)
     assert result.exit_code == 2 and "--format" in result.output and "Traceback" not in result.output
+
+
+def test_explain_with_the_policies_confirms_the_cause_and_gives_a_verified_fix():
+    from pipeline.analysis.explain import explain
+    from pipeline.analysis.policy import NamedPolicy, PolicySet, network_context
+
+    vpce = "vpce-0a1b2c3d4e5f60718"
+    endpoint = NamedPolicy(vpce, {"Statement": [
+        {"Sid": "Publish", "Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": "*"},
+        {"Sid": "NoListing", "Effect": "Deny", "Principal": "*", "Action": "sns:List*", "Resource": "*"}]})
+    identity = NamedPolicy("sns", {"Statement": [{"Effect": "Allow", "Action": "sns:*", "Resource": "*"}]})
+    e = explain(EXPLICIT, policies=PolicySet(identity=[identity], endpoint=endpoint),
+                context=network_context(vpce, "vpc-1", "10.0.1.25"))
+    assert (e.evaluation.policy_type, e.evaluation.owner, e.evaluation.statement_label) == (
+        "endpoint_policy", vpce, "Sid NoListing")
+    [fix] = e.fixes
+    assert fix.remove["Sid"] == "NoListing" and fix.verified
+    assert fix.command.startswith(f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {vpce} --policy-document ")
+    unexplained = explain(IMPLICIT, lake=object())
+    assert "no IAM policies" in unexplained.note and unexplained.evaluation is None

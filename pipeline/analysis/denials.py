@@ -46,7 +46,7 @@ _WORDS = "|".join(w for w, _ in POLICY_WORDS)
 DENIED_CODES = frozenset(c.lower() for c in (
     "AccessDenied", "AccessDeniedException", "Client.UnauthorizedOperation", "UnauthorizedOperation",
     "AuthorizationError", "AuthorizationErrorException", "KMSAccessDenied", "KMS.AccessDeniedException",
-    "KmsAccessDeniedException", "VpceAccessDenied", "Forbidden", "ForbiddenException"))
+    "KmsAccessDeniedException", "VpceAccessDenied"))
 
 # An action's prefix -> the service's endpoint name where the two differ (the findings' aws_service).
 ENDPOINT_NAMES = {"ecr": "ecr.api", "cloudwatch": "monitoring"}

@@ -147,7 +147,9 @@ def _message_fixes(d: Denial) -> list[P.Fix]:
                                   "endpoint policy may still deny")]
     if d.policy_type in ("endpoint_policy", "resource_policy", "permissions_boundary"):
         statement = P.allow_statement(request, d.policy_type)
-        return [P.Fix(d.policy_type, d.vpc_endpoint_id or d.resource or "", statement, None, None, None, False,
+        target = {"endpoint_policy": d.vpc_endpoint_id or f"the {d.service} VPC endpoint",
+                  "resource_policy": d.resource, "permissions_boundary": request.identity_arn}[d.policy_type]
+        return [P.Fix(d.policy_type, target, statement, None, None, None, False,
                       "add this statement to the current policy (the command replaces the whole document, so "
                       "it needs the current one: see the check above)")]
     return []

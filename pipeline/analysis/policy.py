@@ -230,6 +230,10 @@ class PolicyResult:
     principal_match: str | None = None  # for resource policies: session | identity | account | any
 
 
+# a resource policy's allow naming the session or identity itself counts before one naming only the account
+_RANK = {"session": 0, "identity": 1, "any": 2, "account": 3}
+
+
 def load_document(document: str | Mapping | None, name: str = "policy") -> dict:
     """A policy document from JSON text (URL-encoded as IAM returns it, too) or a dict."""
     if document is None:
@@ -298,9 +302,7 @@ def evaluate_policy(document: str | Mapping | None, request: Request, *, name: s
         if statement.get("Effect") == "Deny":
             return PolicyResult(EXPLICIT_DENY, ref, how or None)
         if statement.get("Effect") == "Allow":
-            # a resource policy naming the session or identity itself beats one naming only the account
-            rank = {"session": 0, "identity": 1, "any": 2, "account": 3}
-            if allow is None or rank.get(how, 4) < rank.get(allow.principal_match or "", 4):
+            if allow is None or _RANK.get(how, 4) < _RANK.get(allow.principal_match or "", 4):
                 allow = PolicyResult(ALLOW, ref, how or None)
     return allow or PolicyResult(IMPLICIT_DENY)
 
