@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+from pathlib import Path
+
+import pytest
 
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real_samples"
 
 GUIDE = ("An error occurred (AuthorizationError) when calling the ListTopics operation: User: "
          "arn:aws:sts::123456789012:assumed-role/TaskRole/123456789012 is not authorized to perform: SNS:ListTopics "
@@ -110,3 +116,24 @@ def test_explain_with_the_policies_confirms_the_cause_and_gives_a_verified_fix()
     assert fix.command.startswith(f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {vpce} --policy-document ")
     unexplained = explain(IMPLICIT, lake=object())
     assert "no IAM policies" in unexplained.note and unexplained.evaluation is None
+
+
+def sample(relative: str) -> str:
+    path = SAMPLES / relative
+    if not path.is_file():
+        reason = f"{path} is absent (the shared real samples sit next to the checkout)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; CI=true, so this is an error, not a skip")
+        pytest.skip(reason)
+    return path.read_text(encoding="utf-8")
+
+
+def test_a_pasted_cloudtrail_record_and_task_event():
+    doc = as_json(run("explain", "-f", "json", stdin=sample(
+        "cloudtrail/aws-docs/network-activity-kms-listkeys-VpceAccessDenied.json")))
+    assert (doc["form"], doc["policy_type"], doc["vpc_endpoint_id"], doc["action"]) == (
+        "vpce_event", "endpoint_policy", "vpce-EXAMPLE08c1b6b9b7", "kms:ListKeys")
+    assert doc["checks"] == ["aws ec2 describe-vpc-endpoints --vpc-endpoint-ids vpce-EXAMPLE08c1b6b9b7 "
+                             "--query 'VpcEndpoints[0].PolicyDocument'"]
+    stopped = as_json(run("explain", "-f", "json", stdin=sample("ecs-events/aws-samples-ecs-stopped-tasks-cwlogs/cw-event.json")))
+    assert (stopped["form"], stopped["category"], stopped["text"]) == ("stopped_reason", "other", "Task stopped by user")

@@ -177,6 +177,12 @@ def test_per_service_shapes(text, code, action, service):
     assert d.role_name == "TaskRole" and d.task_id == "5f2c1e0a9b8d4c7e8f6a5b4c3d2e1f0a"
 
 
+def test_sns_topic_encrypted_with_a_key_the_caller_cannot_use():
+    d = classify("An error occurred (KMSAccessDenied) when calling the Publish operation: None (Service: AWSKMS; "
+                 "Status Code: 400; Error Code: AccessDeniedException; Request ID: 5d1e)")
+    assert (d.denied, d.error_code, d.operation, d.service, d.policy_type) == (True, "KMSAccessDenied", "Publish", "kms", None)
+
+
 def test_ec2_encoded_message():
     d = classify(f"You are not authorized to perform this operation. User: {SESSION} is not authorized to perform: "
                  "ec2:RunInstances on resource: arn:aws:ec2:us-east-1:123456789012:instance/* with an explicit deny in "

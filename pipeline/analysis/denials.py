@@ -314,7 +314,8 @@ def classify(text: str | None, error_code: str | None = None, event_source: str 
     else:
         form = "vpce_event" if fields.get("policy_type") == "endpoint_policy" and not head else "api_error"
         fields["category"] = "iam"
-        fields["service"] = fields.get("service") or service_of(fields.get("action"), event_source)
+        fields["service"] = (fields.get("service") or service_of(fields.get("action"), event_source)
+                             or ("kms" if (code or "").lower().startswith("kms") else None))  # SNS's KMSAccessDenied
     return Denial(text=text, form=form, denied=denied, **fields)
 
 

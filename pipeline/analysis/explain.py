@@ -13,11 +13,12 @@ IAM metadata: until the lake holds it, the explanation says so and stays message
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from pipeline.analysis import policy as P
-from pipeline.analysis.denials import Denial, classify
+from pipeline.analysis.denials import Denial, classify, classify_event
 from pipeline.errors import FlowlogsError
 from pipeline.vocabulary import CAUSES, START_STEPS, STOP_CATEGORIES
 
@@ -155,15 +156,33 @@ def _message_fixes(d: Denial) -> list[P.Fix]:
     return []
 
 
+def read_message(message: str | None) -> Denial | None:
+    """The denial in a pasted text: a message, or a JSON CloudTrail record (bare or in an EventBridge
+    envelope) or ECS task event whose errorCode/errorMessage or stoppedReason is read."""
+    text = (message or "").strip()
+    if text.startswith("{"):
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict):
+            record = doc["detail"] if isinstance(doc.get("detail"), dict) else doc
+            if "errorCode" in record or "errorMessage" in record:
+                return classify_event(record)
+            if record.get("stoppedReason"):
+                return classify(record["stoppedReason"])
+    return classify(text)
+
+
 def explain(message: str | None, lake: Any = None, *, policies: P.PolicySet | None = None,
             context: Mapping[str, Any] | None = None) -> Explanation:
-    """Explain one denial message or stoppedReason.
+    """Explain one denial message or stoppedReason (or a CloudTrail record / task event holding one).
 
     ``policies``: the policies that apply to the call (the role's identity policies, boundary,
     the endpoint's and the resource's), to evaluate it; ``context``: its condition keys
     (see :func:`pipeline.analysis.policy.network_context`). ``lake``: where those will come
     from once the lake holds IAM metadata."""
-    d = classify(message)
+    d = read_message(message)
     if d is None:
         shown = " ".join((message or "").split())[:80]
         raise NotADenial(f"not a denial message: {shown!r}" if shown else "no message given",

@@ -34,6 +34,7 @@ import json
 import re
 import shlex
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 from pipeline.errors import FlowlogsError
@@ -110,9 +111,14 @@ def _list(value: Any) -> list:
     return value if isinstance(value, list) else [] if value is None else [value]
 
 
-def _wildcard(pattern: str, value: str, *, ignore_case: bool) -> bool:
+@lru_cache(maxsize=4096)
+def _compiled(pattern: str, ignore_case: bool) -> re.Pattern:
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.S | (re.I if ignore_case else 0)) is not None
+    return re.compile(regex, re.S | (re.I if ignore_case else 0))
+
+
+def _wildcard(pattern: str, value: str, *, ignore_case: bool) -> bool:
+    return _compiled(pattern, ignore_case).fullmatch(value) is not None
 
 
 def _arn_like(value: str, pattern: str) -> bool:
