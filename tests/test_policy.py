@@ -166,6 +166,13 @@ def test_endpoint_policy_denies_while_identity_allows():
     assert (e.decision, e.policy_type, e.policy, e.statement_label) == (ALLOW, "identity_policy", "send-orders", "Sid Send")
 
 
+def test_an_endpoint_without_a_policy_has_the_full_access_default():
+    e = evaluate_request(req(), PolicySet(identity=[IDENTITY_SEND], endpoint=NamedPolicy(VPCE, None)))
+    assert (e.decision, e.policy_type) == (ALLOW, "identity_policy")
+    empty = evaluate_request(req(), PolicySet(identity=[IDENTITY_SEND], endpoint=NamedPolicy(VPCE, {"Statement": []})))
+    assert (empty.decision, empty.policy_type) == (IMPLICIT_DENY, "endpoint_policy")
+
+
 def test_endpoint_policy_never_grants_alone():
     e = evaluate_request(req(), PolicySet(identity=[], endpoint=ENDPOINT_ONLY_OURS))
     assert (e.decision, e.policy_type, e.owner, e.statement) == (IMPLICIT_DENY, "identity_policy", ROLE, None)

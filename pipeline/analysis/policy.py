@@ -334,7 +334,7 @@ class PolicySet:
     permissions_boundary: NamedPolicy | None = None
     session: NamedPolicy | None = None
     resource: NamedPolicy | None = None  # name: the resource's ARN (queue, topic, secret, bucket, key, role)
-    endpoint: NamedPolicy | None = None  # only when the request went through the endpoint; name: vpce id
+    endpoint: NamedPolicy | None = None  # only when the request went through it; name: vpce id; document None: default
     service_control: list[NamedPolicy] = field(default_factory=list)
     resource_control: list[NamedPolicy] = field(default_factory=list)
 
@@ -379,7 +379,8 @@ def evaluate_request(request: Request, policies: PolicySet) -> Evaluation:
     checks: list[tuple[str, NamedPolicy, bool, str]] = (
         [("identity_policy", p, False, owner) for p in policies.identity]
         + [("resource_policy", p, True, p.name) for p in [policies.resource] if p]
-        + [("endpoint_policy", p, True, p.name) for p in [policies.endpoint] if p]
+        + [("endpoint_policy", p if p.document is not None else replace(p, document=DEFAULT_ENDPOINT_POLICY), True,
+            p.name) for p in [policies.endpoint] if p]
         + [("permissions_boundary", p, False, owner) for p in [policies.permissions_boundary] if p]
         + [("session_policy", p, False, owner) for p in [policies.session] if p]
         + [("service_control_policy", p, False, p.arn or p.name) for p in policies.service_control]
