@@ -58,7 +58,7 @@ def filters_from(since, until, cluster, service, task, dest, port, kinds):
 
 def write_output(data, fmt: str | None, output: str | None, *, title: str, sort: bool = True) -> None:
     """Render ``data`` to stdout or ``output`` in ``fmt`` (an unknown format lists the valid ones)."""
-    from pipeline.report import formats
+    from pipeline import report as formats
 
     if fmt is not None and formats.ALIASES.get(fmt, fmt) not in formats.format_names():
         raise FlowlogsError(f"--format: unknown format {fmt!r}", f"valid formats: {', '.join(formats.format_names())}")

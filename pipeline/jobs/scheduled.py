@@ -133,7 +133,7 @@ def run(store, settings, cfg: Config) -> tuple[dict, int]:
     )
     doc = reports.findings_document(store, flt, rep.get("settle", 900))
     if rep.get("output"):
-        from pipeline.report.formats import format_for_path, render
+        from pipeline.report import format_for_path, render
 
         render(doc, rep.get("format") or format_for_path(rep["output"]) or "json", rep["output"])
     by_kind: dict[str, int] = {}

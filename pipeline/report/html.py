@@ -18,9 +18,11 @@ import json
 import math
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence, TextIO
 
 from pipeline.analysis import document as F
+from pipeline.report.registry import Payload, register
+from pipeline.report.values import cell, is_number_column, plural as _plural
 
 DEFAULT_TITLE = "Fargate connectivity incident report"
 
@@ -279,10 +281,6 @@ def _join(names: Sequence[str]) -> str:
     if len(names) <= 1:
         return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def _summary(doc: Mapping, findings: list[dict]) -> str:
@@ -802,8 +800,6 @@ def report(doc: Mapping, *, title: str | None = None) -> str:
 
 def rows_page(columns: Sequence[str], rows: Iterable[Mapping], *, title: str | None = None) -> str:
     """A standalone HTML page with one table (for query results and other reports)."""
-    from pipeline.report.values import cell, is_number_column
-
     rows = list(rows)
     numeric = {c for c in columns if is_number_column(rows, c)}
     head = "".join(f'<th class="{"n" if c in numeric else ""}">{e(c)}</th>' for c in columns)
@@ -816,3 +812,11 @@ def rows_page(columns: Sequence[str], rows: Iterable[Mapping], *, title: str | N
              f"<tbody>{body}</tbody></table></div>"
              f'<p class="note">{e(_plural(len(rows), "row"))}</p></section>')
     return _page(title or "Query results", [], table)
+
+
+@register("html", "html", "the self-contained HTML incident report")
+def render_html(p: Payload, out: TextIO) -> None:
+    if p.is_findings:
+        out.write(report(p.doc, title=p.title))
+    else:
+        out.write(rows_page(p.columns, p.rows, title=p.title))

@@ -102,3 +102,6 @@ def is_number_column(rows: list[dict], column: str) -> bool:
     )
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 finding``, ``3 findings``."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
