@@ -16,7 +16,7 @@ from pipeline.fields import schema_markdown
 
 def sections() -> dict[str, str]:
     saved = ["| query | question | params |", "|---|---|---|"] + [
-        f"| `{q.name}` | {q.title} | {q.params} |" for q in queries.registry().values()
+        f"| `{q.name}` | {q.title} | {', '.join(p.name for p in q.params)} |" for q in queries.registry().values()
     ]
     return {
         "schema": schema_markdown(),

@@ -1,8 +1,12 @@
 -- name: conversations
+-- kind: view
 -- title: Conversations: both directions of each flow, counted once across ENIs and windows
 -- why: A failure is a conversation that did not complete; pairing request and reply (and the ENIs that logged them) is what tells a REJECT on the way out from a reply dropped on the way back.
 -- category: analysis
--- params: since, until (epoch seconds: records overlapping the window), as_of (epoch seconds: what the lake knows up to), settle (seconds)
+-- param: since time: records overlapping the window from this time (flowlogs passes the window's start)
+-- param: until time: records overlapping the window up to this time
+-- param: as_of time: what the lake knows up to (the last record's end, or now)
+-- param: settle seconds: how long silence must last before it counts as no reply
 -- reads: flows
 --
 -- Method. Addresses are packet-level (pkt-srcaddr/pkt-dstaddr when the format has them), so

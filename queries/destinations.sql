@@ -1,9 +1,10 @@
 -- name: destinations
+-- kind: view
 -- title: What each destination address is: VPC endpoint, NAT gateway, AWS service range, VPC-internal or internet
 -- why: Failures are grouped and explained per destination endpoint (all ENIs of one VPC endpoint together), not per IP.
 -- category: enrichment
--- params: none (reads the table addresses(address): the distinct server addresses of the conversations)
--- reads: addresses, address_static() (queries/metadata_address_owners.sql), current_vpc_endpoints
+-- input: the table addresses(address): the distinct server addresses of the conversations
+-- reads: addresses, address_static() (queries/address_owners.sql), current_vpc_endpoints
 --
 -- The static owner of each distinct address comes from address_static(): an endpoint or NAT
 -- ENI, a known VPC/subnet CIDR, the longest ip-ranges prefix (IPv4 and IPv6), or internet.

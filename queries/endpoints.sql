@@ -1,8 +1,9 @@
 -- name: endpoints
+-- kind: question
 -- title: Traffic per destination endpoint (VPC endpoint, NAT gateway, AWS service, internet) and its health
 -- why: An endpoint that some clients reach and others do not points at the clients' side; one nobody reaches, at the endpoint.
 -- category: operational
--- params: port (NULL for any)
+-- param: port int: only this destination port
 -- reads: conversations, destinations
 SELECT coalesce(d.type, 'unknown') AS type, coalesce(d.endpoint, c.server_addr) AS endpoint, max(d.name) AS name,
        max(d.aws_service) AS aws_service,

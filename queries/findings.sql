@@ -1,8 +1,8 @@
 -- name: findings
+-- kind: view
 -- title: Failing task conversations, grouped by source task, destination endpoint, port and kind
 -- why: One line per thing to fix: which task cannot reach which endpoint, since when, and where it fails.
 -- category: detection
--- params: none (reads the conversations table built by the conversations query)
 -- reads: conversations, destinations, eni_assignments, current_vpc_endpoints
 --
 -- Kinds: reject (state blocked), no_return (state no_reply), refused (state refused), and

@@ -1,8 +1,9 @@
 -- name: no_return
+-- kind: question
 -- title: Conversations with no return traffic (requests seen, nothing back, no REJECT)
 -- why: Silence is the hardest failure to see in raw flow logs: routes, NAT, unlogged drops or a dead service.
 -- category: detection
--- params: port (NULL for any)
+-- param: port int: only this destination port
 -- reads: conversations
 SELECT client_addr, server_addr, server_port AS port, protocol, requests, records AS flows,
        to_timestamp(first_seen) AS first_seen, to_timestamp(last_seen) AS last_seen, source_eni, interfaces

@@ -1,8 +1,11 @@
 -- name: rejects
+-- kind: question
 -- title: REJECTed flows by ENI, destination, port and protocol
 -- why: A REJECT means a security group or network ACL said no; grouping shows which rule family to look at first.
 -- category: detection
--- params: since, until (epoch seconds), port (NULL for any)
+-- param: since time: only records ending at or after this time
+-- param: until time: only records starting before this time
+-- param: port int: only this destination port
 -- reads: flows
 SELECT
     interface_id,
@@ -16,7 +19,7 @@ SELECT
     to_timestamp(min("start")) AS first_seen,
     to_timestamp(max("end")) AS last_seen
 FROM flows
-WHERE action = 'REJECT' AND "start" < $until AND "end" >= $since
+WHERE action = 'REJECT' AND ($until IS NULL OR "start" < $until) AND ($since IS NULL OR "end" >= $since)
   AND ($port IS NULL OR dstport = $port)
 GROUP BY ALL
 ORDER BY flows DESC, interface_id, destination, port

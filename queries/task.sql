@@ -1,8 +1,12 @@
 -- name: task
+-- kind: question
 -- title: One task's flow records, ENI-centric, with direction and decoded TCP flags
 -- why: The focused packet view of one task: what it sent, what came back, what was rejected, and by which path.
 -- category: investigation
--- params: since, until (epoch seconds), enis (the task's ENI ids), ips (its addresses)
+-- param: since time: only records ending at or after this time
+-- param: until time: only records starting before this time
+-- param: enis texts: the task's ENI ids
+-- param: ips texts: the task's addresses
 -- reads: flows
 SELECT
     to_timestamp("start") AS "start",
@@ -18,6 +22,6 @@ SELECT
         CASE WHEN (tcp_flags & 4) = 4 THEN 'RST' END) AS flags,
     packets, bytes, traffic_path, pkt_dst_aws_service
 FROM flows
-WHERE "start" < $until AND "end" >= $since
-  AND (list_contains($enis, interface_id) OR list_contains($ips, srcaddr) OR list_contains($ips, dstaddr))
+WHERE ($until IS NULL OR "start" < $until) AND ($since IS NULL OR "end" >= $since)
+  AND (($enis IS NULL AND $ips IS NULL) OR list_contains($enis, interface_id) OR list_contains($ips, srcaddr) OR list_contains($ips, dstaddr))
 ORDER BY "start", interface_id, _line

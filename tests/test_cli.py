@@ -111,7 +111,7 @@ def test_sql_query_file_list_and_params(sample_lake, tmp_path):
     rows = json.loads(run(sample_lake, "sql", "-f", str(q), "-p", "port=443", "--format", "json").stdout)
     assert {r["state"] for r in rows} >= {"established", "blocked"}
     listed = run(sample_lake, "sql", "--list", "--format", "json").stdout
-    assert {"conversations", "findings", "rejects"} <= {r["name"] for r in json.loads(listed)}
+    assert {"rejects", "talkers"} <= {r["name"] for r in json.loads(listed)}
     rows = json.loads(run(sample_lake, "sql", "SELECT service, kind FROM findings", "--format", "json").stdout)
     assert {r["service"] for r in rows} == FAULTY
     bad = run(sample_lake, "sql", "SELECT nope FROM flows", code=2)

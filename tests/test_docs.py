@@ -24,9 +24,9 @@ def test_readme_generated_sections_are_current():
 
 @pytest.mark.parametrize("query", queries.registry().values(), ids=lambda q: q.name)
 def test_every_query_has_a_header_and_declares_its_parameters(query):
-    assert query.title and query.why and query.params and query.name
-    for used in query.used_params:
-        assert used in query.params, f"{query.name} uses ${used} without declaring it"
+    assert query.title and query.why and query.name == query.path.stem and query.kind in queries.KINDS
+    declared = {p.name for p in query.params}
+    assert query.used_params == declared, f"{query.name} uses {query.used_params}, declares {declared}"
 
 
 def test_sql_words_are_the_vocabulary():

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from pipeline.metadata import SCHEMAS, import_files, register_views
-from pipeline.metadata.views import SQL_FILES, read_sql
+from pipeline import queries
 from pipeline.lake.storage import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metadata"
@@ -22,13 +22,12 @@ def _counts(con) -> dict:
                            ).fetchone()[0] for t in SCHEMAS}
 
 
-@pytest.mark.parametrize("name", SQL_FILES)
-def test_sql_headers(name):
-    header, text = read_sql(name)
-    assert text.startswith("-- name: ")
-    for key in ("name", "title", "why", "category", "params", "method"):
-        assert header.get(key), f"{name}: -- {key}: missing"
-    assert header["why"].endswith("?") or header["why"].endswith(".")
+@pytest.mark.parametrize("query", queries.metadata_views(), ids=lambda q: q.name)
+def test_sql_headers(query):
+    assert query.sql.startswith("-- name: ")
+    for key in ("name", "title", "why", "category", "method"):
+        assert query.header.get(key), f"{query.name}: -- {key}: missing"
+    assert query.why.endswith("?") or query.why.endswith(".")
 
 
 def test_views_without_any_metadata(tmp_path):

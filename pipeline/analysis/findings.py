@@ -20,9 +20,6 @@ from pipeline.analysis.network import Network
 
 DEFAULT_SETTLE = 15 * 60
 EVIDENCE = 5
-EVIDENCE_COLUMNS = ("version", "account_id", "interface_id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol",
-                    "packets", "bytes", "start", "end", "action", "log_status", "tcp_flags", "flow_direction",
-                    "pkt_srcaddr", "pkt_dstaddr", "_source", "_line")
 
 
 @dataclass(frozen=True)
@@ -38,7 +35,12 @@ def iso(seconds) -> str | None:
 
 
 def lake_bounds(con: duckdb.DuckDBPyConnection) -> tuple[int | None, int | None]:
-    return con.execute('SELECT min("start"), max("end") FROM flows').fetchone()
+    return con.execute(queries.get("flow_bounds").sql).fetchone()
+
+
+def materialise(con, name: str, params: dict | None = None) -> None:
+    """The query ``name`` as the temp table ``name``."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {queries.get(name).sql}", params or {})
 
 
 def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE) -> dict:
@@ -47,15 +49,14 @@ def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE) -> di
     since = window.since if window.since is not None else (first or 0)
     until = window.until if window.until is not None else ((last or 0) + 1)
     as_of = min(int(time.time()), last or 0, until)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE conversations AS {queries.get('conversations').sql}",
-                {"since": since, "until": until, "as_of": as_of, "settle": settle})
+    materialise(con, "conversations", {"since": since, "until": until, "as_of": as_of, "settle": settle})
     return {"since": since, "until": until, "as_of": as_of}
 
 
 def build_destinations(con) -> None:
     """Resolve the distinct server addresses of the conversations (``destinations`` table)."""
-    con.execute("CREATE OR REPLACE TEMP TABLE addresses AS SELECT DISTINCT server_addr AS address FROM conversations")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE destinations AS {queries.get('destinations').sql}")
+    materialise(con, "addresses")
+    materialise(con, "destinations")
 
 
 def rows(con, sql: str, params=None) -> list[dict]:
@@ -75,17 +76,7 @@ def evidence(con, finding_keys: list[dict]) -> dict[int, list[dict]]:
             for a, b, ap, bp in ((k["client"], k["server"], k["client_port"], k["server_port"]),
                                  (k["server"], k["client"], k["server_port"], k["client_port"]))]
     con.register("finding_keys", pa.Table.from_pylist(both))
-    cols = ", ".join(f'f."{c}"' for c in EVIDENCE_COLUMNS)
-    found = rows(con, f"""
-        SELECT k.finding, {cols}
-        FROM flows AS f
-        JOIN finding_keys AS k  -- both directions: one equality join (an OR here would compare every record to every key)
-          ON coalesce(f.pkt_srcaddr, f.srcaddr) = k.src AND coalesce(f.pkt_dstaddr, f.dstaddr) = k.dst
-         AND f.srcport = k.src_port AND f.dstport = k.dst_port
-         AND f.protocol = k.protocol AND f."start" >= k.first_seen AND f."end" <= k.last_seen
-        QUALIFY row_number() OVER (PARTITION BY k.finding ORDER BY (f.action = 'REJECT') DESC, f."start", f._line) <= {EVIDENCE}
-        ORDER BY k.finding, (f.action = 'REJECT') DESC, f."start", f._line
-    """)
+    found = rows(con, queries.get("evidence").sql, {"records": EVIDENCE})
     out: dict[int, list[dict]] = {}
     for row in found:
         out.setdefault(row.pop("finding"), []).append(row)
@@ -100,12 +91,9 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
     diagnoser = Diagnoser(network)
     keys, findings = [], []
     for index, g in enumerate(groups):
-        sample = con.execute(
-            """SELECT client_addr, client_port, server_addr, server_port, first_seen, last_seen FROM conversations
-               WHERE server_addr IN (SELECT unnest($addrs)) AND server_port = $port AND protocol = $proto
-                 AND client_addr = $client ORDER BY (state = $state) DESC, first_seen LIMIT 3""",
-            {"addrs": g["dest_addrs"], "port": g["dest_port"], "proto": g["protocol"], "client": g["source_addr"],
-             "state": g["state"]}).fetchall()
+        sample = con.execute(queries.get("finding_conversations").sql, {
+            "addrs": g["dest_addrs"], "port": g["dest_port"], "proto": g["protocol"], "client": g["source_addr"],
+            "state": g["state"]}).fetchall()
         for c in sample:
             keys.append({"finding": index, "client": c[0], "client_port": c[1], "server": c[2], "server_port": c[3],
                          "protocol": g["protocol"], "first_seen": c[4], "last_seen": c[5]})
@@ -131,14 +119,9 @@ def timeline(con, document: list[dict]) -> list[dict]:
 
     out = []
     for f in document:
-        for bucket, flows in con.execute(
-            """SELECT first_seen - first_seen % 60 AS minute, sum(records) FROM conversations
-               WHERE client_addr = $client AND server_addr IN (SELECT unnest($addrs)) AND server_port = $port
-                 AND protocol = $proto AND state = $state
-               GROUP BY minute ORDER BY minute""",
-            {"client": f["source_addr"], "addrs": f["dest_addrs"], "port": f["dest_port"], "proto": f["protocol"],
-             "state": STATE_OF_KIND[f["kind"]]},
-        ).fetchall():
+        for bucket, flows in con.execute(queries.get("timeline").sql, {
+            "client": f["source_addr"], "addrs": f["dest_addrs"], "port": f["dest_port"], "proto": f["protocol"],
+            "state": STATE_OF_KIND[f["kind"]]}).fetchall():
             out.append({"bucket": iso(bucket), "destination": destination_label(f), "kind": f["kind"], "flows": int(flows)})
     return out
 

@@ -63,7 +63,7 @@ def keep(f: dict, flt: Filters) -> bool:
 
 def _connect(store: Store):
     con = analysis.connect(store)
-    if con.execute("SELECT count(*) FROM (SELECT 1 FROM flows LIMIT 1)").fetchone()[0] == 0:
+    if findings.lake_bounds(con)[0] is None:
         raise FlowlogsError(f"the lake at {store.uri} has no flow records",
                             "fill it with `flowlogs ingest PATH` (or try `flowlogs demo`)")
     return con
@@ -102,16 +102,7 @@ def table_report(store: Store, name: str, flt: Filters = Filters(), settle: int 
 def task_report(store: Store, task: str, flt: Filters = Filters()) -> dict:
     """One task: who it was, and its flow records as a focused packet view."""
     con = _connect(store)
-    rows = findings.rows(con, """
-        SELECT task_id, task_arn, cluster_name, service_name, eni_id, ip,
-               min(valid_from) AS valid_from, max(valid_to) AS valid_to, bool_or(valid_to IS NULL) AS running
-        FROM eni_assignments WHERE task_id = $t OR task_arn = $t GROUP BY ALL""", {"t": task})
-    if not rows:
-        rows = findings.rows(con, """
-            SELECT ecs_task_id AS task_id, ecs_task_arn AS task_arn, ecs_cluster_name AS cluster_name,
-                   ecs_service_name AS service_name, interface_id AS eni_id, NULL AS ip,
-                   to_timestamp(min("start")) AS valid_from, to_timestamp(max("end")) AS valid_to, false AS running
-            FROM flows WHERE ecs_task_id = $t OR ecs_task_arn = $t GROUP BY ALL""", {"t": task})
+    rows = findings.rows(con, queries.get("task_identity").sql, {"task": task})
     if not rows:
         raise FlowlogsError(f"no task {task} in the metadata or in the flow records' ECS fields",
                             "import its metadata with `flowlogs metadata import` or check the id")

@@ -16,8 +16,8 @@ def sql_cmd(
     ctx: typer.Context,
     query: Annotated[Optional[str], typer.Argument(help="SQL text, or the name of a saved query (see --list).")] = None,
     file: Annotated[Optional[str], typer.Option("--file", "-f", help="Read the SQL from this file.")] = None,
-    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="A named parameter: -p port=443 (use $port in SQL).")] = None,
-    list_queries: Annotated[bool, typer.Option("--list", help="List the saved queries in queries/ with their header comments.")] = False,
+    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="A named parameter: -p port=443 (use $port in SQL); -p port=NULL for any; times as ISO-8601 or relative (2h).")] = None,
+    list_queries: Annotated[bool, typer.Option("--list", help="List the saved questions in queries/ with their parameters and defaults.")] = False,
     fmt: Annotated[Optional[str], typer.Option("--format", help=FORMAT_HELP)] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
@@ -32,8 +32,9 @@ def sql_cmd(
     from pipeline import queries
 
     if list_queries:
-        rows = [{"name": q.name, "title": q.title, "why": q.why, "params": q.params} for q in queries.registry().values()]
-        write_output(rows, fmt, output, title="saved queries")
+        rows = [{"name": q.name, "title": q.title, "why": q.why, "params": "; ".join(p.usage() for p in q.params)}
+                for q in queries.of_kind("question")]
+        write_output(rows, fmt, output, title="saved questions")
         return
     if file:
         try:
@@ -44,20 +45,41 @@ def sql_cmd(
     if query is None:
         _prompt(ctx)
         return
+    given = _params(param or [])
     if query in queries.registry():
-        query = queries.get(query).sql
-    params = _params(param or [])
+        saved = queries.get(query)
+        _check_runnable(saved)
+        query, params = saved.sql, saved.param_values(given)
+    else:
+        params = {name: _value(text) for name, text in given.items()}
     write_output(_run(ctx, query, params), fmt, output, title="sql", sort=False)
 
 
-def _params(items: list[str]) -> dict:
+def _check_runnable(saved) -> None:
+    if saved.kind == "view":
+        raise FlowlogsError(f'{saved.name} is a view; query it with flowlogs sql "SELECT … FROM {saved.name}"')
+    if saved.kind != "question":
+        raise FlowlogsError(f"{saved.name} is a step that flowlogs runs itself with values it computes, not a question",
+                            "the saved questions: flowlogs sql --list")
+
+
+def _params(items: list[str]) -> dict[str, str]:
     out = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep:
             raise FlowlogsError(f"--param {item!r}: expected name=value")
-        out[name] = int(value) if value.lstrip("-").isdigit() else value
+        out[name] = value
     return out
+
+
+def _value(text: str):
+    """An ad-hoc query's parameter: NULL, a whole number, or text."""
+    from pipeline.queries import NULL_WORDS
+
+    if text.lower() in NULL_WORDS[:1]:
+        return None
+    return int(text) if text.lstrip("-").isdigit() else text
 
 
 def _run(ctx, sql: str, params: dict):

@@ -11,7 +11,7 @@ Four kinds of evidence, each a row with ``valid_from``/``valid_to``:
 - ``flow_ecs_fields``: the v7 ``ecs-*`` fields of flow records (``assignments_from_flows``);
   ``valid_from``/``valid_to`` = first start / last end seen.
 
-The stored evidence is merged by the view ``eni_assignments`` (queries/metadata_eni_assignments.sql);
+The stored evidence is merged by the view ``eni_assignments`` (queries/eni_assignments.sql);
 the rule is documented there.
 """
 

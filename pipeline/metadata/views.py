@@ -1,4 +1,5 @@
-"""DuckDB views over the metadata tables, plus the SQL views in ``queries/metadata_*.sql`` and ``queries/whois.sql``.
+"""DuckDB views over the metadata tables, plus the metadata SQL views of ``queries/`` (``kind: view``,
+``category: metadata``; run in the order their ``reads`` and ``views`` headers give).
 
 For each table ``T`` (the names ``pipeline/analysis.py`` uses too):
 - ``T``: every row of every committed snapshot;
@@ -13,12 +14,11 @@ evidence, and ``eni_assignments`` (a SQL view) merges it with the evidence found
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from pipeline import addresses
+from pipeline import addresses, queries
 from pipeline.metadata.schema import CURRENT_KEYS, SCHEMAS
 from pipeline.metadata.store import committed_files, committed_snapshot_ids
 from pipeline.lake.storage import Store
@@ -27,24 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import duckdb
 
 
-
-def queries_dir() -> Path:
-    """The project's queries directory (packaged or checkout), as ``pipeline.queries`` finds it."""
-    try:
-        from pipeline.queries import directory
-    except ImportError:  # pragma: no cover - registry module absent
-        return Path(__file__).resolve().parents[2] / "queries"
-    return directory()
-
-# Executed in this order; a file whose header says ``-- requires: flows(col, ...)`` is
-# skipped (or replaced by an empty view) when no ``flows`` relation with those columns exists.
-SQL_FILES = (
-    "metadata_flow_assignments.sql",
-    "metadata_eni_assignments.sql",
-    "metadata_address_owners.sql",
-    "whois.sql",
-    "metadata_flow_owners.sql",
-)
 
 _DUCK_TYPES = {
     pa.string(): "VARCHAR",
@@ -71,35 +53,12 @@ def _lit(text: str) -> str:
 
 # --- SQL files ----------------------------------------------------------------------
 
-def read_sql(name: str) -> tuple[dict[str, str], str]:
-    """(header fields, SQL text) of ``queries/<name>``."""
-    text = (queries_dir() / name).read_text()
-    header: dict[str, str] = {}
-    key = None
-    for line in text.splitlines():
-        m = re.match(r"^--\s*([a-z_]+):\s*(.*)$", line)
-        if m:
-            key = m.group(1)
-            header[key] = m.group(2).strip()
-        elif line.startswith("--") and key is not None:
-            header[key] += " " + line[2:].strip()
-        elif line.strip():
-            break
-    return header, text
-
-
-def required_columns(header: dict[str, str]) -> set[str] | None:
-    """The ``flows`` columns a file needs (``-- requires: flows(a, b)``), or None if it needs no flows."""
-    m = re.match(r"flows\((.*)\)", header.get("requires", "").strip())
-    return {c.strip() for c in m.group(1).split(",") if c.strip()} if m else None
-
-
 def flow_evidence_sql() -> str:
     """The SELECT behind ``flow_eni_assignment_evidence`` (reads the view ``flows``)."""
-    _, text = read_sql("metadata_flow_assignments.sql")
+    text = queries.get("flow_eni_assignment_evidence").sql
     m = re.search(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+\w+\s+AS\s+(.*?);?\s*$", text, re.S | re.I)
     if not m:  # pragma: no cover - guarded by tests
-        raise RuntimeError("metadata_flow_assignments.sql: no CREATE OR REPLACE VIEW ... AS")
+        raise RuntimeError("flow_eni_assignment_evidence.sql: no CREATE OR REPLACE VIEW ... AS")
     return m.group(1)
 
 
@@ -208,10 +167,9 @@ def _current_view(con, table: str) -> None:
     con.execute(f"CREATE OR REPLACE VIEW current_{table} AS {ranked}")
 
 
-def _run_sql_file(con, name: str) -> list[str]:
-    _, text = read_sql(name)
-    con.execute(text)
-    return re.findall(r"CREATE\s+OR\s+REPLACE\s+(?:TEMP\s+)?(?:VIEW|MACRO)\s+(\w+)", text, re.I)
+def _run_sql_file(con, query: queries.Query) -> list[str]:
+    con.execute(query.sql)
+    return re.findall(r"CREATE\s+OR\s+REPLACE\s+(?:TEMP\s+)?(?:VIEW|MACRO)\s+(\w+)", query.sql, re.I)
 
 
 def register_views(con: "duckdb.DuckDBPyConnection", store: Store, *, materialize: bool = False) -> list[str]:
@@ -240,16 +198,15 @@ def register_views(con: "duckdb.DuckDBPyConnection", store: Store, *, materializ
         created.append(f"current_{table}")
     con.execute("CREATE TEMP TABLE IF NOT EXISTS resolve_input (address VARCHAR, at_time TIMESTAMPTZ, vpc_id VARCHAR)")
     flow_cols = set(_relation_columns(con, "flows") or ())
-    for name in SQL_FILES:
-        header, _ = read_sql(name)
-        needed = required_columns(header)
+    for query in queries.metadata_views():
+        needed = query.requires
         if needed is not None and not needed <= flow_cols:
-            if name == "metadata_flow_assignments.sql":
+            if query.name == "flow_eni_assignment_evidence":
                 con.execute("CREATE OR REPLACE VIEW flow_eni_assignment_evidence AS SELECT "
                             f"{_select_list(SCHEMAS['eni_assignments'], set())} WHERE false")
                 created.append("flow_eni_assignment_evidence")
             continue
-        created += _run_sql_file(con, name)
+        created += _run_sql_file(con, query)
     if materialize:
         for view in ("eni_assignments", "flow_address_owners"):
             if view in created:

@@ -1,8 +1,9 @@
 -- name: resolve
+-- kind: view
 -- title: Who owned an address at a given time
 -- why: Which task, service, VPC endpoint, NAT gateway, load balancer or AWS service was behind this address at that moment?
 -- category: metadata
--- params: none (fill the temp table resolve_input(address VARCHAR, at_time TIMESTAMPTZ, vpc_id VARCHAR); at_time NULL = now, vpc_id optional)
+-- input: fill the temp table resolve_input(address VARCHAR, at_time TIMESTAMPTZ, vpc_id VARCHAR); at_time NULL = now, vpc_id optional
 -- reads: resolve_input, address_static(), eni_assignments
 -- views: resolve
 -- method: static owners come from address_static() over the DISTINCT input addresses (one
@@ -13,7 +14,7 @@
 --   tasks. A time-valid task beats every static owner; then endpoint/NAT/LB/Lambda/EC2/
 --   other ENI, 'vpc_internal' (in a known VPC/subnet CIDR), 'aws_service' (longest ip-ranges
 --   prefix), 'private', 'internet'.
---   For millions of flow records use flows_with_owners (metadata_flow_owners.sql).
+--   For millions of flow records use flows_with_owners (flows_with_owners.sql).
 CREATE OR REPLACE VIEW resolve AS
 WITH i AS (
     SELECT DISTINCT address, at_time, vpc_id FROM resolve_input WHERE address IS NOT NULL

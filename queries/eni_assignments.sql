@@ -1,8 +1,8 @@
 -- name: eni_assignments
+-- kind: view
 -- title: Which task held which ENI and address, and when (merged evidence)
 -- why: A flow's address names a task only together with a time, because a private IP freed by a stopped task is reused by later tasks.
 -- category: metadata
--- params: none (reads eni_assignment_evidence_stored, flow_eni_assignment_evidence, current_subnets)
 -- reads: eni_assignment_evidence_stored, flow_eni_assignment_evidence, current_subnets
 -- views: eni_assignment_evidence, eni_assignments, eni_assignment_intervals
 -- method: merge rule, applied in this order:

@@ -1,8 +1,8 @@
 -- name: flow_eni_assignment_evidence
+-- kind: view
 -- title: Task ENI assignments read from the flow records' own ECS fields
 -- why: Which task held an ENI and its address, and when, according to the v7 ecs-* fields of the flow log itself?
 -- category: metadata
--- params: none (reads the view flows)
 -- reads: flows
 -- requires: flows(ecs_task_arn, ecs_task_id, ecs_cluster_name, ecs_cluster_arn, ecs_service_name, ecs_task_definition_arn, interface_id, srcaddr, dstaddr, flow_direction, start, end)
 -- method: one row per (interface_id, task address, task): the address is srcaddr of egress

@@ -1,8 +1,9 @@
 -- name: address_owners
+-- kind: view
 -- title: Addresses with a fixed owner (VPC endpoint, NAT gateway, load balancer, Lambda, EC2, other ENI)
 -- why: Which AWS resource answers on this private or public IP, when that owner does not change with time?
 -- category: metadata
--- params: none (macro address_static(input_name) reads the column `address` of the relation named input_name)
+-- input: the table macro address_static(input_name) reads the column `address` of the relation named input_name
 -- reads: network_interfaces, current_network_interfaces, current_vpc_endpoints, current_nat_gateways, current_vpcs, current_subnets, current_aws_ip_ranges, eni_assignments
 -- views: vpc_cidr_ranges, subnet_cidr_ranges, aws_ip_range_keys, address_owners, address_static (table macro)
 -- method: every address of every known ENI (private, IPv6 and public) with the ENI's owner; an
