@@ -93,12 +93,12 @@ def main() -> None:
                       AWS_ENDPOINT_URL=url, AWS_EC2_METADATA_DISABLED="true")
     try:
         from pipeline.ingest.sources import s3 as s3source
-        from pipeline.aws import AwsSettings
+        from pipeline.settings import Settings
         from pipeline.ingest.sources.local import local_sources
 
         with tempfile.TemporaryDirectory(prefix="bench-objects-") as local_dir:
             total_records, total_bytes = make_objects(args.objects, args.records, Path(local_dir))
-            settings = AwsSettings(endpoint_url=url)
+            settings = Settings(endpoint_url=url)
             kinds = {
                 "s3 (moto)": lambda: s3source.list_objects(settings, f"s3://{BUCKET}", s3source.Window()).objects,
                 "local files": lambda: local_sources([local_dir]),

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
-
 from pipeline.errors import FlowlogsError
+from pipeline.settings import Settings
 
 DEFAULT_MAX_ATTEMPTS = 8
 THROTTLING_CODES = frozenset({
@@ -34,16 +33,6 @@ CREDENTIALS_HINT = (
     "flowlogs uses the AWS CLI's credentials: --profile / AWS_PROFILE, `aws sso login`, "
     "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an instance/task role"
 )
-
-
-@dataclass(frozen=True)
-class AwsSettings:
-    """Where and as whom to call AWS. Picklable, and holds no secret."""
-
-    profile: str | None = None
-    region: str | None = None
-    endpoint_url: str | None = None
-    role_arn: str | None = None
 
 
 _lock = threading.Lock()
@@ -69,7 +58,7 @@ def max_attempts() -> int:
     return int(os.environ.get("AWS_MAX_ATTEMPTS") or DEFAULT_MAX_ATTEMPTS)
 
 
-def session(settings: AwsSettings):
+def session(settings: Settings):
     """A boto3 session for ``settings`` (the role assumed if ``role_arn`` is set)."""
     import boto3
     import botocore.session
@@ -87,7 +76,7 @@ def session(settings: AwsSettings):
                       settings.role_arn or "the AWS profile") from None
 
 
-def _assume_role(core, settings: AwsSettings) -> None:
+def _assume_role(core, settings: Settings) -> None:
     """Put an assume-role provider first in ``core``'s credential chain (refreshed before expiry)."""
     import botocore.session
     from botocore.credentials import AssumeRoleCredentialFetcher, CredentialProvider, DeferredRefreshableCredentials
@@ -114,7 +103,7 @@ def _assume_role(core, settings: AwsSettings) -> None:
     core.get_component("credential_provider").insert_before("env", RoleProvider())
 
 
-def client(settings: AwsSettings, service: str):
+def client(settings: Settings, service: str):
     """A retrying client for ``service``, one per process and settings (clients are thread-safe)."""
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
@@ -129,7 +118,7 @@ def client(settings: AwsSettings, service: str):
     )
     sess = session(settings)
     if service != "s3" and not sess.region_name:
-        raise FlowlogsError(f"no AWS region for {service}", "pass --region before the command or set AWS_REGION")
+        raise FlowlogsError(f"no AWS region for {service}", "pass --region or set AWS_REGION")
     try:
         made = sess.client(service, endpoint_url=settings.endpoint_url, config=config)
     except BotoCoreError as exc:
@@ -169,7 +158,7 @@ def explain(exc: BaseException, action: str, resource: str) -> FlowlogsError:
         return FlowlogsError(f"AWS profile {exc.kwargs.get('profile')!r} not found",
                              "check --profile / AWS_PROFILE against `aws configure list-profiles`")
     if isinstance(exc, bex.NoRegionError):
-        return FlowlogsError("no AWS region configured", "pass --region before the command or set AWS_REGION")
+        return FlowlogsError("no AWS region configured", "pass --region or set AWS_REGION")
     if isinstance(exc, bex.EndpointConnectionError):
         return FlowlogsError(f"could not reach the AWS endpoint for {action}: {exc}",
                              "check the network, the region and --endpoint-url")
@@ -187,20 +176,20 @@ def explain(exc: BaseException, action: str, resource: str) -> FlowlogsError:
         return FlowlogsError(f"the S3 bucket {bucket!r} does not exist", "check the bucket name after s3://")
     if code == "ResourceNotFoundException":
         return FlowlogsError(f"{resource} not found ({message})".replace(" ()", ""),
-                             "check the name and the region (global --region, before the command)")
+                             "check the name and the region (--region)")
     if code in BAD_CREDENTIAL_CODES:
         return FlowlogsError(f"the AWS credentials were rejected ({code})",
                              "they are expired or wrong: refresh them (e.g. `aws sso login`) and run again")
     if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"):
         return FlowlogsError(f"{resource} is in another region than the one flowlogs called ({code})",
-                             "pass the bucket's region with --region before the command")
+                             "pass the bucket's region with --region")
     if is_transient(exc):
         return FlowlogsError(f"{action} on {resource} was throttled or failed after {max_attempts()} attempts ({code})",
                              "run again later; raise AWS_MAX_ATTEMPTS to retry longer")
     return FlowlogsError(f"{action} on {resource} failed: {code}: {message}")
 
 
-def pyarrow_s3_options(settings: AwsSettings) -> dict:
+def pyarrow_s3_options(settings: Settings) -> dict:
     """pyarrow ``S3FileSystem`` options equivalent to ``settings`` (credentials resolved now)."""
     from botocore.exceptions import BotoCoreError
 

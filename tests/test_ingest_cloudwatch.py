@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.ingest.sources import cloudwatch
 from pipeline.lake import store as lake
-from pipeline.aws import AwsSettings
+from pipeline.settings import Settings
 from pipeline.ingest.load import ingest
 from pipeline.lake.views import register_record_views
 from pipeline.ingest.logformat import parse_log_format
@@ -151,7 +151,7 @@ def test_pages_with_a_repeated_next_token(aws, tmp_path):
     total = sum(put_events("/vpc/task-flows", FORMAT_A, eni, every(1, 2)) for eni in ENIS)
     store = Store.open(tmp_path / "lake")
     with ThrottleProxy(aws, repeat_token=True) as proxy, tempfile.TemporaryDirectory() as work:
-        plan = cloudwatch.plan(AwsSettings(endpoint_url=proxy.url), "/vpc/task-flows", work, known={}, cursors={},
+        plan = cloudwatch.plan(Settings(endpoint_url=proxy.url), "/vpc/task-flows", work, known={}, cursors={},
                                limit=50)
         ingest(store, plan.sources, workers=1)
     tokens = [json.loads(r.body).get("nextToken") for r in proxy.seen("logs", "FilterLogEvents")]

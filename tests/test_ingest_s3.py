@@ -27,7 +27,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.ingest.sources import s3 as s3source
-from pipeline.aws import AwsSettings
+from pipeline.settings import Settings
 from pipeline.cli import app
 from pipeline.lake.views import register_record_views
 from pipeline.lake.storage import Store
@@ -180,11 +180,11 @@ def test_every_layout_and_both_formats(aws, tmp_path):
     formats = {f for (f,) in con.execute("SELECT DISTINCT _format FROM flows").fetchall()}
     assert formats == {V2}  # the Parquet column names and the text header give the same fields
 
-    # --account / --region narrow the selection
+    # --account / --s3-region narrow the selection
     lake2 = tmp_path / "lake2"
     result = cli("--lake", lake2, "ingest", f"s3://{BUCKET}/vpc", "--account", OTHER_ACCOUNT, "-q", "--workers", 1)
     assert result.exit_code == 0 and "ingested 1 of 1 sources" in result.output, result.output
-    result = cli("--lake", lake2, "ingest", f"s3://{BUCKET}/vpc", "--region", "us-east-1", "-q", "--workers", 1)
+    result = cli("--lake", lake2, "ingest", f"s3://{BUCKET}/vpc", "--s3-region", "us-east-1", "-q", "--workers", 1)
     assert "ingested 1 of 1 sources" in result.output, result.output
 
 
@@ -208,7 +208,7 @@ def test_window_lists_only_the_prefixes_it_needs(aws):
     counted = s3_client()
     calls = _count_listings(counted)
     window = s3source.Window.of(parse_time("2024-06-21T10:00Z"), parse_time("2024-06-21T12:00Z"), timedelta(hours=1))
-    listing = s3source.list_objects(AwsSettings(), f"s3://{BUCKET}", window, s3=counted)
+    listing = s3source.list_objects(Settings(), f"s3://{BUCKET}", window, s3=counted)
     assert {o.key for o in listing.objects} == expected
     plain_base = f"AWSLogs/{ACCOUNT}/vpcflowlogs/{REGION}/"
     hive_base = f"AWSLogs/aws-account-id={OTHER_ACCOUNT}/aws-service=vpcflowlogs/aws-region={REGION}/"
@@ -224,21 +224,21 @@ def test_window_lists_only_the_prefixes_it_needs(aws):
 
     # with --account and --region, nothing above the date is listed but the root
     calls.clear()
-    listing = s3source.list_objects(AwsSettings(), f"s3://{BUCKET}", window, accounts=[ACCOUNT], regions=[REGION],
+    listing = s3source.list_objects(Settings(), f"s3://{BUCKET}", window, accounts=[ACCOUNT], regions=[REGION],
                                     s3=counted)
     assert {o.key for o in listing.objects} == {k for k in expected if k.startswith(plain_base)}
     assert sorted(calls) == [("AWSLogs/", "/"), (f"{plain_base}2024/06/21/", "/")]
 
     # a URL down to the region: only the day
     calls.clear()
-    listing = s3source.list_objects(AwsSettings(), f"s3://{BUCKET}/{plain_base}", window, s3=counted)
+    listing = s3source.list_objects(Settings(), f"s3://{BUCKET}/{plain_base}", window, s3=counted)
     assert {o.key for o in listing.objects} == {k for k in expected if k.startswith(plain_base)}
     assert calls == [(f"{plain_base}2024/06/21/", "/")]
 
     # a window spanning whole days lists each inner day in one go, never the bucket
     calls.clear()
     window = s3source.Window.of(parse_time("2024-06-20T12:00Z"), parse_time("2024-06-22T06:00Z"), timedelta(0))
-    s3source.list_objects(AwsSettings(), f"s3://{BUCKET}", window, accounts=[ACCOUNT], regions=[REGION], s3=counted)
+    s3source.list_objects(Settings(), f"s3://{BUCKET}", window, accounts=[ACCOUNT], regions=[REGION], s3=counted)
     assert (f"{plain_base}2024/06/21/", None) in calls
     assert all(prefix.startswith("AWSLogs/") for prefix, _ in calls)
 
@@ -249,7 +249,7 @@ def test_thousands_of_objects_paginate_and_a_rerun_fetches_nothing(aws, tmp_path
         put_flow_log(s3, DAY + timedelta(minutes=5 * (i % 288)), 2, seed=i, tag=str(i))
     counted = s3_client()
     calls = _count_listings(counted)
-    listing = s3source.list_objects(AwsSettings(), f"s3://{BUCKET}", s3source.Window(), s3=counted)
+    listing = s3source.list_objects(Settings(), f"s3://{BUCKET}", s3source.Window(), s3=counted)
     assert len(listing.objects) == 1500
     assert len([c for c in calls if c[0] == f"AWSLogs/{ACCOUNT}/vpcflowlogs/{REGION}/"]) == 2  # 1000 a page
 

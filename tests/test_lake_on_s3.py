@@ -14,7 +14,8 @@ import pytest
 
 from pipeline.lake import store as lake
 from pipeline.lake import locking
-from pipeline.aws import AwsSettings, pyarrow_s3_options
+from pipeline.aws import pyarrow_s3_options
+from pipeline.settings import Settings
 from pipeline.ingest.conform import SCHEMA
 from pipeline.errors import FlowlogsError
 from pipeline.lake.views import register_record_views
@@ -29,7 +30,7 @@ LAKE = f"s3://{LAKE_BUCKET}/lakes/prod"
 @pytest.fixture
 def s3_lake(aws):
     make_bucket(LAKE_BUCKET)
-    return pyarrow_s3_options(AwsSettings(endpoint_url=aws))
+    return pyarrow_s3_options(Settings(endpoint_url=aws))
 
 
 def test_scheduled_runs_into_an_s3_lake_read_back_through_pyarrow(s3_lake, tmp_path):

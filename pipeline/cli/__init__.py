@@ -1,6 +1,6 @@
 """The ``flowlogs`` command line: thin commands over the library.
 
-Global options go before the command: ``flowlogs --lake DIR ingest …``.
+Global options go anywhere on the line: ``flowlogs ingest … --lake DIR``.
 Heavy libraries (duckdb, pyarrow, boto3) are imported inside commands, so that
 ``flowlogs --help`` starts fast. The only stage that imports typer and rich; may import
 every other stage.

@@ -3,17 +3,45 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
 
 from pipeline.errors import FlowlogsError
+from pipeline.settings import OPTIONS, Settings
+
+
+def globals_first(args: list[str]) -> list[str]:
+    """``args`` with the global options (and their values) moved to the front, in their order, so that
+    they may be given anywhere: before the command, between group and command, or after it."""
+    takes_value = {o.cli: not o.flag for o in OPTIONS}
+    takes_value.update({"--no-" + o.cli[2:]: False for o in OPTIONS if o.flag})
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        name = arg.split("=", 1)[0]
+        if name not in takes_value:
+            rest.append(arg)
+        elif takes_value[name] and "=" not in arg and i + 1 < len(args):
+            front += args[i:i + 2]
+            i += 1
+        else:
+            front.append(arg)
+        i += 1
+    return front + rest
 
 
 class _Group(TyperGroup):
     """Turns library errors into ``Error: …`` / ``Hint: …`` and an exit status, once for all commands."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, globals_first(args) if ctx.parent is None else args)
 
     def invoke(self, ctx):
         try:
@@ -36,29 +64,26 @@ app = typer.Typer(
 )
 
 
-@dataclass
-class Globals:
-    lake: str | None = None
-    profile: str | None = None
-    region: str | None = None
-    endpoint_url: str | None = None
-    debug: bool = False
+def _option(name: str, annotation):
+    o = next(o for o in OPTIONS if o.name == name)
+    shown = {"show_default": o.shown_default} if o.shown_default else {}
+    return Annotated[annotation, typer.Option(help=o.help, envvar=o.envvar, **shown)]
 
 
 @app.callback()
 def _globals(
     ctx: typer.Context,
-    lake: Annotated[Optional[str], typer.Option(help="Lake directory or s3://bucket/prefix.", envvar="FLOWLOGS_LAKE", show_default="./flowlogs-lake")] = None,
-    profile: Annotated[Optional[str], typer.Option(help="AWS profile (as in the AWS CLI).", envvar="AWS_PROFILE")] = None,
-    region: Annotated[Optional[str], typer.Option(help="AWS region for API calls.")] = None,
-    endpoint_url: Annotated[Optional[str], typer.Option(help="Custom AWS endpoint (e.g. a moto server).", envvar="AWS_ENDPOINT_URL")] = None,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks on errors.")] = False,
+    lake: _option("lake", Optional[str]) = None,
+    profile: _option("profile", Optional[str]) = None,
+    region: _option("region", Optional[str]) = None,
+    endpoint_url: _option("endpoint_url", Optional[str]) = None,
+    debug: _option("debug", bool) = False,
 ) -> None:
     """Why can't my ECS Fargate task reach that AWS service? Flow logs in, causes out.
 
-    Global options go before the command: flowlogs --lake DIR ingest PATH
+    Global options go anywhere on the line: flowlogs ingest PATH --lake DIR
     """
-    ctx.obj = Globals(lake, profile, region, endpoint_url, debug)
+    ctx.obj = Settings(lake, profile, region, endpoint_url, debug)
 
 
 def main() -> None:

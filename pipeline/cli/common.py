@@ -7,16 +7,14 @@ import typer
 from pipeline.errors import FlowlogsError
 
 
-def globals_of(ctx: typer.Context):
+def settings_of(ctx: typer.Context):
+    """The global options (a ``pipeline.settings.Settings``)."""
     return ctx.find_root().obj
 
 
 def aws_settings(ctx: typer.Context, role_arn: str | None = None):
-    """Where and as whom to call AWS, from the global options (--profile, --region, --endpoint-url)."""
-    from pipeline.aws import AwsSettings
-
-    g = globals_of(ctx)
-    return AwsSettings(g.profile, g.region, g.endpoint_url, role_arn)
+    """Where and as whom to call AWS: the global options, and the command's --role-arn."""
+    return settings_of(ctx).with_role(role_arn)
 
 
 def open_store(ctx: typer.Context):
@@ -24,7 +22,7 @@ def open_store(ctx: typer.Context):
     from pipeline.lake import store as lake
     from pipeline.aws import pyarrow_s3_options
 
-    g = globals_of(ctx)
+    g = settings_of(ctx)
     options = pyarrow_s3_options(aws_settings(ctx)) if (g.lake or "").startswith("s3://") else None
     try:
         return lake.open_lake(g.lake, s3_options=options)

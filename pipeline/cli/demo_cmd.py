@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from pipeline.cli.app import app
-from pipeline.cli.common import FORMAT_HELP, globals_of, write_output
+from pipeline.cli.common import FORMAT_HELP, settings_of, write_output
 
 DEMO_LAKE = "flowlogs-demo-lake"
 
@@ -28,7 +28,7 @@ def demo(
     from pipeline.lake import store as lake
     from pipeline.analysis.reports import findings_document
 
-    g = globals_of(ctx)
+    g = settings_of(ctx)
     store = lake.open_lake(g.lake or DEMO_LAKE)
     summary, _, result = demo_lib.load(store)
     records = sum((summary.records or {}).values())

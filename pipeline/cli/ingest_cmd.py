@@ -23,7 +23,7 @@ def ingest(
     since: Annotated[Optional[str], typer.Option(help="From this time: ISO-8601 or back from now (2h, 30m, 7d); UTC.", rich_help_panel=S3_PANEL)] = None,
     until: Annotated[Optional[str], typer.Option(help="Up to this time (same forms as --since).", rich_help_panel=S3_PANEL)] = None,
     account: Annotated[Optional[list[str]], typer.Option("--account", help="S3: only this account id (repeatable).", rich_help_panel=S3_PANEL)] = None,
-    region_filter: Annotated[Optional[list[str]], typer.Option("--region", help="S3: only this region's folders (repeatable). The API region is the global --region.", rich_help_panel=S3_PANEL)] = None,
+    s3_region: Annotated[Optional[list[str]], typer.Option("--s3-region", help="S3: only this region's folders (repeatable). The API region is --region.", rich_help_panel=S3_PANEL)] = None,
     late_margin: Annotated[str, typer.Option(help="How late a file or event may arrive: S3 files named up to this much before --since are read, CloudWatch streams are re-read this far back from their cursor.", rich_help_panel=S3_PANEL)] = "1h",
     stream_prefix: Annotated[Optional[str], typer.Option(help="CloudWatch: only log streams starting with this (e.g. eni-0abc).", rich_help_panel=S3_PANEL)] = None,
     role_arn: Annotated[Optional[str], typer.Option(help="Assume this IAM role to read S3 / CloudWatch.", rich_help_panel=S3_PANEL)] = None,
@@ -37,13 +37,13 @@ def ingest(
     next run fetches them).
 
     Example: flowlogs ingest s3://my-flow-logs --since 2h --account 123456789012
-    Example: flowlogs --region eu-west-1 ingest cloudwatch /vpc/flow-logs --stream-prefix eni-
+    Example: flowlogs ingest cloudwatch /vpc/flow-logs --stream-prefix eni- --region eu-west-1
     """
     from pipeline.ingest.pull import Request, pull
     from pipeline.cli.render_ingest import print_summary, progress_bar
 
     request = Request(paths, _log_format(log_format), workers, *_window(since, until, late_margin),
-                      tuple(account or ()), tuple(region_filter or ()), stream_prefix)
+                      tuple(account or ()), tuple(s3_region or ()), stream_prefix)
     store = open_store(ctx)
     summary, run, notes = pull(store, aws_settings(ctx, role_arn), request,
                                lambda files, size: progress_bar(files, size, disable=quiet))

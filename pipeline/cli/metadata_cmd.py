@@ -56,7 +56,7 @@ def import_cmd(
 def collect_cmd(
     ctx: typer.Context,
     cluster: Annotated[Optional[list[str]], typer.Option("--cluster", help="ECS cluster name or ARN (repeatable; default: all).")] = None,
-    region: Annotated[Optional[list[str]], typer.Option("--region", help="Region (repeatable; default: the session's).")] = None,
+    regions: Annotated[Optional[list[str]], typer.Option("--regions", help="Collect from these regions (comma-separated or repeated; default: --region's or the profile's).")] = None,
     role_arn: Annotated[Optional[str], typer.Option(help="Assume this role first (cross-account).")] = None,
     ip_ranges_url: Annotated[str, typer.Option(help="Where to download AWS's ip-ranges.json from.")] = "https://ip-ranges.amazonaws.com/ip-ranges.json",
     ip_ranges: Annotated[bool, typer.Option(help="Also download ip-ranges.json (public AWS service ranges).")] = True,
@@ -69,14 +69,14 @@ def collect_cmd(
     Also downloads AWS's ip-ranges.json (--no-ip-ranges to skip); where that is not
     reachable, it says so and how to import the file instead.
 
-    Example: flowlogs --profile prod metadata collect --cluster prod
+    Example: flowlogs metadata collect --cluster prod --profile prod
     """
     from pipeline import aws
     from pipeline.metadata.collect import collect
 
     settings = aws_settings(ctx, role_arn)
     try:
-        result = collect(open_store(ctx), aws.session(settings), clusters=cluster, regions=region,
+        result = collect(open_store(ctx), aws.session(settings), clusters=cluster, regions=[r.strip() for item in regions or () for r in item.split(",") if r.strip()] or None,
                          endpoint_url=settings.endpoint_url)
     except (RuntimeError, ValueError) as exc:
         raise FlowlogsError(str(exc), aws.CREDENTIALS_HINT) from None

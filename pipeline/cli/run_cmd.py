@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from pipeline.cli.app import app
-from pipeline.cli.common import globals_of, open_store
+from pipeline.cli.common import open_store, settings_of
 
 
 @app.command("run", rich_help_panel="Start here")
@@ -23,15 +23,10 @@ def run_cmd(
 
     Example: flowlogs run --config flowlogs.toml
     """
-    from pipeline.aws import AwsSettings
     from pipeline.jobs.scheduled import load, run
 
     cfg = load(config)
-    g = globals_of(ctx)
-    g.lake = g.lake or cfg.lake
-    settings = AwsSettings(g.profile or cfg.profile, g.region or cfg.region, g.endpoint_url or cfg.endpoint_url,
-                           cfg.role_arn)
-    g.profile, g.region, g.endpoint_url = settings.profile, settings.region, settings.endpoint_url
+    ctx.find_root().obj = settings = settings_of(ctx).over(cfg.settings)  # the command line wins
     summary, status = run(open_store(ctx), settings, cfg)
     typer.echo(json.dumps(summary, default=str, separators=(",", ":")))
     raise typer.Exit(status)

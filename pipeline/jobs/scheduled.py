@@ -32,10 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import EXIT_ERROR, EXIT_FOUND, EXIT_OK, FlowlogsError
+from pipeline.settings import KEYS, Settings
 from pipeline.vocabulary import KINDS
 
+_SETTINGS = set(KEYS) - {"debug"}  # the top-level keys: the global options, and role_arn
 _SECTIONS = {
-    "": {"lake", "profile", "region", "endpoint_url", "role_arn", "ingest", "metadata", "report"},
+    "": _SETTINGS | {"ingest", "metadata", "report"},
     "ingest": {"sources", "since", "until", "late_margin", "workers", "log_format"},
     "metadata": {"collect", "clusters", "regions", "import"},
     "report": {"since", "until", "settle", "fail_on", "threshold", "output", "format"},
@@ -44,11 +46,7 @@ _SECTIONS = {
 
 @dataclass
 class Config:
-    lake: str | None = None
-    profile: str | None = None
-    region: str | None = None
-    endpoint_url: str | None = None
-    role_arn: str | None = None
+    settings: Settings = field(default_factory=Settings)
     ingest: dict = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
@@ -75,7 +73,8 @@ def load(path: str | Path) -> Config:
     if bad:
         raise FlowlogsError(f"--config {path}: unknown fail_on kind {', '.join(sorted(bad))}",
                             f"valid kinds: {', '.join(KINDS)}")
-    return Config(**data)
+    top = {k: data.pop(k) for k in _SETTINGS if k in data}
+    return Config(Settings(**top), **data)
 
 
 def _pull_requests(cfg: Config):

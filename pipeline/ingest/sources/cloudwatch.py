@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import ClassVar
 
-from pipeline.aws import AwsSettings, client, explain, is_transient
+from pipeline.aws import client, explain, is_transient
+from pipeline.settings import Settings
 from pipeline.errors import FlowlogsError
 from pipeline.ingest.keys import KeyInfo
 from pipeline.ingest.logformat import LogFormatError, parse_log_format
@@ -88,7 +89,7 @@ def _group_arn(logs, group: str) -> str:
     return f"arn:aws:logs:{logs.meta.region_name}:*:log-group:{group}"
 
 
-def group_format(settings: AwsSettings, group: str) -> tuple[str, ...] | None:
+def group_format(settings: Settings, group: str) -> tuple[str, ...] | None:
     """The LogFormat of the flow logs writing to ``group`` (None: none found, the v2 default)."""
     formats: dict[str, list[str]] = {}
     try:
@@ -203,7 +204,7 @@ def _finish(spool: str, stream_arn: str, hour: int, log_format) -> tuple[StreamH
     return source, events[-1]["timestamp"]
 
 
-def plan(settings: AwsSettings, group: str, workdir: str, *, known: dict[str, dict], cursors: dict[str, int],
+def plan(settings: Settings, group: str, workdir: str, *, known: dict[str, dict], cursors: dict[str, int],
          stream_prefix: str | None = None, since: datetime | None = None, until: datetime | None = None,
          overlap: timedelta = timedelta(hours=1), log_format: tuple[str, ...] | None = None,
          limit: int | None = None) -> Plan:

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 from datetime import date, datetime, timedelta, timezone
 
-from pipeline.aws import AwsSettings, client, explain, is_transient
+from pipeline.aws import client, explain, is_transient
+from pipeline.settings import Settings
 from pipeline.errors import FlowlogsError
 from pipeline.ingest.load import SourceUnavailable
 from pipeline.ingest.keys import parse_key
@@ -49,7 +50,7 @@ class S3Object:
     key: str
     etag: str
     size: int
-    settings: AwsSettings
+    settings: Settings
 
     @property
     def name(self) -> str:
@@ -217,7 +218,7 @@ def parse_url(url: str) -> tuple[str, str]:
     return bucket, (prefix.rstrip("/") + "/" if prefix.strip("/") else "")
 
 
-def list_objects(settings: AwsSettings, url: str, window: Window, *, accounts=(), regions=(), s3=None) -> Listing:
+def list_objects(settings: Settings, url: str, window: Window, *, accounts=(), regions=(), s3=None) -> Listing:
     """The flow-log objects under ``url`` that ``window``, ``accounts`` and ``regions`` select."""
     bucket, prefix = parse_url(url)
     s3 = s3 or client(settings, "s3")

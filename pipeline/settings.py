@@ -1,0 +1,56 @@
+"""The global settings, declared once: which lake, and where and as whom to call AWS.
+
+The command line's global options (``--lake``, ``--profile``, ``--region``,
+``--endpoint-url``, ``--debug``, accepted anywhere on the line), the scheduled run's
+config file (its top-level keys) and the AWS clients all use one :class:`Settings`.
+It is picklable (worker processes get it) and holds no secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class Option:
+    """A global option: its field, its help text and the environment variable it falls back to."""
+
+    name: str
+    help: str
+    envvar: str | None = None
+    flag: bool = False
+    shown_default: str | None = None
+
+    @property
+    def cli(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+OPTIONS = (
+    Option("lake", "Lake directory or s3://bucket/prefix.", "FLOWLOGS_LAKE", shown_default="./flowlogs-lake"),
+    Option("profile", "AWS profile (as in the AWS CLI).", "AWS_PROFILE"),
+    Option("region", "AWS region for API calls."),
+    Option("endpoint_url", "Custom AWS endpoint (e.g. a moto server).", "AWS_ENDPOINT_URL"),
+    Option("debug", "Show tracebacks on errors.", flag=True),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    lake: str | None = None
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    debug: bool = False
+    role_arn: str | None = None  # per command (--role-arn) or per config file, not global
+
+    def over(self, fallback: "Settings") -> "Settings":
+        """These settings, with ``fallback``'s values where these have none."""
+        return replace(self, **{f.name: getattr(fallback, f.name) for f in fields(self)
+                                if getattr(self, f.name) in (None, False)})
+
+    def with_role(self, role_arn: str | None) -> "Settings":
+        return replace(self, role_arn=role_arn) if role_arn else self
+
+
+KEYS = tuple(f.name for f in fields(Settings))

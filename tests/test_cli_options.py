@@ -1,0 +1,88 @@
+"""Global options anywhere on the line: before the command, between group and command, after it;
+with the same environment variables, and one meaning of --region everywhere."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from conftest import SAMPLE_LOGS
+from pipeline.cli import app
+from pipeline.cli.app import globals_first
+from pipeline.settings import OPTIONS
+
+runner = CliRunner()
+GIVEN = ["--lake", "/tmp/L", "--profile", "P", "--region", "R", "--endpoint-url", "http://127.0.0.1:9", "--debug"]
+EXPECTED = {"lake": "/tmp/L", "profile": "P", "region": "R", "endpoint_url": "http://127.0.0.1:9", "debug": True}
+
+
+def _commands(group=None, prefix=()):
+    group = group or typer.main.get_command(app)
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+COMMANDS = list(_commands())
+
+
+def _parsed(args: list[str]) -> tuple[dict, list[str]]:
+    root = typer.main.get_command(app)
+    ctx = root.make_context("flowlogs", list(args), resilient_parsing=True)
+    return ctx.params, [*ctx._protected_args, *ctx.args]
+
+
+def test_every_global_option_is_checked():
+    assert set(EXPECTED) == {o.name for o in OPTIONS}
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_every_command_takes_the_global_options_after_it(path):
+    params, rest = _parsed([*path, "ARG", *GIVEN, "--format", "json"])
+    assert {k: params[k] for k in EXPECTED} == EXPECTED
+    assert rest == [*path, "ARG", "--format", "json"]
+
+
+@pytest.mark.parametrize("path", [p for p in COMMANDS if len(p) > 1], ids=" ".join)
+def test_global_options_between_group_and_command(path):
+    params, rest = _parsed([path[0], *GIVEN, *path[1:]])
+    assert {k: params[k] for k in EXPECTED} == EXPECTED and rest == list(path)
+
+
+def test_forms_and_the_end_of_options():
+    assert globals_first(["report", "findings", "--lake=X", "-f", "json"]) == ["--lake=X", "report", "findings", "-f", "json"]
+    assert globals_first(["sql", "--", "--lake", "x"]) == ["sql", "--", "--lake", "x"]
+    assert globals_first(["--lake", "A", "demo", "--lake", "B"]) == ["--lake", "A", "--lake", "B", "demo"]  # the last wins
+    assert globals_first(["demo", "--no-debug"]) == ["--no-debug", "demo"]
+
+
+def test_ingest_region_is_the_api_region_and_s3_region_the_folder_filter():
+    params, rest = _parsed(["ingest", "s3://bucket", "--region", "us-east-1", "--s3-region", "eu-west-1"])
+    assert params["region"] == "us-east-1" and rest == ["ingest", "s3://bucket", "--s3-region", "eu-west-1"]
+
+
+def test_report_and_import_with_the_lake_after_the_command(sample_lake, tmp_path, monkeypatch):
+    result = runner.invoke(app, ["report", "findings", "--lake", sample_lake.uri, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["lake"] == sample_lake.uri
+    fresh = tmp_path / "meta"
+    result = runner.invoke(app, ["metadata", "import", "--lake", str(fresh), str(SAMPLE_LOGS / "metadata")])
+    assert result.exit_code == 0, result.output
+    assert (fresh / "metadata").is_dir()
+    # the environment variable still works, and an option after the command beats it
+    monkeypatch.setenv("FLOWLOGS_LAKE", str(tmp_path / "from-env"))
+    result = runner.invoke(app, ["lake", "info", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["lake"].endswith("from-env")
+    result = runner.invoke(app, ["lake", "info", "--json", "--lake", sample_lake.uri])
+    assert result.exit_code == 0 and json.loads(result.stdout)["lake"] == sample_lake.uri
+
+
+def test_debug_after_the_command_shows_the_traceback(tmp_path):
+    args = ["report", "findings", "--lake", str(tmp_path / "empty")]
+    assert runner.invoke(app, args).exit_code == 2
+    assert runner.invoke(app, [*args, "--debug"]).exception is not None
