@@ -1,5 +1,6 @@
 """The exact words of a diagnosis, defined once: conversation states, where a failure
-was observed, finding kinds and likely causes.
+was observed, finding kinds, likely causes and destination types, with the labels and
+colours the reports show them in.
 
 In the spirit of Zeek's ``conn_state``: a small vocabulary with one meaning each. The
 SQL in ``queries/`` produces these words and nothing else (a test checks it), the
@@ -53,6 +54,68 @@ CAUSES = {
     "session_policy": "The session policy passed when the role was assumed does not allow the action, or denies it.",
 }
 
+DESTINATION_TYPES = {
+    "vpc_endpoint": "An interface VPC endpoint (all its network interfaces are one destination).",
+    "nat_gateway": "A NAT gateway's private address.",
+    "aws_service": "A public address in AWS's published ranges (ip-ranges.json): a service in a region.",
+    "vpc_internal": "An address in a known VPC or subnet, or of another network interface there (load balancer, "
+    "instance, Lambda, task).",
+    "internet": "Any other public address.",
+    "unknown": "An address nothing in the metadata classifies.",
+}
+
+#: Where a conversation's ENIs are (``conversations.sql``): the client's, the server's, or in between.
+SIDES = {
+    "source": "The client's network interface.",
+    "destination": "The server's network interface.",
+    "path": "A network interface in between (NAT gateway, transit).",
+}
+
+#: AWS's own values that the SQL compares against (flow-direction, VpcEndpointType).
+AWS_VALUES = {
+    "egress": "flow-direction: the record left the network interface.",
+    "ingress": "flow-direction: the record arrived at the network interface.",
+    "interface": "VpcEndpointType of an interface endpoint (one with network interfaces and private DNS).",
+}
+
+#: Kinds that mean "the task cannot talk to the service"; the others are warnings.
+BROKEN_KINDS = ("reject", "no_return", "refused")
+
+# --- how the reports show the words ---------------------------------------------------
+
+KIND_LABELS = {
+    "reject": "Rejected",
+    "no_return": "No reply",
+    "refused": "Refused",
+    "endpoint_bypassed": "Endpoint bypassed",
+}
+#: HTML colour (chart bars, badges) and terminal style of each kind.
+KIND_COLORS = {"reject": "#c9302c", "no_return": "#e08a00", "refused": "#7b3fa0", "endpoint_bypassed": "#2f6fb5"}
+KIND_STYLES = {"reject": "bold red", "no_return": "bold yellow", "refused": "bold magenta",
+               "endpoint_bypassed": "bold cyan"}
+#: A finding's state (never ``pending``), most serious first.
+STATE_LABELS = {
+    "blocked": "blocked",
+    "refused": "refused",
+    "no_reply": "no reply",
+    "established": "established",
+}
+DESTINATION_LABELS = {
+    "vpc_endpoint": "VPC endpoint",
+    "nat_gateway": "NAT gateway",
+    "aws_service": "AWS service, public endpoint",
+    "vpc_internal": "inside the VPC",
+    "internet": "internet",
+    "unknown": "unknown",
+}
+#: Where a destination without an id is, in a short label: ``sts (public endpoint)``.
+DESTINATION_PLACES = {
+    "aws_service": "public endpoint",
+    "internet": "internet",
+    "vpc_internal": "in VPC",
+    "unknown": "unknown",
+}
+
 NOT_VISIBLE = (
     "Flow logs show packets, not permissions or names: an IAM or endpoint-policy denial (HTTP 403 over an established "
     "connection), a DNS answer pointing to the wrong place, or TLS errors do not appear in them. A conversation that is "
@@ -81,3 +144,8 @@ START_STEPS = {
 
 def markdown_table(words: dict[str, str]) -> str:
     return "\n".join(["| word | meaning |", "|---|---|", *(f"| `{k}` | {v} |" for k, v in words.items())])
+
+
+#: Every word class, for the README and the tests that keep the words defined here only.
+WORDS = {"states": STATES, "observations": OBSERVATIONS, "kinds": KINDS, "causes": CAUSES,
+         "destination_types": DESTINATION_TYPES, "sides": SIDES}

@@ -3,6 +3,7 @@ declares the parameters it uses, every SQL state/cause word is in the vocabulary
 
 from __future__ import annotations
 
+import ast
 import re
 
 import pytest
@@ -29,12 +30,47 @@ def test_every_query_has_a_header_and_declares_its_parameters(query):
     assert query.used_params == declared, f"{query.name} uses {query.used_params}, declares {declared}"
 
 
+def _sql_literals(sql: str) -> set[str]:
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return set(re.findall(r"'([a-z_]+)'", body))
+
+
 def test_sql_words_are_the_vocabulary():
-    words = set(vocabulary.STATES) | set(vocabulary.OBSERVATIONS) | set(vocabulary.KINDS)
-    for name in ("conversations", "findings"):
-        sql = queries.get(name).sql
-        quoted = set(re.findall(r"THEN '([a-z_]+)'", sql)) | set(re.findall(r"WHEN '([a-z_]+)' THEN", sql))
-        assert quoted <= words | {"source", "destination", "path", "egress", "ingress"}, quoted - words
+    """Every word literal in the analysis SQL and the questions is a vocabulary word, an AWS value, a relation
+    name, or a value the metadata SQL itself produces (e.g. address_static()'s kinds)."""
+    words = set().union(*vocabulary.WORDS.values(), vocabulary.AWS_VALUES)
+    metadata = [q for q in queries.registry().values() if q.category == "metadata"]
+    allowed = words | set().union(*(q.creates for q in queries.registry().values()))
+    allowed |= set().union(*(_sql_literals(q.sql) for q in metadata))
+    for query in queries.registry().values():
+        if query.category != "metadata":
+            unknown = _sql_literals(query.sql) - allowed
+            assert not unknown, f"queries/{query.path.name}: {sorted(unknown)} not in pipeline/vocabulary.py"
+
+
+def _restatements(tree: ast.Module) -> list[tuple[int, str, set[str]]]:
+    """Module-level constants holding two or more words of one vocabulary class (a second definition)."""
+    found = []
+    for node in tree.body:
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+            continue
+        literal = {n.value for n in ast.walk(node.value) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        for name, words in vocabulary.WORDS.items():
+            if len(literal & set(words)) >= 2:
+                found.append((node.lineno, name, literal & set(words)))
+    return found
+
+
+def test_no_module_restates_the_vocabulary():
+    """Words, labels and colours are defined in vocabulary.py only; other modules read them. (metadata/ and
+    ingest/ speak AWS's words, some of which are also destination types; rules inside functions use words.)"""
+    package = REPO / "pipeline"
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if rel.name == "vocabulary.py" or rel.parts[0] in ("metadata", "ingest"):
+            continue
+        found = _restatements(ast.parse(path.read_text()))
+        assert not found, f"pipeline/{rel}: restates vocabulary words {found}; read them from pipeline/vocabulary.py"
 
 
 def test_every_command_has_help_with_an_example():

@@ -31,29 +31,13 @@ TIMELINE_KEYS = ("bucket", "destination", "kind", "flows")
 KINDS = tuple(vocabulary.KINDS)
 KIND_RANK = {kind: i for i, kind in enumerate(KINDS)}
 #: Kinds that mean "the task cannot talk to the service"; the rest are warnings.
-BROKEN_KINDS = frozenset({"reject", "no_return", "refused"})
-KIND_LABELS = {
-    "reject": "Rejected",
-    "no_return": "No reply",
-    "refused": "Refused",
-    "endpoint_bypassed": "Endpoint bypassed",
-}
+BROKEN_KINDS = frozenset(vocabulary.BROKEN_KINDS)
+KIND_LABELS = vocabulary.KIND_LABELS
 #: Most serious first; a finding's state is one of the vocabulary's (never ``pending``).
-STATES = ("blocked", "refused", "no_reply", "established")
+STATES = tuple(vocabulary.STATE_LABELS)
 STATE_RANK = {state: i for i, state in enumerate(STATES)}
-STATE_LABELS = {
-    "blocked": "blocked",
-    "refused": "refused",
-    "no_reply": "no reply",
-    "established": "established",
-}
+STATE_LABELS = vocabulary.STATE_LABELS
 PROTOCOLS = {1: "icmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 58: "icmpv6", 132: "sctp"}
-_WHERE = {
-    "aws_service": "public endpoint",
-    "internet": "internet",
-    "vpc_internal": "in VPC",
-    "unknown": "unknown",
-}
 
 #: Columns of a finding flattened into one row (CSV, plain text, markdown tables).
 FLAT_COLUMNS = (
@@ -123,7 +107,7 @@ def destination_label(finding_or_destination: Mapping) -> str:
     f = finding_or_destination
     d = f.get("destination") if isinstance(f.get("destination"), Mapping) else f
     what = d.get("aws_service") or d.get("name") or f.get("dest_addr") or "unknown"
-    where = d.get("id") or _WHERE.get(str(d.get("type")), d.get("type") or "unknown")
+    where = d.get("id") or vocabulary.DESTINATION_PLACES.get(str(d.get("type")), d.get("type") or "unknown")
     return f"{what} ({where})"
 
 

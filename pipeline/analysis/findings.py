@@ -110,9 +110,6 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
     }
 
 
-STATE_OF_KIND = {"reject": "blocked", "no_return": "no_reply", "refused": "refused", "endpoint_bypassed": "established"}
-
-
 def timeline(con, document: list[dict]) -> list[dict]:
     """Flow records per minute (of each conversation's start) per destination and kind."""
     from pipeline.analysis.document import destination_label
@@ -121,7 +118,7 @@ def timeline(con, document: list[dict]) -> list[dict]:
     for f in document:
         for bucket, flows in con.execute(queries.get("timeline").sql, {
             "client": f["source_addr"], "addrs": f["dest_addrs"], "port": f["dest_port"], "proto": f["protocol"],
-            "state": STATE_OF_KIND[f["kind"]]}).fetchall():
+            "state": f["state"]}).fetchall():
             out.append({"bucket": iso(bucket), "destination": destination_label(f), "kind": f["kind"], "flows": int(flows)})
     return out
 

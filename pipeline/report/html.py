@@ -20,21 +20,17 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence, TextIO
 
+from pipeline import vocabulary
 from pipeline.analysis import document as F
 from pipeline.report.registry import Payload, register
 from pipeline.report.values import cell, is_number_column, plural as _plural
 
 DEFAULT_TITLE = "Fargate connectivity incident report"
 
-#: Colours per kind (chart bars, badges) and per state (matrix cells).
-KIND_COLORS = {"reject": "#c9302c", "no_return": "#e08a00", "refused": "#7b3fa0",
-               "endpoint_bypassed": "#2f6fb5"}
-DESTINATION_TYPES = {"vpc_endpoint": "VPC endpoint", "nat_gateway": "NAT gateway",
-                     "aws_service": "AWS service, public endpoint", "vpc_internal": "inside the VPC",
-                     "internet": "internet", "unknown": "unknown"}
-STATE_CLASSES = {"blocked": "st-blocked", "refused": "st-refused", "no_reply": "st-noreply",
-                 "established": "st-established"}
-CHART_KINDS = ("reject", "no_return", "refused")  # what the timeline shows
+#: Colours per kind (chart bars, badges) and CSS classes per state (matrix cells).
+KIND_COLORS = vocabulary.KIND_COLORS
+STATE_CLASSES = {state: "st-" + state.replace("_", "") for state in vocabulary.STATE_LABELS}
+CHART_KINDS = vocabulary.BROKEN_KINDS  # what the timeline shows
 
 TCP_FLAGS = ((1, "FIN"), (2, "SYN"), (4, "RST"), (8, "PSH"), (16, "ACK"), (32, "URG"))
 
@@ -680,7 +676,7 @@ def _finding(i: int, f: Mapping) -> str:
     addrs = f.get("dest_addrs") or ([f.get("dest_addr")] if f.get("dest_addr") else [])
     task_id = f.get("task_id") or ""
     task = f'<span class="mono" title="{e(f.get("task_arn"))}">{e(task_id)}</span>' if task_id else e(f.get("task_arn"))
-    dest_bits = [e(DESTINATION_TYPES.get(str(d.get("type")), d.get("type"))),
+    dest_bits = [e(vocabulary.DESTINATION_LABELS.get(str(d.get("type")), d.get("type"))),
                  f'<span class="mono">{e(d.get("id"))}</span>' if d.get("id") else "",
                  e(d.get("name")) if d.get("name") and d.get("name") != d.get("id") else ""]
     facts = [

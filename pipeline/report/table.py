@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
+from pipeline import vocabulary
 from pipeline.analysis import document as F
 from pipeline.report.registry import DEFAULT_TITLE, Payload, register
 from pipeline.report.values import cell, is_number_column, plural as _plural
-
-KIND_STYLES = {"reject": "bold red", "no_return": "bold yellow", "refused": "bold magenta",
-               "endpoint_bypassed": "bold cyan"}
-
 
 
 def _clock(value: Any, day: str | None) -> str:
@@ -90,7 +87,7 @@ def render_table(p: Payload, out: TextIO) -> None:
         top = F.top_cause(f)
         d = f.get("destination") or {}
         kind = cell(f.get("kind"))
-        kind_text = Text(kind, style=KIND_STYLES.get(kind, "bold"))
+        kind_text = Text(kind, style=vocabulary.KIND_STYLES.get(kind, "bold"))
         cause = Text(cell(top.get("cause")) or "unknown", style="bold")
         confirmed = Text("confirmed" if top.get("confirmed") else "not confirmed",
                          style="green" if top.get("confirmed") else "yellow")
