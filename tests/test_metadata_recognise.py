@@ -11,7 +11,7 @@ import pytest
 from pipeline.metadata import import_files
 from pipeline.metadata.recognise import load_file, recognise
 from pipeline.metadata.store import read_manifests
-from pipeline.metadata.times import parse_time
+from pipeline.times import parse_time
 from pipeline.lake.storage import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metadata"

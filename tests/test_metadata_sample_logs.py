@@ -12,7 +12,7 @@ import pytest
 from pipeline.metadata import import_files, register_views
 from pipeline.metadata import whois
 from pipeline.metadata.importer import expand_paths
-from pipeline.metadata.times import parse_time
+from pipeline.times import parse_time
 from pipeline.lake.storage import Store
 
 SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"

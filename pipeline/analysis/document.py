@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
-from pipeline import vocabulary
+from pipeline import times, vocabulary
 
 DOCUMENT_KEYS = ("generated_at", "lake", "window", "findings", "timeline", "summary")
 WINDOW_KEYS = ("since", "until")
@@ -163,29 +163,11 @@ def flatten_finding(f: Mapping) -> dict:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """ISO-8601 (``Z`` allowed), a datetime or epoch seconds, as an aware UTC datetime."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
-    text = str(value).strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
+    """A time in a document (ISO-8601, a datetime or epoch seconds) as an aware UTC datetime; None if it is not one."""
     try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
+        return times.parse_time(value)
+    except times.TimeParseError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
-def iso(dt: datetime | None) -> str:
-    if dt is None:
-        return ""
-    dt = dt.astimezone(timezone.utc)
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if dt.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return dt.strftime(fmt)
 
 
 def summarize(findings: list[Mapping]) -> dict:
@@ -212,8 +194,8 @@ def summarize(findings: list[Mapping]) -> dict:
         "destinations_broken": len({destination_label(f) for f in broken}),
         "confirmed": sum(1 for f in findings if top_cause(f).get("confirmed") is True),
         "failed_flows": sum(int(f.get("flows") or 0) for f in broken),
-        "since": iso(min(firsts)) if firsts else None,
-        "last_seen": iso(max(lasts)) if lasts else None,
+        "since": times.iso(min(firsts)) if firsts else None,
+        "last_seen": times.iso(max(lasts)) if lasts else None,
     }
 
 

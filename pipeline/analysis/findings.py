@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import duckdb
 
 from pipeline import queries
+from pipeline.times import iso
 from pipeline.analysis.causes import Diagnoser
 from pipeline.analysis.network import Network
 
@@ -26,12 +26,6 @@ EVIDENCE = 5
 class Window:
     since: int | None = None  # epoch seconds
     until: int | None = None
-
-
-def iso(seconds) -> str | None:
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(int(seconds), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def lake_bounds(con: duckdb.DuckDBPyConnection) -> tuple[int | None, int | None]:

@@ -13,6 +13,7 @@ from pipeline.analysis import connection as analysis
 from pipeline.analysis import findings
 from pipeline import queries
 from pipeline.errors import FlowlogsError
+from pipeline.times import iso
 from pipeline.lake.storage import Store
 
 REPORTS = ("findings", "rejects", "no-return", "talkers", "endpoints", "task")
@@ -75,8 +76,8 @@ def _check_window(con, flt: Filters) -> None:
     until = flt.until if flt.until is not None else last + 1
     if since >= last + 1 or until <= first:
         raise FlowlogsError(
-            f"no flow records between {findings.iso(since)} and {findings.iso(until)}",
-            f"the lake covers {findings.iso(first)} to {findings.iso(last)}")
+            f"no flow records between {iso(since)} and {iso(until)}",
+            f"the lake covers {iso(first)} to {iso(last)}")
 
 
 def findings_document(store: Store, flt: Filters = Filters(), settle: int = findings.DEFAULT_SETTLE) -> dict:

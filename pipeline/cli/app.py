@@ -70,15 +70,16 @@ def _option(name: str, annotation):
     return Annotated[annotation, typer.Option(help=o.help, envvar=o.envvar, **shown)]
 
 
+Lake = _option("lake", Optional[str])
+Profile = _option("profile", Optional[str])
+Region = _option("region", Optional[str])
+EndpointUrl = _option("endpoint_url", Optional[str])
+Debug = _option("debug", bool)
+
+
 @app.callback()
-def _globals(
-    ctx: typer.Context,
-    lake: _option("lake", Optional[str]) = None,
-    profile: _option("profile", Optional[str]) = None,
-    region: _option("region", Optional[str]) = None,
-    endpoint_url: _option("endpoint_url", Optional[str]) = None,
-    debug: _option("debug", bool) = False,
-) -> None:
+def _globals(ctx: typer.Context, lake: Lake = None, profile: Profile = None, region: Region = None,
+             endpoint_url: EndpointUrl = None, debug: Debug = False) -> None:
     """Why can't my ECS Fargate task reach that AWS service? Flow logs in, causes out.
 
     Global options go anywhere on the line: flowlogs ingest PATH --lake DIR

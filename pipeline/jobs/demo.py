@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 from pipeline.ingest import load as ingest
 from pipeline.ingest.sources.local import local_sources
 from pipeline.metadata import import_files
 from pipeline.lake.storage import Store
+from pipeline.times import parse_time
 
 
 def sample_logs() -> Path:
@@ -25,5 +25,5 @@ def load(store: Store, workers: int | None = None):
     summary, run = ingest.ingest(store, local_sources([root / "s3"]), workers=workers)
     captured = json.loads((root / "faults.json").read_text())["metadata_snapshot_at"]
     result = import_files(store, sorted((root / "metadata").iterdir()),
-                          snapshot_time=datetime.fromisoformat(captured.replace("Z", "+00:00")))
+                          snapshot_time=parse_time(captured))
     return summary, run, result

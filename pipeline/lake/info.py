@@ -8,6 +8,7 @@ import pyarrow.dataset as ds
 
 from pipeline.lake import store as lake
 from pipeline.lake.storage import Store
+from pipeline.times import iso
 
 
 def _dataset(store: Store, table: str):
@@ -33,7 +34,7 @@ def lake_info(store: Store) -> dict:
         first = pc.min(t["start"]).as_py()
         last = pc.max(t["end"]).as_py()
         parts = {f.rsplit("/", 1)[0] for f in data.files}
-        tables[name] = {"records": t.num_rows, "partitions": len(parts), "first": _iso(first), "last": _iso(last)}
+        tables[name] = {"records": t.num_rows, "partitions": len(parts), "first": iso(first), "last": iso(last)}
     q = _dataset(store, "quarantine")
     formats = Counter(f for e in manifest.values() for f in e.get("formats", []))
     return {
@@ -61,9 +62,4 @@ def quarantine_rows(store: Store, limit: int) -> list[dict]:
     return q.head(limit).to_pylist() if q else []
 
 
-def _iso(seconds):
-    from datetime import datetime, timezone
 
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat().replace("+00:00", "Z")

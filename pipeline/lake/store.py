@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 from pipeline.fields import lake_schema
 from pipeline.lake.storage import Store
+from pipeline.times import iso
 
 SCHEMA = lake_schema()  # the flow record tables' columns
 
@@ -153,7 +154,7 @@ class Run:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso(int(datetime.now(timezone.utc).timestamp()))
 
 
 def new_run(store: Store, command: str) -> Run:

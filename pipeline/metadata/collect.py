@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.metadata.importer import ImportResult, import_documents
 from pipeline.metadata.recognise import Document, make_document
-from pipeline.metadata.times import utcnow
+from pipeline.times import utcnow
 from pipeline.lake.storage import Store
 
 # (operation, result key, CLI command) for the EC2 describes, in this order.

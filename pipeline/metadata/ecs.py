@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pipeline.addresses import canonical_ip, ip_version
 from pipeline.metadata.ec2 import as_int
-from pipeline.metadata.times import parse_time
+from pipeline.times import parse_time
 
 Rows = dict[str, list[dict]]
 

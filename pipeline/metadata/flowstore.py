@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from pipeline.metadata.assignments import assignments_from_flows
 from pipeline.metadata.importer import ImportResult, snapshot_id_of
 from pipeline.metadata.store import known_digests, write_snapshot
-from pipeline.metadata.times import isoformat, utcnow
+from pipeline.times import iso, utcnow
 from pipeline.lake.storage import Store
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,7 +36,7 @@ def import_flow_assignments(store: Store, con: "duckdb.DuckDBPyConnection") -> I
     table = table.set_column(table.schema.get_field_index("snapshot_id"), "snapshot_id",
                              pa.array([snapshot_id] * table.num_rows, pa.string()))
     counts = {"eni_assignments": table.num_rows}
-    manifest = {"snapshot_id": snapshot_id, "created_at": isoformat(utcnow()), "counts": counts,
+    manifest = {"snapshot_id": snapshot_id, "created_at": iso(utcnow()), "counts": counts,
                 "documents": [{"source": "flows", "kind": "flow_ecs_fields", "digest": digest, "counts": counts}]}
     write_snapshot(store, snapshot_id, {"eni_assignments": table}, manifest)
     times = pc.max(table["snapshot_time"]).as_py()

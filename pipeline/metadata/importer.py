@@ -17,7 +17,7 @@ from pipeline.metadata.assignments import evidence_from_interfaces
 from pipeline.metadata.recognise import ECS_EVENTS, IP_RANGES, Document, load_file
 from pipeline.metadata.schema import SCHEMAS, to_table
 from pipeline.metadata.store import known_digests, write_snapshot
-from pipeline.metadata.times import isoformat, utcnow
+from pipeline.times import iso, utcnow
 from pipeline.lake.storage import Store
 
 FILE_SUFFIXES = (".json", ".jsonl", ".ndjson")
@@ -41,7 +41,7 @@ class ImportResult:
             "sources": list(self.sources),
             "skipped": list(self.skipped),
             "warnings": list(self.warnings),
-            "snapshot_time": isoformat(self.snapshot_time),
+            "snapshot_time": iso(self.snapshot_time),
         }
 
 
@@ -118,13 +118,13 @@ def import_documents(store: Store, docs: list[Document], *, warnings: list[str] 
             if table_rows:
                 doc_counts[table] = len(table_rows)
         entries.append({"source": doc.source, "kind": doc.kind, "digest": doc.digest,
-                        "observed_at": isoformat(doc_time), "counts": doc_counts, **doc.context})
+                        "observed_at": iso(doc_time), "counts": doc_counts, **doc.context})
     tables: dict[str, pa.Table] = {t: to_table(t, r) for t, r in rows.items() if t in SCHEMAS}
     counts = {t: tbl.num_rows for t, tbl in tables.items() if tbl.num_rows}
     times = [d.observed_at for d in fresh if d.observed_at is not None]
     manifest = {
         "snapshot_id": snapshot_id,
-        "created_at": isoformat(utcnow()),
+        "created_at": iso(utcnow()),
         "counts": counts,
         "documents": entries,
         "warnings": list(warnings or []),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pipeline.addresses import cidr_bounds, prefix_length
-from pipeline.metadata.times import parse_time
+from pipeline.times import parse_time
 
 Rows = dict[str, list[dict]]
 

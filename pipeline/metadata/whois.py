@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.addresses import canonical_ip, ip_key
-from pipeline.metadata.times import isoformat, parse_time
+from pipeline.times import iso, parse_time
 from pipeline.lake.storage import Store
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,7 +26,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, datetime):
-        return isoformat(value)
+        return iso(value)
     if isinstance(value, date):
         return value.isoformat()
     return value

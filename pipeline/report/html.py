@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence, TextIO
 
 from pipeline import vocabulary
+from pipeline.times import iso
 from pipeline.analysis import document as F
 from pipeline.report.registry import Payload, register
 from pipeline.report.values import cell, is_number_column, plural as _plural
@@ -76,7 +77,7 @@ def _time_tag(value: Any, *, with_date: bool = True) -> str:
     t = F.parse_time(value)
     if t is None:
         return e(value) or "–"
-    return f'<time datetime="{e(F.iso(t))}">{_when(t, with_date=with_date)}</time>'
+    return f'<time datetime="{e(iso(t))}">{_when(t, with_date=with_date)}</time>'
 
 
 def _badge(text: str, cls: str, title: str | None = None) -> str:
@@ -633,7 +634,7 @@ def _epoch_cell(value: Any) -> str:
     t = _epoch(value)
     if t is None:
         return e(value)
-    return f'<span title="{e(value)} = {e(F.iso(t))}">{e(t.strftime("%H:%M:%S"))}</span>'
+    return f'<span title="{e(value)} = {e(iso(t))}">{e(t.strftime("%H:%M:%S"))}</span>'
 
 
 def _cause_box(i: int, cause: Mapping) -> str:

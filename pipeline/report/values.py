@@ -9,7 +9,7 @@ import math
 from decimal import Decimal
 from typing import Any, Mapping
 
-from pipeline.analysis import document as F
+from pipeline.times import iso
 
 
 def sortable(value: Any) -> tuple:
@@ -30,7 +30,7 @@ def sortable(value: Any) -> tuple:
 
 def iso_value(value: _dt.datetime) -> str:
     if value.tzinfo is not None and value.utcoffset() == _dt.timedelta(0):
-        return F.iso(value)
+        return iso(value)
     return value.isoformat()
 
 
