@@ -14,24 +14,25 @@ from pipeline import vocabulary
 from pipeline.fields import schema_markdown
 
 
+def _queries_table() -> str:
+    lines = ["| query | kind | what it answers | parameters (absent: any) |", "|---|---|---|---|"]
+    for kind in queries.KINDS:
+        for q in queries.of_kind(kind):
+            params = "<br>".join(f"`{p.name}` {p.type}{f' = {p.default}' if p.default else ''}: {p.help}"
+                                 for p in q.params)
+            lines.append(f"| `{q.name}` | {q.kind} | {q.title} | {params or '–'} |")
+    return "\n".join(lines)
+
+
 def sections() -> dict[str, str]:
-    saved = ["| query | question | params |", "|---|---|---|"] + [
-        f"| `{q.name}` | {q.title} | {', '.join(p.name for p in q.params)} |" for q in queries.registry().values()
-    ]
-    return {
-        "schema": schema_markdown(),
-        "states": vocabulary.markdown_table(vocabulary.STATES),
-        "observations": vocabulary.markdown_table(vocabulary.OBSERVATIONS),
-        "kinds": vocabulary.markdown_table(vocabulary.KINDS),
-        "causes": vocabulary.markdown_table(vocabulary.CAUSES),
-        "queries": "\n".join(saved),
-    }
+    words = {name: vocabulary.markdown_table(table) for name, table in vocabulary.WORDS.items()}
+    return {"schema": schema_markdown(), **words, "queries": _queries_table()}
 
 
 def render(text: str) -> str:
     for name, body in sections().items():
-        pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(\n<!-- /generated:{name} -->)", re.S)
-        text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+        pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)", re.S)
+        text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
     return text
 
 

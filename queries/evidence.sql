@@ -1,6 +1,6 @@
 -- name: evidence
 -- kind: step
--- title: Up to $records raw flow records per finding, REJECTs first, then in time order
+-- title: The first raw flow records of each finding (at most `records`), REJECTs first, then in time order
 -- why: The records a reader can check the finding against, with the file and line they came from.
 -- category: analysis
 -- param: records int: how many records per finding

@@ -23,6 +23,29 @@ def test_readme_generated_sections_are_current():
         assert f"<!-- generated:{name} -->" in text
 
 
+def _commands(group=None, prefix=()):
+    import typer.main
+
+    group = group or typer.main.get_command(app)
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, (*prefix, name))
+        else:
+            yield (*prefix, name), cmd
+
+
+def test_readme_documents_every_field_query_word_and_command():
+    """In the style of datasette's test_docs.py: what the code defines, the README names."""
+    from pipeline.fields import EXTRA_COLUMNS, FIELDS
+
+    text = (REPO / "README.md").read_text()
+    missing = [f"field {c}" for c in [f.column for f in FIELDS] + [e[0] for e in EXTRA_COLUMNS] if f"`{c}`" not in text]
+    missing += [f"query {q}" for q in queries.registry() if f"`{q}`" not in text]
+    missing += [f"{cls} word {w}" for cls, words in vocabulary.WORDS.items() for w in words if f"`{w}`" not in text]
+    missing += [f"command {' '.join(p)}" for p, _ in _commands() if " ".join(p) not in text]
+    assert not missing, f"README.md does not name: {missing} (python -m pipeline.docs README.md regenerates its tables)"
+
+
 @pytest.mark.parametrize("query", queries.registry().values(), ids=lambda q: q.name)
 def test_every_query_has_a_header_and_declares_its_parameters(query):
     assert query.title and query.why and query.name == query.path.stem and query.kind in queries.KINDS
