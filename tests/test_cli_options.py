@@ -3,6 +3,8 @@ with the same environment variables, and one meaning of --region everywhere."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -86,3 +88,16 @@ def test_debug_after_the_command_shows_the_traceback(tmp_path):
     args = ["report", "findings", "--lake", str(tmp_path / "empty")]
     assert runner.invoke(app, args).exit_code == 2
     assert runner.invoke(app, [*args, "--debug"]).exception is not None
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "plain", "markdown", "html"])
+def test_lake_info_in_every_format(sample_lake, fmt):
+    result = runner.invoke(app, ["lake", "info", "--format", fmt, "--lake", sample_lake.uri])
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        assert json.loads(result.stdout)["tables"]["flows"]["records"] > 20000
+    elif fmt == "csv":
+        rows = {r["table"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+        assert int(rows["flows"]["records"]) > 20000 and rows["quarantine"]["records"] == "0"
+    else:
+        assert "flows" in result.stdout and "quarantine" in result.stdout

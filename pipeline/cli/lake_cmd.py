@@ -2,45 +2,59 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from pipeline.cli.app import app
-from pipeline.cli.common import open_store
+from pipeline.cli.common import FORMAT_HELP, open_store, write_output
 
 lake_app = typer.Typer(help="Inspect the lake: partitions, counts, formats, quarantine.", no_args_is_help=True)
 app.add_typer(lake_app, name="lake", rich_help_panel="Load")
 
 
 @lake_app.command("info")
-def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def info(
+    ctx: typer.Context,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP + " json is the whole summary.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+) -> None:
     """Partitions, record counts, time range, formats seen and quarantine counts.
 
-    Example: flowlogs lake info
+    Example: flowlogs lake info --format json
     """
-    import json
+    import sys
 
+    from pipeline import report
     from pipeline.lake.info import lake_info
 
     data = lake_info(open_store(ctx))
-    if as_json:
-        print(json.dumps(data, indent=2))
+    fmt = "json" if as_json else fmt
+    known = fmt is None or report.ALIASES.get(fmt, fmt) in report.format_names()
+    name = report.resolve_format(fmt, sys.stdout) if known else fmt  # unknown: write_output says which exist
+    if name in ("json", "jsonl"):
+        write_output(data, fmt, None, title="lake info")
         return
-    print(f"lake {data['lake']}  ({data['runs']} runs, {data['sources']} sources)")
-    for table, t in data["tables"].items():
-        print(f"  {table:<17} {t['records']:>12,} records  {t['partitions']:>4} partitions  {t['first'] or '-'} .. {t['last'] or '-'}")
-    print(f"  {'quarantine':<17} {data['quarantined']:>12,} lines")
-    for fmt, n in data["formats"].items():
-        print(f"  format ({n} sources): {fmt}")
-    for source, reason in data["refused"].items():
-        print(f"  refused {source}: {reason}")
+    human = name in ("table", "plain")
+    if human:
+        typer.echo(f"lake {data['lake']}  ({data['runs']} runs, {data['sources']} sources)")
+    rows = [{"table": t, **v} for t, v in data["tables"].items()]
+    rows.append({"table": "quarantine", "records": data["quarantined"], "partitions": None, "first": None, "last": None})
+    write_output(rows, fmt, None, title=f"lake {data['lake']}", sort=False)
+    for line in _notes(data):
+        typer.echo(line, err=not human)
+
+
+def _notes(data: dict) -> list[str]:
+    """What the table does not show: formats seen, refused files, an incomplete last run."""
+    lines = [f"format ({n} sources): {fmt}" for fmt, n in data["formats"].items()]
+    lines += [f"refused {source}: {reason}" for source, reason in data["refused"].items()]
     last = data["last_run"]
     if last and last["status"] != "complete":
-        print(f"  last run {last['run_id']} ({last['command']}): {last['status']}, {len(last['left'])} sources left "
-              "for the next run")
-        for source, reason in last["left"]:
-            print(f"    left {source}: {reason}")
+        lines.append(f"last run {last['run_id']} ({last['command']}): {last['status']}, {len(last['left'])} sources "
+                     "left for the next run")
+        lines += [f"  left {source}: {reason}" for source, reason in last["left"]]
+    return lines
 
 
 @lake_app.command("quarantine")
