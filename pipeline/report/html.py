@@ -24,6 +24,7 @@ from pipeline import vocabulary
 from pipeline.times import iso
 from pipeline.analysis import document as F
 from pipeline.report.registry import Payload, register
+from pipeline.report.registry import header as document_header
 from pipeline.report.values import cell, is_number_column, plural as _plural
 
 DEFAULT_TITLE = "Fargate connectivity incident report"
@@ -776,14 +777,14 @@ def report(doc: Mapping, *, title: str | None = None) -> str:
     doc = F.canonical_document(doc)
     findings = doc["findings"]
     title = title or DEFAULT_TITLE
-    window = doc.get("window") or {}
+    h = document_header(doc)
     meta = []
-    if window.get("since") or window.get("until"):
-        meta.append(f"Window {_when(window.get('since'))} → {_when(window.get('until'))}")
-    if doc.get("lake"):
-        meta.append(f"Lake <code>{e(doc.get('lake'))}</code>")
-    if doc.get("generated_at"):
-        meta.append(f"Generated {_when(doc.get('generated_at'))}")
+    if "window" in h:
+        meta.append(f"Window {_when(h['window'][0])} → {_when(h['window'][1])}")
+    if "lake" in h:
+        meta.append(f"Lake <code>{e(h['lake'])}</code>")
+    if "generated" in h:
+        meta.append(f"Generated {_when(h['generated'])}")
     body = [_summary(doc, findings), _timeline(doc), _matrix(findings)]
     if findings:
         body.append('<h2 style="margin:28px 0 12px;font-size:20px">Findings</h2>')

@@ -6,7 +6,7 @@ from typing import Any, Sequence, TextIO
 
 from pipeline.analysis import document as F
 from pipeline.report.plain import BRIEF_COLUMNS
-from pipeline.report.registry import DEFAULT_TITLE, Payload, register
+from pipeline.report.registry import DEFAULT_TITLE, Payload, header, register
 from pipeline.report.values import cell, is_number_column, plural as _plural
 
 def _md(text: Any) -> str:
@@ -50,15 +50,15 @@ def render_markdown(p: Payload, out: TextIO) -> None:
     doc = p.doc
     findings = doc["findings"]
     s = F.summarize(findings)
-    window = doc.get("window") or {}
     lines += [f"# {p.title or DEFAULT_TITLE}", ""]
+    h = header(doc)
     meta = []
-    if window.get("since") or window.get("until"):
-        meta.append(f"Window: {cell(window.get('since')) or '…'} → {cell(window.get('until')) or '…'}")
-    if doc.get("lake"):
-        meta.append(f"lake: `{cell(doc['lake'])}`")
-    if doc.get("generated_at"):
-        meta.append(f"generated {cell(doc['generated_at'])}")
+    if "window" in h:
+        meta.append(f"Window: {cell(h['window'][0]) or '…'} → {cell(h['window'][1]) or '…'}")
+    if "lake" in h:
+        meta.append(f"lake: `{cell(h['lake'])}`")
+    if "generated" in h:
+        meta.append(f"generated {cell(h['generated'])}")
     if meta:
         lines += [" · ".join(meta), ""]
     if not findings:

@@ -140,6 +140,20 @@ def prepare(data: Any, *, columns: Sequence[str] | None = None, sort: bool | Seq
     return Payload(cols, sort_rows(rows, cols, sort), title=title, record=record)
 
 
+def header(doc: Mapping) -> dict[str, Any]:
+    """What every findings view heads with, where the document has it: ``window`` (since, until),
+    ``lake`` and ``generated``; each renderer writes these in its own markup."""
+    window = doc.get("window") or {}
+    facts: dict[str, Any] = {}
+    if window.get("since") or window.get("until"):
+        facts["window"] = (window.get("since"), window.get("until"))
+    if doc.get("lake"):
+        facts["lake"] = doc["lake"]
+    if doc.get("generated_at"):
+        facts["generated"] = doc["generated_at"]
+    return facts
+
+
 # -------------------------------------------------------------------- registry
 
 

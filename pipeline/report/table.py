@@ -6,7 +6,7 @@ from typing import Any, TextIO
 
 from pipeline import vocabulary
 from pipeline.analysis import document as F
-from pipeline.report.registry import DEFAULT_TITLE, Payload, register
+from pipeline.report.registry import DEFAULT_TITLE, Payload, header, register
 from pipeline.report.values import cell, is_number_column, plural as _plural
 
 
@@ -45,11 +45,12 @@ def render_table(p: Payload, out: TextIO) -> None:
     since_t = F.parse_time(window.get("since")) or F.parse_time(s["since"])
     day = since_t.strftime("%Y-%m-%d") if since_t else None
     head = Text(p.title or DEFAULT_TITLE, style="bold")
+    h = header(doc)
     meta = []
-    if window.get("since") or window.get("until"):
-        meta.append(f"window {cell(window.get('since'))} → {cell(window.get('until'))}")
-    if doc.get("lake"):
-        meta.append(f"lake {cell(doc['lake'])}")
+    if "window" in h:
+        meta.append(f"window {cell(h['window'][0])} → {cell(h['window'][1])}")
+    if "lake" in h:
+        meta.append(f"lake {cell(h['lake'])}")
     console.print(head)
     for m in meta:
         console.print(Text(m, style="dim"), overflow="fold")
