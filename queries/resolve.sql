@@ -5,7 +5,7 @@
 -- category: metadata
 -- input: fill the temp table resolve_input(address VARCHAR, at_time TIMESTAMPTZ, vpc_id VARCHAR); at_time NULL = now, vpc_id optional
 -- reads: resolve_input, address_static(), eni_assignments
--- views: resolve
+-- views: resolve_input (temp table), resolve
 -- method: static owners come from address_static() over the DISTINCT input addresses (one
 --   ip_key per address, one range join on ip-ranges and CIDRs). A task address is resolved
 --   by time: the eni_assignments row of that address whose [valid_from, valid_to] holds
@@ -15,6 +15,8 @@
 --   other ENI, 'vpc_internal' (in a known VPC/subnet CIDR), 'aws_service' (longest ip-ranges
 --   prefix), 'private', 'internet'.
 --   For millions of flow records use flows_with_owners (flows_with_owners.sql).
+CREATE TEMP TABLE IF NOT EXISTS resolve_input (address VARCHAR, at_time TIMESTAMPTZ, vpc_id VARCHAR);
+
 CREATE OR REPLACE VIEW resolve AS
 WITH i AS (
     SELECT DISTINCT address, at_time, vpc_id FROM resolve_input WHERE address IS NOT NULL

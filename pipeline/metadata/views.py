@@ -146,25 +146,17 @@ def _history_view(con, store: Store, table: str, ids: set[str]) -> None:
     con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT {_select_list(schema, present)} FROM {source}")
 
 
-def _current_view(con, table: str) -> None:
+def _current_view(con, table: str) -> str:
     keys = CURRENT_KEYS[table]
     partition = f"PARTITION BY {', '.join(k if k.startswith('(') else _q(k) for k in keys)}" if keys else ""
     ranked = (
         f"SELECT * EXCLUDE (_rank) FROM (SELECT *, dense_rank() OVER ({partition} ORDER BY snapshot_time DESC, "
         f"snapshot_id DESC, source DESC) AS _rank FROM {table}) WHERE _rank = 1"
     )
-    if table == "prefix_lists":
-        # Names come from describe-managed-prefix-lists, CIDRs from get-managed-prefix-list-entries.
-        ranked = f"""
-            WITH cur AS ({ranked}),
-            names AS (SELECT prefix_list_id, arg_max(prefix_list_name, snapshot_time) AS prefix_list_name,
-                             max(snapshot_time) AS name_time
-                      FROM cur WHERE cidr IS NULL GROUP BY prefix_list_id),
-            entries AS (SELECT * FROM cur WHERE cidr IS NOT NULL)
-            SELECT coalesce(e.prefix_list_id, n.prefix_list_id) AS prefix_list_id, n.prefix_list_name, e.cidr,
-                   e.snapshot_id, coalesce(e.snapshot_time, n.name_time) AS snapshot_time, e.source
-            FROM entries e FULL OUTER JOIN names n ON n.prefix_list_id = e.prefix_list_id"""
-    con.execute(f"CREATE OR REPLACE VIEW current_{table} AS {ranked}")
+    # current_prefix_lists joins these rows' names and entries (queries/current_prefix_lists.sql)
+    name = "current_prefix_list_rows" if table == "prefix_lists" else f"current_{table}"
+    con.execute(f"CREATE OR REPLACE VIEW {name} AS {ranked}")
+    return name
 
 
 def _run_sql_file(con, query: queries.Query) -> list[str]:
@@ -194,9 +186,7 @@ def register_views(con: "duckdb.DuckDBPyConnection", store: Store, *, materializ
             created.append("eni_assignment_evidence_stored")
             continue
         created.append(table)
-        _current_view(con, table)
-        created.append(f"current_{table}")
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS resolve_input (address VARCHAR, at_time TIMESTAMPTZ, vpc_id VARCHAR)")
+        created.append(_current_view(con, table))
     flow_cols = set(_relation_columns(con, "flows") or ())
     for query in queries.metadata_views():
         needed = query.requires
