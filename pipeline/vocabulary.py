@@ -148,4 +148,5 @@ def markdown_table(words: dict[str, str]) -> str:
 
 #: Every word class, for the README and the tests that keep the words defined here only.
 WORDS = {"states": STATES, "observations": OBSERVATIONS, "kinds": KINDS, "causes": CAUSES,
-         "destination_types": DESTINATION_TYPES, "sides": SIDES}
+         "destination_types": DESTINATION_TYPES, "sides": SIDES, "stop_categories": STOP_CATEGORIES,
+         "start_steps": START_STEPS}

@@ -72,15 +72,25 @@ def test_sql_words_are_the_vocabulary():
 
 
 def _restatements(tree: ast.Module) -> list[tuple[int, str, set[str]]]:
-    """Module-level constants holding two or more words of one vocabulary class (a second definition)."""
+    """Module-level constants that define words again: a dict keyed by two or more words of one class
+    (labels, colours, a mapping), or a list of words (two or more of one class, nothing else). Tables
+    that pair a pattern with the word it means (recognition rules) use the words, they do not restate them."""
     found = []
     for node in tree.body:
         if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
             continue
-        literal = {n.value for n in ast.walk(node.value) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-        for name, words in vocabulary.WORDS.items():
-            if len(literal & set(words)) >= 2:
-                found.append((node.lineno, name, literal & set(words)))
+        for literal in ast.walk(node.value):
+            if isinstance(literal, ast.Dict):
+                strings = [k.value for k in literal.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+            elif isinstance(literal, (ast.Set, ast.Tuple, ast.List)):
+                strings = [e.value for e in literal.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+                if len(strings) < len(literal.elts):
+                    continue
+            else:
+                continue
+            for name, words in vocabulary.WORDS.items():
+                if len(set(strings) & set(words)) >= 2:
+                    found.append((literal.lineno, name, set(strings) & set(words)))
     return found
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from pipeline.cli.app import app
-from pipeline.cli.common import FORMAT_HELP, globals_of, open_store, write_output
+from pipeline.cli.common import FORMAT_HELP, open_store, settings_of, write_output
 from pipeline.errors import FlowlogsError
 
 
@@ -29,7 +29,7 @@ def explain_cmd(
         if message is None and sys.stdin.isatty():
             raise FlowlogsError("no message given", "pass the error text as an argument, or pipe it: … | flowlogs explain -")
         message = sys.stdin.read()
-    result = explain(message, open_store(ctx) if globals_of(ctx).lake else None)
+    result = explain(message, open_store(ctx) if settings_of(ctx).lake else None)
     as_document = (fmt or "").lower() in ("json", "jsonl", "ndjson") or (fmt is None and output and output.endswith((".json", ".jsonl")))
     data = result.as_dict() if as_document else explanation_rows(result)
     write_output(data, fmt, output, title="explain", sort=False)

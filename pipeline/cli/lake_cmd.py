@@ -32,8 +32,10 @@ def info(
     fmt = "json" if as_json else fmt
     known = fmt is None or report.ALIASES.get(fmt, fmt) in report.format_names()
     name = report.resolve_format(fmt, sys.stdout) if known else fmt  # unknown: write_output says which exist
-    if name in ("json", "jsonl"):
-        write_output(data, fmt, None, title="lake info")
+    if name in ("json", "jsonl"):  # the whole summary, one JSON document
+        from pipeline.report.values import dumps
+
+        typer.echo(dumps(data, indent=2 if name == "json" else None))
         return
     human = name in ("table", "plain")
     if human:

@@ -9,8 +9,7 @@ from pipeline.report.values import dumps
 
 @register("json", "json", "the document as-is (stable key order), or rows as a JSON array")
 def render_json(p: Payload, out: TextIO) -> None:
-    value = p.doc if p.is_findings else p.record if p.record is not None else [
-        {c: r.get(c) for c in p.columns} for r in p.rows]
+    value = p.doc if p.is_findings else [{c: r.get(c) for c in p.columns} for r in p.rows]
     out.write(dumps(value, indent=2) + "\n")
 
 

@@ -10,7 +10,6 @@ Each format lives in its own module and registers itself with :func:`register`
 
 * a findings document (``{"generated_at", "lake", "window", "findings": [...]}``,
   issue 5's contract), or a bare list of findings;
-* one mapping (JSON writes it whole, the other formats as one row);
 * a list (or any iterable) of row dicts, e.g. an ad-hoc SQL result; the columns
   are ``columns=`` or else the keys of the rows in first-seen order (the first
   row's keys first); an iterable of tuples needs ``columns=``;
@@ -79,7 +78,6 @@ class Payload:
     title: str | None = None
     width: int | None = None
     color: bool = False
-    record: dict | None = None  # the input, when it was one mapping (JSON keeps it whole)
 
     @property
     def is_findings(self) -> bool:
@@ -136,8 +134,7 @@ def prepare(data: Any, *, columns: Sequence[str] | None = None, sort: bool | Seq
         cols = list(columns or F.FLAT_COLUMNS)
         return Payload(cols, rows, doc=doc, title=title)
     cols, rows = _to_rows(data, columns)
-    record = dict(data) if isinstance(data, Mapping) else None
-    return Payload(cols, sort_rows(rows, cols, sort), title=title, record=record)
+    return Payload(cols, sort_rows(rows, cols, sort), title=title)
 
 
 def header(doc: Mapping) -> dict[str, Any]:
