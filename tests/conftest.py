@@ -18,6 +18,20 @@ SAMPLE_LOGS = REPO / "sample_logs"
 REAL_SAMPLES = REPO.parent / "shared" / "real_samples"
 
 
+def cli_commands(group=None, prefix=()):
+    """(path, click command) of every `flowlogs` command, e.g. (("report", "findings"), cmd)."""
+    import typer.main
+
+    from pipeline.cli import app
+
+    group = group or typer.main.get_command(app)
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from cli_commands(cmd, (*prefix, name))
+        else:
+            yield (*prefix, name), cmd
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

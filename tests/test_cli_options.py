@@ -11,7 +11,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from conftest import SAMPLE_LOGS
+from conftest import SAMPLE_LOGS, cli_commands
 from pipeline.cli import app
 from pipeline.cli.app import globals_first
 from pipeline.settings import OPTIONS
@@ -21,16 +21,7 @@ GIVEN = ["--lake", "/tmp/L", "--profile", "P", "--region", "R", "--endpoint-url"
 EXPECTED = {"lake": "/tmp/L", "profile": "P", "region": "R", "endpoint_url": "http://127.0.0.1:9", "debug": True}
 
 
-def _commands(group=None, prefix=()):
-    group = group or typer.main.get_command(app)
-    for name, cmd in group.commands.items():
-        if hasattr(cmd, "commands"):
-            yield from _commands(cmd, (*prefix, name))
-        else:
-            yield (*prefix, name)
-
-
-COMMANDS = list(_commands())
+COMMANDS = [path for path, _ in cli_commands()]
 
 
 def _parsed(args: list[str]) -> tuple[dict, list[str]]:

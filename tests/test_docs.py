@@ -9,7 +9,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from conftest import REPO
+from conftest import REPO, cli_commands
 from pipeline import docs
 from pipeline import queries
 from pipeline import vocabulary
@@ -23,17 +23,6 @@ def test_readme_generated_sections_are_current():
         assert f"<!-- generated:{name} -->" in text
 
 
-def _commands(group=None, prefix=()):
-    import typer.main
-
-    group = group or typer.main.get_command(app)
-    for name, cmd in group.commands.items():
-        if hasattr(cmd, "commands"):
-            yield from _commands(cmd, (*prefix, name))
-        else:
-            yield (*prefix, name), cmd
-
-
 def test_readme_documents_every_field_query_word_and_command():
     """In the style of datasette's test_docs.py: what the code defines, the README names."""
     from pipeline.fields import EXTRA_COLUMNS, FIELDS
@@ -42,7 +31,7 @@ def test_readme_documents_every_field_query_word_and_command():
     missing = [f"field {c}" for c in [f.column for f in FIELDS] + [e[0] for e in EXTRA_COLUMNS] if f"`{c}`" not in text]
     missing += [f"query {q}" for q in queries.registry() if f"`{q}`" not in text]
     missing += [f"{cls} word {w}" for cls, words in vocabulary.WORDS.items() for w in words if f"`{w}`" not in text]
-    missing += [f"command {' '.join(p)}" for p, _ in _commands() if " ".join(p) not in text]
+    missing += [f"command {' '.join(p)}" for p, _ in cli_commands() if " ".join(p) not in text]
     assert not missing, f"README.md does not name: {missing} (python -m pipeline.docs README.md regenerates its tables)"
 
 
@@ -108,16 +97,7 @@ def test_no_module_restates_the_vocabulary():
 
 def test_every_command_has_help_with_an_example():
     runner = CliRunner()
-    import typer.main
-
-    def walk(group, prefix):
-        for name, cmd in group.commands.items():
-            if hasattr(cmd, "commands"):
-                yield from walk(cmd, prefix + [name])
-            else:
-                yield prefix + [name], cmd
-
-    for path, cmd in walk(typer.main.get_command(app), []):
+    for path, cmd in cli_commands():
         assert cmd.help and "Example: flowlogs" in cmd.help, path
         result = runner.invoke(app, [*path, "--help"])
         assert result.exit_code == 0, (path, result.output)

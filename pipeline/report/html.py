@@ -23,8 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence, TextIO
 from pipeline import vocabulary
 from pipeline.times import iso
 from pipeline.analysis import document as F
-from pipeline.report.registry import Payload, register
-from pipeline.report.registry import header as document_header
+from pipeline.report.registry import Payload, header_lines, register
 from pipeline.report.values import cell, is_number_column, plural as _plural
 
 DEFAULT_TITLE = "Fargate connectivity incident report"
@@ -777,14 +776,8 @@ def report(doc: Mapping, *, title: str | None = None) -> str:
     doc = F.canonical_document(doc)
     findings = doc["findings"]
     title = title or DEFAULT_TITLE
-    h = document_header(doc)
-    meta = []
-    if "window" in h:
-        meta.append(f"Window {_when(h['window'][0])} → {_when(h['window'][1])}")
-    if "lake" in h:
-        meta.append(f"Lake <code>{e(h['lake'])}</code>")
-    if "generated" in h:
-        meta.append(f"Generated {_when(h['generated'])}")
+    meta = header_lines(doc, {"window": "Window {since} → {until}", "lake": "Lake <code>{lake}</code>",
+                              "generated": "Generated {generated}"}, when=_when, text=e)
     body = [_summary(doc, findings), _timeline(doc), _matrix(findings)]
     if findings:
         body.append('<h2 style="margin:28px 0 12px;font-size:20px">Findings</h2>')

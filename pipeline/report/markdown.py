@@ -6,7 +6,7 @@ from typing import Any, Sequence, TextIO
 
 from pipeline.analysis import document as F
 from pipeline.report.plain import BRIEF_COLUMNS
-from pipeline.report.registry import DEFAULT_TITLE, Payload, header, register
+from pipeline.report.registry import DEFAULT_TITLE, Payload, header_lines, register
 from pipeline.report.values import cell, is_number_column, plural as _plural
 
 def _md(text: Any) -> str:
@@ -51,14 +51,8 @@ def render_markdown(p: Payload, out: TextIO) -> None:
     findings = doc["findings"]
     s = F.summarize(findings)
     lines += [f"# {p.title or DEFAULT_TITLE}", ""]
-    h = header(doc)
-    meta = []
-    if "window" in h:
-        meta.append(f"Window: {cell(h['window'][0]) or '…'} → {cell(h['window'][1]) or '…'}")
-    if "lake" in h:
-        meta.append(f"lake: `{cell(h['lake'])}`")
-    if "generated" in h:
-        meta.append(f"generated {cell(h['generated'])}")
+    meta = header_lines(doc, {"window": "Window: {since} → {until}", "lake": "lake: `{lake}`",
+                              "generated": "generated {generated}"}, when=lambda v: cell(v) or "…")
     if meta:
         lines += [" · ".join(meta), ""]
     if not findings:

@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence, TextIO
 
 from pipeline.analysis import document as F
-from pipeline.report.values import sortable
+from pipeline.report.values import cell, sortable
 
 DEFAULT_TITLE = "Fargate connectivity findings"
 
@@ -137,18 +137,19 @@ def prepare(data: Any, *, columns: Sequence[str] | None = None, sort: bool | Seq
     return Payload(cols, sort_rows(rows, cols, sort), title=title)
 
 
-def header(doc: Mapping) -> dict[str, Any]:
-    """What every findings view heads with, where the document has it: ``window`` (since, until),
-    ``lake`` and ``generated``; each renderer writes these in its own markup."""
+def header_lines(doc: Mapping, templates: Mapping[str, str], *, when: Callable[[Any], str] = cell,
+                 text: Callable[[Any], str] = cell) -> list[str]:
+    """What every findings view heads with, in the renderer's own words: the ``window`` ({since},
+    {until}), the ``lake`` ({lake}) and when it was ``generated`` ({generated}), those the document
+    has and ``templates`` names; times written by ``when``, the lake by ``text``."""
     window = doc.get("window") or {}
-    facts: dict[str, Any] = {}
-    if window.get("since") or window.get("until"):
-        facts["window"] = (window.get("since"), window.get("until"))
-    if doc.get("lake"):
-        facts["lake"] = doc["lake"]
-    if doc.get("generated_at"):
-        facts["generated"] = doc["generated_at"]
-    return facts
+    facts = {
+        "window": (window.get("since") or window.get("until")) and {"since": when(window.get("since")),
+                                                                    "until": when(window.get("until"))},
+        "lake": doc.get("lake") and {"lake": text(doc["lake"])},
+        "generated": doc.get("generated_at") and {"generated": when(doc["generated_at"])},
+    }
+    return [template.format(**facts[key]) for key, template in templates.items() if facts[key]]
 
 
 # -------------------------------------------------------------------- registry

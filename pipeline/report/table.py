@@ -6,7 +6,7 @@ from typing import Any, TextIO
 
 from pipeline import vocabulary
 from pipeline.analysis import document as F
-from pipeline.report.registry import DEFAULT_TITLE, Payload, header, register
+from pipeline.report.registry import DEFAULT_TITLE, Payload, header_lines, register
 from pipeline.report.values import cell, is_number_column, plural as _plural
 
 
@@ -45,12 +45,7 @@ def render_table(p: Payload, out: TextIO) -> None:
     since_t = F.parse_time(window.get("since")) or F.parse_time(s["since"])
     day = since_t.strftime("%Y-%m-%d") if since_t else None
     head = Text(p.title or DEFAULT_TITLE, style="bold")
-    h = header(doc)
-    meta = []
-    if "window" in h:
-        meta.append(f"window {cell(h['window'][0])} → {cell(h['window'][1])}")
-    if "lake" in h:
-        meta.append(f"lake {cell(h['lake'])}")
+    meta = header_lines(doc, {"window": "window {since} → {until}", "lake": "lake {lake}"})
     console.print(head)
     for m in meta:
         console.print(Text(m, style="dim"), overflow="fold")
