@@ -92,3 +92,23 @@ def test_lake_info_in_every_format(sample_lake, fmt):
         assert int(rows["flows"]["records"]) > 20000 and rows["quarantine"]["records"] == "0"
     else:
         assert "flows" in result.stdout and "quarantine" in result.stdout
+
+
+def test_help_imports_no_heavy_library():
+    """`flowlogs --help` (and a command's help with the global options after it) stays fast: duckdb,
+    pyarrow, boto3 and pandas are imported inside the commands that need them."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    probe = ("import sys, contextlib, io\n"
+             "from pipeline.cli import app\n"
+             "for args in (['--help'], ['report', 'findings', '--lake', 'x', '--help']):\n"
+             "    with contextlib.redirect_stdout(io.StringIO()):\n"
+             "        try: app(args)\n"
+             "        except SystemExit: pass\n"
+             "print(sorted(m for m in ('duckdb', 'pyarrow', 'boto3', 'botocore', 'pandas') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
