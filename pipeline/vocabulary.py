@@ -12,7 +12,9 @@ from __future__ import annotations
 STATES = {
     "established": "The reply reached the client (Zeek SF/S1): the network let the conversation through.",
     "no_reply": "The request was seen and nothing came back, with no REJECT anywhere (Zeek S0), after the settle time.",
-    "refused": "The server answered with a TCP reset and never with SYN-ACK (Zeek REJ): nothing listens on that port.",
+    "refused": "The server answered with a TCP reset and never with SYN-ACK (Zeek REJ): nothing listens on that port. "
+    "Without tcp-flags (the default format), inferred from sizes: lone 40-byte (IPv6: 60) replies to 1-2 packet "
+    "requests, 3 times or more.",
     "blocked": "A REJECT was logged on the path and the reply never reached the client.",
     "pending": "No reply yet, but too recent for a verdict: the reply may not be delivered yet (see --settle).",
 }

@@ -17,6 +17,16 @@
 -- side with the ephemeral / non-service port, else the side that sent first. Each record is placed by the ENI that logged
 -- it: an ENI whose own address is the client's is the source side, the server's the
 -- destination side, any other (NAT, transit) the path.
+-- Resets without tcp-flags (the default v2 format has none): a reset still leaves a mark in the
+-- sizes. A conversation whose every reply record is one packet of bare headers (40 bytes over
+-- IPv4, 60 over IPv6: a RST carries no options and no data) to a request of 1-2 packets the size
+-- of a SYN (headers plus 4-60 bytes of options, no data) is reset-sized; when the same server
+-- address and port gives at least 3 reset-sized conversations in the window (over and over, so
+-- one odd packet is not enough), they are `refused`, with state_from_sizes set. Look-alikes
+-- stay established: a keep-alive probe is 40/41 bytes (no SYN options) and, with timestamps,
+-- so is not its 52-byte ACK; a lone ACK to a small request inside a long connection belongs to a
+-- conversation with more packets than that. With tcp-flags anywhere in the conversation, the
+-- flags decide.
 -- Cost: the records are first reduced to one row per ENI, addresses, ports, direction and action
 -- (rec: a long connection's windows fall into one row, ~5 records to one); the rest of the query
 -- works on those rows, with counts, sums, minimums and bool_or that add up to the per-record
@@ -40,7 +50,8 @@ WITH rec AS (  -- the records, one row per ENI, addresses, ports, protocol, dire
         max("end") AS last_end,
         bool_or(tcp_flags IS NOT NULL AND (tcp_flags & 2) = 2 AND (tcp_flags & 16) = 0) AS syn,
         bool_or(tcp_flags IS NOT NULL AND (tcp_flags & 18) = 18) AS synack,
-        bool_or(tcp_flags IS NOT NULL AND (tcp_flags & 4) = 4) AS rst
+        bool_or(tcp_flags IS NOT NULL AND (tcp_flags & 4) = 4) AS rst,
+        bool_or(tcp_flags IS NOT NULL) AS flagged
     FROM flows
     WHERE "start" < $until AND "end" >= $since
       AND srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND protocol IS NOT NULL
@@ -130,49 +141,71 @@ observed AS (
             WHEN eni_addr = (CASE WHEN forward THEN src ELSE dst END) THEN 'source'
             WHEN eni_addr = (CASE WHEN forward THEN dst ELSE src END) THEN 'destination'
             ELSE 'path'
-        END AS side
+        END AS side,
+        CASE WHEN strpos(src, ':') > 0 THEN 40 ELSE 20 END AS ip_header
     FROM placed
+),
+judged AS (  -- one row per conversation; the state by the flags (or without them, by who answered)
+    SELECT
+        client_addr, client_port, server_addr, server_port, protocol,
+        CASE
+            WHEN bool_or(NOT forward AND action = 'ACCEPT' AND rst) AND NOT bool_or(NOT forward AND synack) THEN 'refused'
+            WHEN bool_or(NOT forward AND action = 'ACCEPT' AND side = 'source')
+              OR (NOT bool_or(side = 'source') AND bool_or(NOT forward AND action = 'ACCEPT')) THEN 'established'
+            WHEN bool_or(action = 'REJECT') THEN 'blocked'
+            WHEN max(last_end) FILTER (WHERE forward) > $as_of - $settle THEN 'pending'
+            ELSE 'no_reply'
+        END AS flag_state,
+        protocol = 6 AND NOT bool_or(flagged)
+            AND bool_or(forward) AND bool_or(NOT forward)
+            AND coalesce(bool_and(packets = 1 AND bytes = ip_header + 20) FILTER (WHERE NOT forward), false)
+            AND coalesce(bool_and(packets <= 2 AND bytes BETWEEN packets * (ip_header + 24) AND packets * (ip_header + 60))
+                         FILTER (WHERE forward), false) AS reset_sized,
+        CASE
+            WHEN bool_or(action = 'REJECT' AND forward AND side = 'source') THEN 'source_egress'
+            WHEN bool_or(action = 'REJECT' AND forward AND side = 'destination') THEN 'destination_ingress'
+            WHEN bool_or(action = 'REJECT' AND NOT forward AND side = 'destination') THEN 'destination_egress_return'
+            WHEN bool_or(action = 'REJECT' AND NOT forward AND side = 'source') THEN 'source_ingress_return'
+            WHEN bool_or(forward AND side = 'source') THEN 'source_egress'
+            ELSE 'destination_ingress'
+        END AS observed_at,
+        arg_min(interface_id, first_start) FILTER (WHERE side = 'source') AS source_eni,
+        arg_min(interface_id, first_start) FILTER (WHERE side = 'destination') AS destination_eni,
+        list(DISTINCT interface_id) AS interfaces,
+        bool_or(side = 'source') AS source_logged,
+        bool_or(side = 'destination') AS destination_logged,
+        bool_or(forward AND side = 'destination' AND action = 'ACCEPT') AS request_arrived,
+        bool_or(NOT forward AND side = 'destination' AND action = 'ACCEPT') AS reply_sent,
+        CAST(coalesce(sum(records) FILTER (WHERE forward), 0) AS BIGINT) AS requests,
+        CAST(coalesce(sum(records) FILTER (WHERE NOT forward), 0) AS BIGINT) AS replies,
+        CAST(coalesce(sum(records) FILTER (WHERE action = 'REJECT'), 0) AS BIGINT) AS rejects,
+        CAST(sum(records) AS BIGINT) AS records,
+        -- packets and bytes once per conversation: from the ENI that saw most of it
+        coalesce(sum(packets) FILTER (WHERE side = 'source'), sum(packets) FILTER (WHERE side = 'destination'), sum(packets)) AS packets,
+        coalesce(sum(bytes) FILTER (WHERE side = 'source'), sum(bytes) FILTER (WHERE side = 'destination'), sum(bytes)) AS bytes,
+        min(first_start) AS first_seen,
+        max(last_end) AS last_seen,
+        arg_min(vpc_id, first_start) FILTER (WHERE side = 'source') AS source_vpc,
+        arg_min(subnet_id, first_start) FILTER (WHERE side = 'source') AS source_subnet,
+        arg_min(account_id, first_start) AS account_id,
+        max(ecs_cluster_name) FILTER (WHERE side = 'source') AS ecs_cluster_name,
+        max(ecs_service_name) FILTER (WHERE side = 'source') AS ecs_service_name,
+        max(ecs_task_id) FILTER (WHERE side = 'source') AS ecs_task_id,
+        max(ecs_task_arn) FILTER (WHERE side = 'source') AS ecs_task_arn
+    FROM observed
+    GROUP BY client_addr, client_port, server_addr, server_port, protocol
+),
+sized AS (
+    SELECT judged.*,
+           flag_state = 'established' AND reset_sized
+           AND sum(CASE WHEN reset_sized THEN 1 ELSE 0 END) OVER (PARTITION BY server_addr, server_port, protocol) >= 3
+           AS state_from_sizes
+    FROM judged
 )
 SELECT
     client_addr, client_port, server_addr, server_port, protocol,
-    CASE
-        WHEN bool_or(NOT forward AND action = 'ACCEPT' AND rst) AND NOT bool_or(NOT forward AND synack) THEN 'refused'
-        WHEN bool_or(NOT forward AND action = 'ACCEPT' AND side = 'source')
-          OR (NOT bool_or(side = 'source') AND bool_or(NOT forward AND action = 'ACCEPT')) THEN 'established'
-        WHEN bool_or(action = 'REJECT') THEN 'blocked'
-        WHEN max(last_end) FILTER (WHERE forward) > $as_of - $settle THEN 'pending'
-        ELSE 'no_reply'
-    END AS state,
-    CASE
-        WHEN bool_or(action = 'REJECT' AND forward AND side = 'source') THEN 'source_egress'
-        WHEN bool_or(action = 'REJECT' AND forward AND side = 'destination') THEN 'destination_ingress'
-        WHEN bool_or(action = 'REJECT' AND NOT forward AND side = 'destination') THEN 'destination_egress_return'
-        WHEN bool_or(action = 'REJECT' AND NOT forward AND side = 'source') THEN 'source_ingress_return'
-        WHEN bool_or(forward AND side = 'source') THEN 'source_egress'
-        ELSE 'destination_ingress'
-    END AS observed_at,
-    arg_min(interface_id, first_start) FILTER (WHERE side = 'source') AS source_eni,
-    arg_min(interface_id, first_start) FILTER (WHERE side = 'destination') AS destination_eni,
-    list(DISTINCT interface_id) AS interfaces,
-    bool_or(side = 'source') AS source_logged,
-    bool_or(side = 'destination') AS destination_logged,
-    bool_or(forward AND side = 'destination' AND action = 'ACCEPT') AS request_arrived,
-    bool_or(NOT forward AND side = 'destination' AND action = 'ACCEPT') AS reply_sent,
-    CAST(coalesce(sum(records) FILTER (WHERE forward), 0) AS BIGINT) AS requests,
-    CAST(coalesce(sum(records) FILTER (WHERE NOT forward), 0) AS BIGINT) AS replies,
-    CAST(coalesce(sum(records) FILTER (WHERE action = 'REJECT'), 0) AS BIGINT) AS rejects,
-    CAST(sum(records) AS BIGINT) AS records,
-    -- packets and bytes once per conversation: from the ENI that saw most of it
-    coalesce(sum(packets) FILTER (WHERE side = 'source'), sum(packets) FILTER (WHERE side = 'destination'), sum(packets)) AS packets,
-    coalesce(sum(bytes) FILTER (WHERE side = 'source'), sum(bytes) FILTER (WHERE side = 'destination'), sum(bytes)) AS bytes,
-    min(first_start) AS first_seen,
-    max(last_end) AS last_seen,
-    arg_min(vpc_id, first_start) FILTER (WHERE side = 'source') AS source_vpc,
-    arg_min(subnet_id, first_start) FILTER (WHERE side = 'source') AS source_subnet,
-    arg_min(account_id, first_start) AS account_id,
-    max(ecs_cluster_name) FILTER (WHERE side = 'source') AS ecs_cluster_name,
-    max(ecs_service_name) FILTER (WHERE side = 'source') AS ecs_service_name,
-    max(ecs_task_id) FILTER (WHERE side = 'source') AS ecs_task_id,
-    max(ecs_task_arn) FILTER (WHERE side = 'source') AS ecs_task_arn
-FROM observed
-GROUP BY client_addr, client_port, server_addr, server_port, protocol
+    CASE WHEN state_from_sizes THEN 'refused' ELSE flag_state END AS state,
+    observed_at, source_eni, destination_eni, interfaces, source_logged, destination_logged, request_arrived,
+    reply_sent, requests, replies, rejects, records, packets, bytes, first_seen, last_seen, source_vpc, source_subnet,
+    account_id, ecs_cluster_name, ecs_service_name, ecs_task_id, ecs_task_arn, state_from_sizes
+FROM sized

@@ -5,7 +5,8 @@
 -- category: detection
 -- reads: conversations, destinations, eni_assignments, current_vpc_endpoints
 --
--- Kinds: reject (state blocked), no_return (state no_reply), refused (state refused), and
+-- Kinds: reject (state blocked), no_return (state no_reply), refused (state refused; by packet
+-- sizes alone, state_from_sizes, when the format has no tcp-flags), and
 -- endpoint_bypassed: established conversations to an AWS service's public addresses (tcp/443)
 -- from a VPC that has an interface endpoint with private DNS disabled.
 -- The task is the one the client ENI belonged to at the time (ENI ids are never reused);
@@ -89,6 +90,7 @@ SELECT
     bool_or(destination_logged) AS destination_logged,
     bool_or(request_arrived) AS request_arrived,
     bool_or(reply_sent) AS reply_sent,
+    bool_and(state_from_sizes) AS state_from_sizes,
     mode(destination_eni) AS destination_eni,
     coalesce(max(task_subnet), mode(source_subnet)) AS source_subnet,
     max(task_groups) AS source_groups,

@@ -17,28 +17,36 @@ from pipeline.metadata import store as meta_store
 
 FORMAT = ("version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action "
           "log-status tcp-flags flow-direction pkt-srcaddr pkt-dstaddr subnet-id vpc-id account-id")
+#: The default format (v2): no tcp-flags, no flow-direction, no packet-level addresses.
+V2_FORMAT = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
 T0 = 1795770000  # 2026-11-27T09:00:00Z, a multiple of 60
 
 
 def rec(eni, src, dst, sport, dport, start, action="ACCEPT", flags="-", direction="-", proto=6, packets=3,
-        pkt_src=None, pkt_dst=None, subnet="-", vpc="vpc-1", length=55) -> str:
-    """One record in FORMAT (60-second windows: ``start`` is the window start)."""
+        pkt_src=None, pkt_dst=None, subnet="-", vpc="vpc-1", length=55, size=None) -> str:
+    """One record in FORMAT (60-second windows: ``start`` is the window start); ``size`` bytes, else 60 a packet."""
     return " ".join(str(v) for v in (
-        5, eni, src, dst, sport, dport, proto, packets, packets * 60, start, start + length, action, "OK", flags,
-        direction, pkt_src or src, pkt_dst or dst, subnet, vpc, "123456789012"))
+        5, eni, src, dst, sport, dport, proto, packets, packets * 60 if size is None else size, start, start + length,
+        action, "OK", flags, direction, pkt_src or src, pkt_dst or dst, subnet, vpc, "123456789012"))
 
 
-def write_flow_file(directory: Path, name: str, lines: list[str]) -> Path:
+def rec_v2(eni, src, dst, sport, dport, start, packets, size, action="ACCEPT", proto=6, length=55) -> str:
+    """One record in V2_FORMAT, the default format."""
+    return " ".join(str(v) for v in (
+        2, "123456789012", eni, src, dst, sport, dport, proto, packets, size, start, start + length, action, "OK"))
+
+
+def write_flow_file(directory: Path, name: str, lines: list[str], log_format: str = FORMAT) -> Path:
     path = directory / f"123456789012_vpcflowlogs_eu-west-1_fl-0abc_{name}.log.gz"
-    path.write_bytes(gzip.compress(("\n".join([FORMAT, *lines]) + "\n").encode(), mtime=0))
+    path.write_bytes(gzip.compress(("\n".join([log_format, *lines]) + "\n").encode(), mtime=0))
     return path
 
 
-def make_lake(tmp_path: Path, lines: list[str], tables: dict[str, list[dict]] | None = None):
+def make_lake(tmp_path: Path, lines: list[str], tables: dict[str, list[dict]] | None = None, log_format: str = FORMAT):
     store = lake.open_lake(tmp_path / "lake")
     src_dir = tmp_path / "logs"
     src_dir.mkdir(exist_ok=True)
-    write_flow_file(src_dir, "20261128T0620Z_00000000", lines)
+    write_flow_file(src_dir, "20261128T0620Z_00000000", lines, log_format)
     ingest.ingest(store, local_sources([src_dir]), workers=1)
     if tables:
         when = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)

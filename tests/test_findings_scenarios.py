@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from builders import T0, make_lake, rec, run_findings
+from builders import T0, V2_FORMAT, make_lake, rec, rec_v2, run_findings
 
 TASK_IP, VPCE_IP, NAT_IP, SQS_PUBLIC = "10.0.1.10", "10.0.2.20", "10.0.3.5", "52.119.160.10"
 UTC = timezone.utc
@@ -268,3 +268,100 @@ def test_reused_ip_is_attributed_to_the_task_that_held_it_at_the_time(tmp_path, 
     naive = con.execute("SELECT count(DISTINCT a.task_id) FROM conversations c JOIN eni_assignments a ON a.ip = c.client_addr"
                         ).fetchone()[0]
     assert naive == 2
+
+
+# --- resets without tcp-flags: the default (v2) format has none, the sizes still show them ----------
+
+SEARCH_IP = "10.0.2.30"  # a host in the VPC where nothing listens on tcp/9200
+
+
+def v2_resets(attempts, server=SEARCH_IP, client=TASK_IP, syn=60, reset=40, packets=1, first=0):
+    """``attempts`` connections, each a ``packets``-packet SYN out and one ``reset``-byte packet back."""
+    lines = []
+    for i in range(first, first + attempts):
+        t = T0 + 60 * i
+        lines += [rec_v2("eni-task1", client, server, 46000 + i, 9200, t, packets, packets * syn),
+                  rec_v2("eni-task1", server, client, 9200, 46000 + i, t, 1, reset)]
+    return lines
+
+
+def sized(con):
+    return con.execute("SELECT state, state_from_sizes FROM conversations ORDER BY first_seen").fetchall()
+
+
+def test_resets_in_the_default_format_are_refused_inferred_from_sizes(tmp_path):
+    con, doc = run_findings(make_lake(tmp_path, v2_resets(3) + v2_resets(1, packets=2, first=3), network(),
+                                      log_format=V2_FORMAT))
+    assert set(sized(con)) == {("refused", True)}
+    [f] = doc["findings"]
+    assert (f["kind"], f["state"], f["task_id"], f["dest_port"]) == ("refused", "refused", "task-a", 9200)
+    top = f["likely_causes"][0]
+    assert top["cause"] == "destination_unresponsive"
+    assert "Inferred from packet sizes" in top["explanation"] and "40-byte" in top["explanation"]
+    assert "each of the 4 attempts" in top["explanation"]
+
+
+def test_resets_over_ipv6_are_60_bytes(tmp_path):
+    lines = v2_resets(3, server="2001:db8::30", client="2001:db8::10", syn=80, reset=60)
+    con, _ = run_findings(make_lake(tmp_path, lines, network(), log_format=V2_FORMAT))
+    assert set(sized(con)) == {("refused", True)}
+    # a 40-byte reply is not an IPv6 reset
+    lines = v2_resets(3, server="2001:db8::30", client="2001:db8::10", syn=80, reset=40)
+    con, _ = run_findings(make_lake(tmp_path / "40", lines, network(), log_format=V2_FORMAT))
+    assert set(sized(con)) == {("established", False)}
+
+
+def test_the_same_resets_with_tcp_flags_are_refused_by_the_flags(tmp_path):
+    lines = []
+    for i in range(4):
+        lines += [rec("eni-task1", TASK_IP, SEARCH_IP, 46000 + i, 9200, T0 + 60 * i, flags=2, packets=1, size=60,
+                      direction="egress", subnet="subnet-a"),
+                  rec("eni-task1", SEARCH_IP, TASK_IP, 9200, 46000 + i, T0 + 60 * i, flags=20, packets=1, size=40,
+                      direction="ingress", subnet="subnet-a")]
+    con, doc = run_findings(make_lake(tmp_path, lines, network()))
+    assert set(sized(con)) == {("refused", False)}
+    [f] = doc["findings"]
+    assert f["kind"] == "refused"
+    assert "packet sizes" not in f["likely_causes"][0]["explanation"]
+
+
+def test_one_or_two_reset_sized_exchanges_are_not_enough(tmp_path):
+    con, doc = run_findings(make_lake(tmp_path, v2_resets(2), network(), log_format=V2_FORMAT))
+    assert set(sized(con)) == {("established", False)}
+    assert doc["findings"] == []
+
+
+def test_keep_alive_probes_stay_established(tmp_path):
+    """Idle pooled connections: each window, one probe out (41 bytes: one garbage byte, or 52 with
+    timestamps) and its ACK back (40, or 52): one packet each way, over and over, no data."""
+    lines = []
+    for probe, ack in ((41, 40), (40, 40), (52, 52)):
+        for conn in range(4):
+            sport = 47000 + 10 * probe + conn
+            for window in range(3):
+                t = T0 + 60 * window
+                lines += [rec_v2("eni-task1", TASK_IP, SEARCH_IP, sport, 9200, t, 1, probe),
+                          rec_v2("eni-task1", SEARCH_IP, TASK_IP, 9200, sport, t, 1, ack)]
+    # and connections whose only record in the window is one probe
+    for conn in range(4):
+        lines += [rec_v2("eni-task1", TASK_IP, SEARCH_IP, 47900 + conn, 9200, T0, 1, 41),
+                  rec_v2("eni-task1", SEARCH_IP, TASK_IP, 9200, 47900 + conn, T0, 1, 40)]
+    con, doc = run_findings(make_lake(tmp_path, lines, network(), log_format=V2_FORMAT))
+    assert set(sized(con)) == {("established", False)}
+    assert doc["findings"] == []
+
+
+def test_a_lone_ack_to_a_small_request_inside_a_long_connection_stays_established(tmp_path):
+    """Four long connections; in one window each, a one-packet 60-byte request (20 bytes of data)
+    is answered by a bare 40-byte ACK, exactly the size of a SYN and its reset."""
+    lines = []
+    for conn in range(4):
+        sport = 48000 + conn
+        for window in range(5):
+            t = T0 + 60 * window
+            out, back = ((1, 60), (1, 40)) if window == 2 else ((12, 4800), (10, 9000))
+            lines += [rec_v2("eni-task1", TASK_IP, SEARCH_IP, sport, 9200, t, *out),
+                      rec_v2("eni-task1", SEARCH_IP, TASK_IP, 9200, sport, t, *back)]
+    con, doc = run_findings(make_lake(tmp_path, lines, network(), log_format=V2_FORMAT))
+    assert set(sized(con)) == {("established", False)}
+    assert doc["findings"] == []

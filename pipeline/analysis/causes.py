@@ -50,6 +50,15 @@ def candidates(f: dict) -> list[str]:
             "destination_unresponsive", "route_missing"]
 
 
+def sizes_note(f: dict) -> str:
+    """Why a finding is ``refused`` when the flow-log format has no tcp-flags."""
+    reset = 60 if ":" in (f.get("dest_addr") or "") else 40
+    n = f.get("conversations")
+    attempts = f"each of the {n} attempts" if n else "each attempt"
+    return (f"Inferred from packet sizes, as the flow-log format has no tcp-flags: {attempts} got a single "
+            f"{reset}-byte reply (a TCP reset) to a 1-2 packet request, and no data was exchanged.")
+
+
 def _cause(name: str, confirmed: bool, resource=None, rule=None, explanation=None, fix=None) -> dict:
     return {"cause": name, "confirmed": confirmed, "resource": resource, "rule": rule,
             "explanation": explanation or CAUSES[name], "fix": fix}
@@ -111,7 +120,11 @@ class Diagnoser:
                 confirmed.append(result)
             else:
                 open_.append(_cause(name, False, fix=self._generic_fix(name, f)))
-        return confirmed + open_
+        causes = confirmed + open_
+        if f.get("state_from_sizes"):
+            for cause in causes:
+                cause["explanation"] = f"{cause['explanation']} {sizes_note(f)}"
+        return causes
 
     # -- checks: a dict (confirmed), False (ruled out) or None (cannot tell) --------
     def _check_security_group_egress(self, f):
