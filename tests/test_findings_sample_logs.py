@@ -55,3 +55,32 @@ def test_reused_ip_is_blamed_on_the_task_that_held_it(document):
         assert case["earlier"]["task_id"] not in blamed
         if case["later"]["service"] in {f["service"] for f in TRUTH["faults"]}:
             assert case["later"]["task_id"] in blamed
+
+
+def test_one_incident_per_fault(document):
+    """The on-call view: the findings (one per task) roll up to exactly one incident per injected fault."""
+    incidents = document["incidents"]
+    assert len(incidents) == len(TRUTH["faults"]) < len(document["findings"])
+    assert sorted((i["service"], i["kind"]) for i in incidents) == sorted(
+        (f["service"], f["expected"]["kind"]) for f in TRUTH["faults"])
+    for fault in TRUTH["faults"]:
+        [incident] = [i for i in incidents if (i["service"], i["kind"]) == (fault["service"], fault["expected"]["kind"])]
+        assert incident["cause"]["cause"] == fault["expected"]["top_cause"]
+        assert set(incident["task_ids"]) == set(fault.get("failing_task_ids", fault["task_ids"]))
+        assert incident["tasks"] == len(incident["task_ids"])
+        mine = [document["findings"][n] for n in incident["findings"]]
+        assert {(f["service"], f["kind"]) for f in mine} == {(incident["service"], incident["kind"])}
+        assert {f["task_id"] for f in mine} == set(incident["task_ids"])
+        assert incident["flows"] == sum(f["flows"] for f in mine)
+        assert incident["conversations"] == sum(f["conversations"] for f in mine)
+        assert incident["first_seen"] == min(f["first_seen"] for f in mine)
+        assert incident["last_seen"] == max(f["last_seen"] for f in mine)
+    # every finding belongs to exactly one incident
+    assert sorted(n for i in incidents for n in i["findings"]) == list(range(len(document["findings"])))
+
+
+def test_filters_roll_up_the_findings_they_keep(sample_lake):
+    fault = TRUTH["faults"][0]
+    doc = reports.findings_document(sample_lake, reports.Filters(service=fault["service"]))
+    [incident] = doc["incidents"]
+    assert incident["service"] == fault["service"] and incident["findings"] == list(range(len(doc["findings"])))

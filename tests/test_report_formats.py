@@ -40,7 +40,13 @@ def _shuffled(doc: dict, seed: int) -> dict:
         return value
 
     out = scramble(copy.deepcopy(doc))
-    rng.shuffle(out["findings"])
+    order = list(range(len(out["findings"])))
+    rng.shuffle(order)
+    out["findings"] = [out["findings"][i] for i in order]
+    moved = {old: new for new, old in enumerate(order)}
+    for incident in out.get("incidents", []):  # still pointing at the same findings
+        incident["findings"] = [moved[i] for i in incident["findings"]]
+    rng.shuffle(out.get("incidents", []))
     return out
 
 
@@ -158,7 +164,7 @@ def test_json_is_the_document_as_is(doc):
     text = render_to_string(doc, "json")
     assert json.loads(text) == doc
     parsed = json.loads(text)
-    assert list(parsed) == ["generated_at", "lake", "window", "findings", "timeline"]
+    assert list(parsed) == ["generated_at", "lake", "window", "incidents", "findings", "timeline"]
     for f in parsed["findings"]:
         assert list(f) == list(F.FINDING_KEYS)
         assert list(f["destination"]) == list(F.DESTINATION_KEYS)
@@ -179,7 +185,9 @@ def test_jsonl_one_finding_per_line(doc):
 
 
 def test_a_bare_list_of_findings_is_a_document(doc):
-    assert json.loads(render_to_string(doc["findings"], "json")) == {"findings": doc["findings"]}
+    parsed = json.loads(render_to_string(doc["findings"], "json"))
+    assert list(parsed) == ["incidents", "findings"] and parsed["findings"] == doc["findings"]
+    assert [i["findings"] for i in parsed["incidents"]] == [[n] for n in range(len(doc["findings"]))]
     rows = list(csv.DictReader(io.StringIO(render_to_string(doc["findings"], "csv"))))
     assert [r["service"] for r in rows] == [f["service"] for f in doc["findings"]]
 

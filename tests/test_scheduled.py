@@ -9,6 +9,8 @@ import boto3
 from typer.testing import CliRunner
 
 from conftest import SAMPLE_LOGS
+
+FAULTS = json.loads((SAMPLE_LOGS / "faults.json").read_text())["faults"]
 from pipeline.cli import app
 
 runner = CliRunner()
@@ -56,7 +58,10 @@ def test_two_scheduled_runs(aws, tmp_path):
     assert code == 1, result.output
     [ingested] = first["ingest"]
     assert ingested["new_sources"] == objects and ingested["records"]["flows"] > 20000
-    assert first["findings"]["by_kind"]["reject"] >= 3 and first["findings"]["failing"] >= 5
+    # fail_on counts incidents (one per fault), not the per-task findings
+    failing = sum(1 for f in FAULTS if f["expected"]["kind"] in ("reject", "no_return"))
+    assert first["findings"]["incidents_by_kind"]["reject"] >= 3 and first["findings"]["failing"] == failing
+    assert first["findings"]["total"] > first["findings"]["incidents"] == len(FAULTS)
     assert json.loads((tmp_path / "findings.json").read_text())["findings"]
 
     code, second, _ = _run(_config(tmp_path, ["reject", "no_return"]))
@@ -65,8 +70,9 @@ def test_two_scheduled_runs(aws, tmp_path):
 
     code, third, _ = _run(_config(tmp_path, ["refused"]))
     assert code == 0 and third["findings"]["failing"] == 0
-    code, _, _ = _run(_config(tmp_path, ["reject"], threshold=1000))
-    assert code == 0
+    code, fourth, _ = _run(_config(tmp_path, ["reject", "no_return"], threshold=failing + 1))
+    assert code == 0 and fourth["findings"]["failing"] == failing
+    assert sum(n for k, n in fourth["findings"]["by_kind"].items() if k in ("reject", "no_return")) > failing
 
 
 def test_config_errors_name_the_key(tmp_path):

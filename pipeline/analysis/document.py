@@ -1,13 +1,21 @@
 """The findings document (issue 5's contract) as the renderers see it.
 
 Pure helpers, stdlib only: key order, the one deterministic sort, flattening a
-finding into one row, destination labels, the summary and the timeline.  Every
-renderer goes through these, so row *i* of the CSV, finding *i* of the JSON and
-section *i* of the HTML report are always the same finding.
+finding into one row, destination labels, the incidents roll-up, the summary and
+the timeline.  Every renderer goes through these, so row *i* of the CSV, finding
+*i* of the JSON and section *i* of the HTML report are always the same finding.
+
+An *incident* is one problem: the findings (one per task) that share cluster,
+service, destination (endpoint or named service), port, kind and top cause.  It
+counts the tasks, conversations and flows, the first and last failure, whether
+it is still happening at the end of the window, and lists the indices of its
+findings.  Its id is a hash of that key, so the same problem has the same id in
+every run.  The roll-up knows no kind: new kinds roll up the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from datetime import datetime, timedelta
@@ -15,14 +23,25 @@ from typing import Any, Iterable, Mapping
 
 from pipeline import times, vocabulary
 
-DOCUMENT_KEYS = ("generated_at", "lake", "window", "findings", "timeline", "summary")
-WINDOW_KEYS = ("since", "until")
+DOCUMENT_KEYS = ("generated_at", "lake", "window", "incidents", "findings", "timeline", "summary")
+#: ``settle``: seconds before silence counts as no reply (``no_reply`` findings end that long before ``until``)
+WINDOW_KEYS = ("since", "until", "settle")
 FINDING_KEYS = (
     "kind", "state", "observed_at", "cluster", "service", "task_id", "task_arn",
     "source_eni", "source_addr", "dest_addr", "dest_addrs", "dest_port", "protocol",
-    "destination", "flows", "packets", "bytes", "first_seen", "last_seen",
+    "destination", "conversations", "flows", "packets", "bytes", "first_seen", "last_seen",
     "likely_causes", "evidence",
 )
+INCIDENT_KEYS = (
+    "id", "kind", "state", "cluster", "service", "destination", "dest_addrs", "dest_port", "protocol",
+    "cause", "resources", "tasks", "task_ids", "conversations", "flows", "first_seen", "last_seen",
+    "ongoing", "findings",
+)
+#: A failure seen this close to the end of the window (the longest flow-log aggregation
+#: interval) is still happening.
+ONGOING_SECONDS = 600
+#: States only given once the settle time has passed: their last sighting is that much earlier.
+SETTLED_STATES = frozenset({"no_reply"})
 DESTINATION_KEYS = ("type", "id", "name", "aws_service", "region")
 CAUSE_KEYS = ("cause", "confirmed", "resource", "rule", "explanation", "fix")
 TIMELINE_KEYS = ("bucket", "destination", "kind", "flows")
@@ -44,7 +63,7 @@ FLAT_COLUMNS = (
     "kind", "state", "observed_at", "cluster", "service", "task_id", "task_arn",
     "source_eni", "source_addr", "dest_addr", "dest_addrs", "dest_port", "protocol",
     "destination_type", "destination_id", "destination_name", "destination_aws_service",
-    "destination_region", "flows", "packets", "bytes", "first_seen", "last_seen",
+    "destination_region", "conversations", "flows", "packets", "bytes", "first_seen", "last_seen",
     "cause", "cause_confirmed", "cause_resource", "cause_rule", "cause_explanation",
     "cause_fix", "other_causes", "evidence_records",
 )
@@ -83,12 +102,33 @@ def canonical_finding(finding: Mapping) -> dict:
     return f
 
 
+def canonical_incident(incident: Mapping, moved: Mapping[int, int]) -> dict:
+    """An incident in key order, its finding indices renumbered by ``moved`` (old index → new)."""
+    out = _ordered(incident, INCIDENT_KEYS)
+    out["findings"] = sorted(moved[i] for i in out.get("findings") or [] if i in moved)
+    if isinstance(out.get("destination"), Mapping):
+        out["destination"] = _ordered(out["destination"], DESTINATION_KEYS)
+    if isinstance(out.get("cause"), Mapping):
+        out["cause"] = _ordered(out["cause"], CAUSE_KEYS)
+    return out
+
+
 def canonical_document(doc: Mapping) -> dict:
-    """The document with a stable key order and its findings sorted (see :func:`finding_sort_key`)."""
+    """The document with a stable key order, its findings sorted (see :func:`finding_sort_key`) and
+    its incidents pointing at them (rolled up here when the document has none)."""
     out = _ordered(doc, DOCUMENT_KEYS)
     if isinstance(out.get("window"), Mapping):
         out["window"] = _ordered(out["window"], WINDOW_KEYS)
-    out["findings"] = [canonical_finding(f) for f in sort_findings(out.get("findings") or [])]
+    if not isinstance(out.get("incidents"), list):
+        out = roll_up(out)
+    findings = out.get("findings") or []
+    order = sorted(range(len(findings)), key=lambda i: finding_sort_key(findings[i]))
+    moved = {old: new for new, old in enumerate(order)}
+    out["findings"] = [canonical_finding(findings[i]) for i in order]
+    out["incidents"] = sorted((canonical_incident(incident, moved) for incident in out["incidents"]
+                               if isinstance(incident, Mapping)),
+                              key=lambda i: (i["findings"][:1] or [len(findings)], _s(i.get("id"))))
+    out = _ordered(out, DOCUMENT_KEYS)
     if isinstance(out.get("timeline"), list):
         out["timeline"] = sorted(
             (_ordered(t, TIMELINE_KEYS) for t in out["timeline"] if isinstance(t, Mapping)),
@@ -109,6 +149,80 @@ def destination_label(finding_or_destination: Mapping) -> str:
     what = d.get("aws_service") or d.get("name") or f.get("dest_addr") or "unknown"
     where = d.get("id") or vocabulary.DESTINATION_PLACES.get(str(d.get("type")), d.get("type") or "unknown")
     return f"{what} ({where})"
+
+
+def destination_key(f: Mapping) -> str:
+    """What an incident's destination is: the endpoint (or NAT, service, address) id, else the named service."""
+    d = f.get("destination") if isinstance(f.get("destination"), Mapping) else {}
+    return _s(d.get("id") or d.get("name") or d.get("aws_service") or f.get("dest_addr"))
+
+
+def incident_key(f: Mapping) -> tuple:
+    """(cluster, service, destination, port, kind, top cause): one problem."""
+    return (_s(f.get("cluster")), _s(f.get("service")), destination_key(f), f.get("dest_port"), _s(f.get("kind")),
+            _s(top_cause(f).get("cause")))
+
+
+def incident_id(key: tuple) -> str:
+    """Stable across runs: the same problem tomorrow has the same id."""
+    return "inc-" + hashlib.sha256(json.dumps(list(key), default=str).encode()).hexdigest()[:12]
+
+
+def roll_up(doc: Mapping) -> dict:
+    """``doc`` with its findings in the canonical order and ``incidents`` built from them."""
+    out = dict(doc)
+    findings = sort_findings(doc.get("findings") or [])
+    window = doc.get("window") if isinstance(doc.get("window"), Mapping) else {}
+    out["findings"] = findings
+    out["incidents"] = incidents(findings, parse_time(window.get("until")), int(window.get("settle") or 0))
+    return out
+
+
+def incidents(findings: list[Mapping], until: datetime | None = None, settle: int = 0) -> list[dict]:
+    """The findings, in their order, rolled up by :func:`incident_key`; ``findings`` are indices into the list.
+
+    ``ongoing``: a failure within ``ONGOING_SECONDS`` of ``until`` (for states given only after the
+    settle time, within ``ONGOING_SECONDS + settle``).
+    """
+    groups: dict[tuple, list[int]] = {}
+    for i, f in enumerate(findings):
+        groups.setdefault(incident_key(f), []).append(i)
+    out = []
+    for key, members in groups.items():
+        mine = [findings[i] for i in members]
+        first = next((f for f in mine if top_cause(f).get("confirmed") is True), mine[0])
+        states = Counter(f.get("state") for f in mine)
+        firsts = [t for t in (parse_time(f.get("first_seen")) for f in mine) if t]
+        lasts = [t for t in (parse_time(f.get("last_seen")) for f in mine) if t]
+        state = states.most_common(1)[0][0]
+        ongoing = None
+        if until is not None and lasts:
+            lag = ONGOING_SECONDS + (settle if state in SETTLED_STATES else 0)
+            ongoing = max(lasts) >= until - timedelta(seconds=lag)
+        counts = {name: (sum(int(f[name]) for f in mine) if all(f.get(name) is not None for f in mine) else None)
+                  for name in ("conversations", "flows")}
+        tasks = sorted({_s(f.get("task_id") or f.get("task_arn")) for f in mine} - {""})
+        out.append({
+            "id": incident_id(key),
+            "kind": first.get("kind"),
+            "state": state,
+            "cluster": first.get("cluster"),
+            "service": first.get("service"),
+            "destination": dict(first.get("destination") or {}),
+            "dest_addrs": sorted({str(a) for f in mine for a in (f.get("dest_addrs") or [f.get("dest_addr")]) if a}),
+            "dest_port": first.get("dest_port"),
+            "protocol": first.get("protocol"),
+            "cause": top_cause(first) or None,
+            "resources": sorted({_s(top_cause(f).get("resource")) for f in mine} - {""}),
+            "tasks": len(tasks),
+            "task_ids": tasks,
+            **counts,
+            "first_seen": times.iso(min(firsts)) if firsts else None,
+            "last_seen": times.iso(max(lasts)) if lasts else None,
+            "ongoing": ongoing,
+            "findings": members,
+        })
+    return out
 
 
 def protocol_name(number: Any) -> str:
@@ -170,9 +284,10 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
-def summarize(findings: list[Mapping]) -> dict:
-    """What is broken, since when, how many tasks and services: computed from the findings."""
+def summarize(findings: list[Mapping], incidents: list[Mapping] = ()) -> dict:
+    """What is broken, since when, how many tasks and services: computed from the findings (and incidents)."""
     broken = [f for f in findings if f.get("kind") in BROKEN_KINDS]
+    incident_kinds = Counter(_s(i.get("kind")) for i in incidents)
     kinds = Counter(_s(f.get("kind")) for f in findings)
     by_kind = {k: kinds[k] for k in KINDS if kinds.get(k)}
     by_kind.update({k: kinds[k] for k in sorted(kinds) if k not in by_kind})
@@ -196,6 +311,10 @@ def summarize(findings: list[Mapping]) -> dict:
         "failed_flows": sum(int(f.get("flows") or 0) for f in broken),
         "since": times.iso(min(firsts)) if firsts else None,
         "last_seen": times.iso(max(lasts)) if lasts else None,
+        "incidents": len(incidents),
+        "incidents_broken": sum(n for k, n in incident_kinds.items() if k in BROKEN_KINDS),
+        "incidents_ongoing": sum(1 for i in incidents if i.get("ongoing")),
+        "incidents_by_kind": {k: incident_kinds[k] for k in sorted(incident_kinds, key=lambda k: (KIND_RANK.get(k, len(KINDS)), k))},
     }
 
 

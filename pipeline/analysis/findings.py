@@ -16,6 +16,7 @@ import duckdb
 from pipeline import queries
 from pipeline.times import iso
 from pipeline.analysis.causes import Diagnoser
+from pipeline.analysis.document import destination_label, roll_up
 from pipeline.analysis.network import Network
 
 DEFAULT_SETTLE = 15 * 60
@@ -95,19 +96,17 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
         findings.append(g)
     records = evidence(con, keys)
     document = [_finding(g, diagnoser.diagnose(g), records.get(i, [])) for i, g in enumerate(findings)]
-    return {
+    return roll_up({
         "generated_at": iso(time.time()),
         "lake": lake,
-        "window": {"since": iso(used["since"]), "until": iso(used["until"])},
+        "window": {"since": iso(used["since"]), "until": iso(used["until"]), "settle": settle},
         "findings": document,
         "timeline": timeline(con, document),
-    }
+    })
 
 
 def timeline(con, document: list[dict]) -> list[dict]:
     """Flow records per minute (of each conversation's start) per destination and kind."""
-    from pipeline.analysis.document import destination_label
-
     out = []
     for f in document:
         for bucket, flows in con.execute(queries.get("timeline").sql, {
@@ -139,6 +138,7 @@ def _finding(g: dict, causes: list[dict], records: list[dict]) -> dict:
             "aws_service": g["dest_service"],
             "region": g["dest_region"],
         },
+        "conversations": g["conversations"],
         "flows": g["flows"],
         "packets": g["packets"],
         "bytes": g["bytes"],

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from pipeline.analysis import connection as analysis
 from pipeline.analysis import findings
+from pipeline.analysis.document import roll_up
 from pipeline import queries
 from pipeline.errors import FlowlogsError
 from pipeline.times import iso
@@ -85,7 +86,7 @@ def findings_document(store: Store, flt: Filters = Filters(), settle: int = find
     _check_window(con, flt)
     doc = findings.find(con, analysis.load_network(con), flt.window, settle, lake=store.uri)
     doc["findings"] = [f for f in doc["findings"] if keep(f, flt)]
-    return doc
+    return roll_up(doc)  # the incidents of the findings kept
 
 
 def table_report(store: Store, name: str, flt: Filters = Filters(), settle: int = findings.DEFAULT_SETTLE) -> list[dict]:

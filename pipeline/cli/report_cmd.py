@@ -24,7 +24,7 @@ Kind = Annotated[Optional[list[str]], typer.Option("--kind", help="Only these fi
 Fmt = Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)]
 Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file (format from its extension unless --format).")]
 Settle = Annotated[int, typer.Option(help="Seconds before silence counts as no reply (delivery lag).", min=0)]
-FailOn = Annotated[Optional[str], typer.Option(help="Exit 1 if findings of these kinds exist, e.g. reject,no_return.")]
+FailOn = Annotated[Optional[str], typer.Option(help="Exit 1 if incidents of these kinds exist, e.g. reject,no_return.")]
 
 
 @report_app.command("findings")
@@ -48,7 +48,10 @@ def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, c
         if unknown:
             raise FlowlogsError(f"--fail-on: unknown kind {', '.join(sorted(unknown))}",
                                 f"valid kinds: {', '.join(KINDS)}")
-        if any(f["kind"] in wanted for f in doc["findings"]):
+        failing = sum(1 for incident in doc["incidents"] if incident["kind"] in wanted)
+        if failing:
+            typer.echo(f"--fail-on: {failing} incident{'s' if failing > 1 else ''} of {', '.join(sorted(wanted))}",
+                       err=True)
             raise typer.Exit(EXIT_FOUND)
 
 

@@ -18,7 +18,7 @@ every few minutes. Example::
     [report]
     since = "2h"                               # the findings window
     fail_on = ["reject", "no_return"]          # kinds that make the run fail…
-    threshold = 1                              # …when at least this many findings have them
+    threshold = 1                              # …when at least this many incidents have them
     output = "findings.json"                   # optional; format from the extension
 
 The result is one JSON summary (for log collectors) and an exit status: 0 nothing over
@@ -138,9 +138,12 @@ def run(store, settings, cfg: Config) -> tuple[dict, int]:
     by_kind: dict[str, int] = {}
     for f in doc["findings"]:
         by_kind[f["kind"]] = by_kind.get(f["kind"], 0) + 1
-    failing = sum(by_kind.get(k, 0) for k in rep.get("fail_on", []))
-    summary["findings"] = {"total": len(doc["findings"]), "by_kind": by_kind, "failing": failing,
-                           "window": doc["window"]}
+    incidents_by_kind: dict[str, int] = {}
+    for incident in doc["incidents"]:
+        incidents_by_kind[incident["kind"]] = incidents_by_kind.get(incident["kind"], 0) + 1
+    failing = sum(incidents_by_kind.get(k, 0) for k in rep.get("fail_on", []))  # problems, not task rows
+    summary["findings"] = {"total": len(doc["findings"]), "by_kind": by_kind, "incidents": len(doc["incidents"]),
+                           "incidents_by_kind": incidents_by_kind, "failing": failing, "window": doc["window"]}
     if rep.get("fail_on") and failing >= rep.get("threshold", 1) and status == EXIT_OK:
         status = EXIT_FOUND
     summary["exit"] = status
