@@ -3,7 +3,7 @@
 :func:`parse_time` reads every form flowlogs meets: on the command line ISO-8601
 (``2024-06-20``, ``2024-06-20T16:20``, ``2024-06-20T16:20:00Z``, ``2024-06-20T18:20+02:00``;
 no offset means UTC), ``now``, or a duration back from now (``30m``, ``2h``, ``7d``,
-``1w``, ``90s``; a leading ``-`` is allowed: ``-2h``); from AWS, ``datetime`` objects,
+``1w``, ``90s``; always positive: ``-2h`` is refused, with what to write); from AWS, ``datetime`` objects,
 ISO-8601 with any number of fraction digits, epoch numbers (or numeric text) in seconds
 or, above 1e11, milliseconds, and ip-ranges.json's ``YYYY-MM-DD-hh-mm-ss``.
 :func:`iso` writes ISO-8601 UTC with a ``Z``.
@@ -61,8 +61,11 @@ def _from_epoch(seconds: float) -> datetime:
 def _from_text(text: str, now: datetime) -> datetime:
     if text.lower() == "now":
         return now
-    if _DURATION.match(text.lstrip("-")):
-        return now - parse_duration(text.lstrip("-"))
+    if text.startswith("-") and _DURATION.match(text[1:]):
+        raise TimeParseError(f"not a time: {text!r}; a relative time is a positive duration back from now: "
+                             f"{text[1:].strip()}, not {text}")
+    if _DURATION.match(text):
+        return now - parse_duration(text)
     m = _IPRANGES_DATE.match(text)
     if m:
         return datetime(*(int(g) for g in m.groups()), tzinfo=timezone.utc)

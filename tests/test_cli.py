@@ -149,6 +149,10 @@ def test_demo_on_a_fresh_lake(tmp_path):
     assert result.exit_code == 0, result.output
     assert {f["service"] for f in json.loads(result.stdout)["findings"]} == FAULTY
     assert "<html" in (tmp_path / "r.html").read_text()[:200].lower()
+    # what to run next: two commands, each on its own line (not joined by a pipe symbol)
+    after = result.stderr.split("next:", 1)[1].strip().splitlines()
+    assert len(after) == 2 and all(line.strip().startswith("flowlogs --lake ") for line in after)
+    assert "|" not in result.stderr.split("next:", 1)[1]
 
 
 def test_sql_prompt_runs_statements_and_survives_errors(sample_lake, tmp_path, monkeypatch):

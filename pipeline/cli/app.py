@@ -61,6 +61,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -77,9 +78,20 @@ EndpointUrl = _option("endpoint_url", Optional[str])
 Debug = _option("debug", bool)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from pipeline import __version__
+
+        typer.echo(f"flowlogs {__version__}")
+        raise typer.Exit()
+
+
+Version = Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_version)]
+
+
 @app.callback()
 def _globals(ctx: typer.Context, lake: Lake = None, profile: Profile = None, region: Region = None,
-             endpoint_url: EndpointUrl = None, debug: Debug = False) -> None:
+             endpoint_url: EndpointUrl = None, debug: Debug = False, version: Version = False) -> None:
     """Why can't my ECS Fargate task reach that AWS service? Flow logs in, causes out.
 
     Global options go anywhere on the line: flowlogs ingest PATH --lake DIR

@@ -40,5 +40,5 @@ def demo(
     if output:
         write_output(doc, None, output, title="Fargate connectivity findings (sample account)")
         typer.echo(f"report written to {output}", err=True)
-    typer.echo(f"next: flowlogs --lake {store.uri} report findings --format html -o report.html   "
-               f"| flowlogs --lake {store.uri} sql \"SELECT * FROM conversations LIMIT 5\"", err=True)
+    typer.echo(f"next:\n  flowlogs --lake {store.uri} report findings --format html -o report.html\n"
+               f"  flowlogs --lake {store.uri} sql \"SELECT * FROM conversations LIMIT 5\"", err=True)

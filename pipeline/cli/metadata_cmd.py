@@ -8,7 +8,7 @@ import typer
 
 from pipeline.errors import FlowlogsError
 from pipeline.cli.app import app
-from pipeline.cli.common import FORMAT_HELP, aws_settings, open_store, write_output
+from pipeline.cli.common import aws_settings, open_store, write_output
 
 metadata_app = typer.Typer(help="Import or collect ECS/EC2 metadata (tasks, ENIs, endpoints, rules).", no_args_is_help=True)
 app.add_typer(metadata_app, name="metadata", rich_help_panel="Load")
@@ -107,7 +107,8 @@ def whois_cmd(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="An IP address (v4 or v6) or an ENI id.")],
     at: Annotated[Optional[str], typer.Option("--at", help="When (ISO-8601 or relative; default: now). IPs are reused: the answer depends on it.")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", help=FORMAT_HELP)] = "json",
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="json (the default): the answer with its evidence; "
+                                               "table, plain, jsonl, csv, markdown, html: the owner as one row.")] = "json",
 ) -> None:
     """Who was behind an address or ENI at a time: task, endpoint, NAT, AWS service…, with evidence.
 
