@@ -82,6 +82,8 @@ AWS_VALUES = {
 
 #: Kinds that mean "the task cannot talk to the service"; the others are warnings.
 BROKEN_KINDS = ("reject", "no_return", "refused")
+#: States only given once the settle time has passed (a finding's last sighting is that much before the end).
+SETTLED_STATES = ("no_reply",)
 
 # --- how the reports show the words ---------------------------------------------------
 

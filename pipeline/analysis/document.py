@@ -40,8 +40,6 @@ INCIDENT_KEYS = (
 #: A failure seen this close to the end of the window (the longest flow-log aggregation
 #: interval) is still happening.
 ONGOING_SECONDS = 600
-#: States only given once the settle time has passed: their last sighting is that much earlier.
-SETTLED_STATES = frozenset({"no_reply"})
 DESTINATION_KEYS = ("type", "id", "name", "aws_service", "region")
 CAUSE_KEYS = ("cause", "confirmed", "resource", "rule", "explanation", "fix")
 TIMELINE_KEYS = ("bucket", "destination", "kind", "flows")
@@ -197,7 +195,7 @@ def incidents(findings: list[Mapping], until: datetime | None = None, settle: in
         state = states.most_common(1)[0][0]
         ongoing = None
         if until is not None and lasts:
-            lag = ONGOING_SECONDS + (settle if state in SETTLED_STATES else 0)
+            lag = ONGOING_SECONDS + (settle if state in vocabulary.SETTLED_STATES else 0)
             ongoing = max(lasts) >= until - timedelta(seconds=lag)
         counts = {name: (sum(int(f[name]) for f in mine) if all(f.get(name) is not None for f in mine) else None)
                   for name in ("conversations", "flows")}
