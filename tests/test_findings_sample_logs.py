@@ -84,3 +84,23 @@ def test_filters_roll_up_the_findings_they_keep(sample_lake):
     doc = reports.findings_document(sample_lake, reports.Filters(service=fault["service"]))
     [incident] = doc["incidents"]
     assert incident["service"] == fault["service"] and incident["findings"] == list(range(len(doc["findings"])))
+
+
+def test_the_views_show_one_line_per_fault(document):
+    """Table: one row per fault and nothing else; HTML summary: one sentence and one row per fault;
+    JSON: both arrays."""
+    from pipeline.report import render_to_string
+
+    faults = TRUTH["faults"]
+    text = render_to_string(document, "table", width=120)
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if set(line.strip()) == {"─"}) + 1
+    rows = lines[start:start + next(i for i, line in enumerate(lines[start:]) if not line.strip())]
+    assert len(rows) == len(faults)
+    assert sorted(row.split()[1] for row in rows) == sorted(f["service"] for f in faults)
+    plain = render_to_string(document, "plain").splitlines()
+    assert len(plain) == 1 + len(faults)
+    summary = render_to_string(document, "html").split('id="summary"', 1)[1].split("</section>", 1)[0]
+    assert summary.count('<li id="incident-') == len(faults) == summary.count('<tr><td class="n">')
+    parsed = json.loads(render_to_string(document, "json"))
+    assert len(parsed["incidents"]) == len(faults) and len(parsed["findings"]) == len(document["findings"])

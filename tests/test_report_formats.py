@@ -99,14 +99,14 @@ def test_registry_names_and_aliases():
         resolve_format("yaml")
 
 
-def test_table_is_plain_when_not_a_terminal(doc):
+def test_no_format_is_plain_when_not_a_terminal(doc):
     assert resolve_format(None, io.StringIO()) == "plain"
-    assert resolve_format("table", io.StringIO()) == "plain"
+    assert resolve_format("table", io.StringIO()) == "table"  # an explicit choice wins
     assert resolve_format(None, FakeTTY()) == "table"
-    assert resolve_format("table", io.StringIO(), width=80) == "table"
+    assert resolve_format(None, io.StringIO(), width=80) == "table"
 
     out = io.StringIO()
-    render(doc, "table", out)
+    render(doc, None, out, by="task")
     text = out.getvalue()
     assert "─" not in text and "\x1b[" not in text
     lines = text.splitlines()
@@ -136,7 +136,7 @@ def test_table_on_a_terminal_uses_its_width_and_colour(doc, monkeypatch):
 
 @pytest.mark.parametrize("width", [80, 160])
 def test_table_fits_the_width_and_shows_every_finding(doc, width):
-    text = render_to_string(doc, "table", width=width)
+    text = render_to_string(doc, "table", width=width, by="task")
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= width
     assert "\x1b[" not in text
@@ -179,9 +179,9 @@ def test_output_does_not_depend_on_input_order(doc, fmt):
         assert render_to_string(_shuffled(doc, seed), fmt) == expected
 
 
-def test_jsonl_one_finding_per_line(doc):
+def test_jsonl_one_incident_then_one_finding_per_line(doc):
     lines = render_to_string(doc, "jsonl").splitlines()
-    assert [json.loads(line) for line in lines] == doc["findings"]
+    assert [json.loads(line) for line in lines] == doc["incidents"] + doc["findings"]
 
 
 def test_a_bare_list_of_findings_is_a_document(doc):

@@ -66,6 +66,13 @@ FLAT_COLUMNS = (
     "cause_fix", "other_causes", "evidence_records",
 )
 
+#: Columns of an incident flattened into one row (plain text, markdown tables).
+INCIDENT_FLAT_COLUMNS = (
+    "id", "kind", "state", "cluster", "service", "destination_type", "destination_id", "destination_name",
+    "destination_aws_service", "dest_port", "protocol", "tasks", "task_ids", "conversations", "flows",
+    "first_seen", "last_seen", "ongoing", "cause", "cause_confirmed", "cause_resource", "cause_fix", "findings",
+)
+
 
 def is_document(obj: Any) -> bool:
     """A findings document: a mapping with a ``findings`` list."""
@@ -272,6 +279,44 @@ def flatten_finding(f: Mapping) -> dict:
         "evidence_records": len(f.get("evidence") or []),
     })
     return {k: row.get(k) for k in FLAT_COLUMNS}
+
+
+def flatten_incident(incident: Mapping) -> dict:
+    """One row: the scalar fields, ``destination_*`` and the cause as ``cause*`` columns."""
+    d = incident.get("destination") if isinstance(incident.get("destination"), Mapping) else {}
+    cause = incident.get("cause") if isinstance(incident.get("cause"), Mapping) else {}
+    row = {k: incident.get(k) for k in INCIDENT_KEYS if k not in ("destination", "cause")}
+    row["task_ids"] = " ".join(map(str, incident.get("task_ids") or []))
+    row["findings"] = " ".join(map(str, incident.get("findings") or []))
+    row.update({f"destination_{k}": d.get(k) for k in DESTINATION_KEYS})
+    row.update({f"cause_{k}": cause.get(k) for k in ("confirmed", "resource", "fix")}, cause=cause.get("cause"))
+    return {k: row.get(k) for k in INCIDENT_FLAT_COLUMNS}
+
+
+def incident_sentence(incident: Mapping) -> tuple[str, str, str | None]:
+    """``(what is broken, what to do first, the fix command)`` in words, for the summaries."""
+    kind = _s(incident.get("kind"))
+    label = KIND_LABELS.get(kind, kind.replace("_", " ")).lower()
+    port = incident.get("dest_port")
+    proto = protocol_name(incident.get("protocol"))
+    where = destination_label(incident) + (f" on {port}/{proto}" if port not in (None, "") else "")
+    tasks = incident.get("tasks") or 0
+    since = parse_time(incident.get("first_seen"))
+    last = parse_time(incident.get("last_seen"))
+    when = [f"{tasks} task{'' if tasks == 1 else 's'}", f"since {since:%H:%M} UTC" if since else "",
+            "still happening" if incident.get("ongoing") else (f"last seen {last:%H:%M} UTC" if last else "")]
+    when = ", ".join(w for w in when if w)
+    service = _s(incident.get("service")) or "?"
+    what = (f"{service} cannot reach {where} ({label}, {when})" if kind in BROKEN_KINDS
+            else f"{service} → {where}: {label} ({when})")
+    cause = incident.get("cause") if isinstance(incident.get("cause"), Mapping) else {}
+    if not cause:
+        return what, "find the cause in the findings below", None
+    name = _s(cause.get("cause"))
+    on = f" on {cause['resource']}" if cause.get("resource") else ""
+    first = (f"fix {name}{on}" if cause.get("confirmed") is True
+             else f"check {name}{on} (likely, not confirmed)")
+    return what, first, (_s(cause.get("fix")) or None)
 
 
 def parse_time(value: Any) -> datetime | None:

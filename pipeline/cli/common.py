@@ -54,12 +54,20 @@ def filters_from(since, until, cluster, service, task, dest, port, kinds):
                    tuple(kinds or ()))
 
 
-def write_output(data, fmt: str | None, output: str | None, *, title: str, sort: bool = True) -> None:
-    """Render ``data`` to stdout or ``output`` in ``fmt`` (an unknown format lists the valid ones)."""
+BY_HELP = ("incident: one line per problem (service → destination, kind, cause, tasks), then the details; "
+           "task: one row per task and destination. JSON, JSONL and CSV hold both either way.")
+
+
+def write_output(data, fmt: str | None, output: str | None, *, title: str, sort: bool = True,
+                 by: str = "incident") -> None:
+    """Render ``data`` to stdout or ``output`` in ``fmt`` (an unknown format or grouping lists the valid ones)."""
     from pipeline import report as formats
+    from pipeline.report.registry import BY
 
     if fmt is not None and formats.ALIASES.get(fmt, fmt) not in formats.format_names():
         raise FlowlogsError(f"--format: unknown format {fmt!r}", f"valid formats: {', '.join(formats.format_names())}")
+    if by not in BY:
+        raise FlowlogsError(f"--by: unknown grouping {by!r}", f"valid: {', '.join(BY)}")
     if output is not None and fmt is None:
         fmt = formats.format_for_path(output) or "json"
-    formats.render(data, fmt, output, title=title, sort=sort)
+    formats.render(data, fmt, output, title=title, sort=sort, by=by)

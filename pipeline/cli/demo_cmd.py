@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from pipeline.cli.app import app
-from pipeline.cli.common import FORMAT_HELP, settings_of, write_output
+from pipeline.cli.common import BY_HELP, FORMAT_HELP, settings_of, write_output
 
 DEMO_LAKE = "flowlogs-demo-lake"
 
@@ -17,6 +17,7 @@ def demo(
     ctx: typer.Context,
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Also write the report to this file (e.g. report.html).")] = None,
+    by: Annotated[str, typer.Option("--by", help=BY_HELP)] = "incident",
 ) -> None:
     """Ingest the bundled sample account, import its metadata, and print the findings.
 
@@ -36,9 +37,9 @@ def demo(
                f"{summary.skipped} files already in), metadata snapshot {result.snapshot_id or 'already in'}; "
                f"lake: {store.uri}", err=True)
     doc = findings_document(store)
-    write_output(doc, fmt, None, title="Fargate connectivity findings (sample account)")
+    write_output(doc, fmt, None, title="Fargate connectivity findings (sample account)", by=by)
     if output:
-        write_output(doc, None, output, title="Fargate connectivity findings (sample account)")
+        write_output(doc, None, output, title="Fargate connectivity findings (sample account)", by=by)
         typer.echo(f"report written to {output}", err=True)
     typer.echo(f"next:\n  flowlogs --lake {store.uri} report findings --format html -o report.html\n"
                f"  flowlogs --lake {store.uri} sql \"SELECT * FROM conversations LIMIT 5\"", err=True)

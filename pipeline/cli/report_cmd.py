@@ -8,7 +8,7 @@ import typer
 
 from pipeline.errors import EXIT_FOUND, FlowlogsError
 from pipeline.cli.app import app
-from pipeline.cli.common import FORMAT_HELP, filters_from, open_store, write_output
+from pipeline.cli.common import BY_HELP, FORMAT_HELP, filters_from, open_store, write_output
 
 report_app = typer.Typer(help="Findings and reports, in table/json/jsonl/csv/markdown/html.", no_args_is_help=True)
 app.add_typer(report_app, name="report", rich_help_panel="Analyse")
@@ -24,14 +24,16 @@ Kind = Annotated[Optional[list[str]], typer.Option("--kind", help="Only these fi
 Fmt = Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)]
 Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file (format from its extension unless --format).")]
 Settle = Annotated[int, typer.Option(help="Seconds before silence counts as no reply (delivery lag).", min=0)]
+By = Annotated[str, typer.Option("--by", help=BY_HELP)]
 FailOn = Annotated[Optional[str], typer.Option(help="Exit 1 if incidents of these kinds exist, e.g. reject,no_return.")]
 
 
 @report_app.command("findings")
 def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, cluster: Cluster = None,
                  service: Service = None, task: Task = None, dest: Dest = None, port: Port = None, kind: Kind = None,
-                 fmt: Fmt = None, output: Output = None, settle: Settle = 900, fail_on: FailOn = None) -> None:
-    """Failing task → destination conversations, with the likely cause and the fix.
+                 fmt: Fmt = None, output: Output = None, settle: Settle = 900, fail_on: FailOn = None,
+                 by: By = "incident") -> None:
+    """Failing task → destination conversations, rolled up into incidents, with the likely cause and the fix.
 
     Example: flowlogs report findings --since 2h --service orders --format json
     """
@@ -39,7 +41,7 @@ def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, c
 
     flt = filters_from(since, until, cluster, service, task, dest, port, kind)
     doc = findings_document(open_store(ctx), flt, settle)
-    write_output(doc, fmt, output, title="Fargate connectivity findings")
+    write_output(doc, fmt, output, title="Fargate connectivity findings", by=by)
     if fail_on is not None:
         from pipeline.vocabulary import KINDS
 

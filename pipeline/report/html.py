@@ -5,8 +5,9 @@ for the copy buttons): the file opens from a laptop, an email attachment or a
 ticket without fetching anything, and prints cleanly.  Every value from the
 document goes through :func:`e` (``html.escape``).
 
-Layout: summary (what is broken, since when, how many tasks and services, counts
-per kind) → timeline of rejected and unanswered flows per destination → service
+Layout: summary (what is broken, since when, how many tasks and services; one
+sentence per incident, what is broken and what to do first; counts per kind; one
+row per incident, or per finding when by task) → timeline of rejected and unanswered flows per destination → service
 × destination matrix → one section per finding (top cause, resource, rule,
 explanation, fix, other candidates, evidence) → what flow logs cannot show.
 """
@@ -164,6 +165,9 @@ table.broken .cause code{font-weight:600}
 .mini{font-size:12px;color:var(--muted);font-weight:400;margin:1px 0 0}
 .alt-fix{margin-top:6px;overflow-wrap:anywhere}
 .subline{margin:-8px 0 16px;color:var(--muted);font-size:14.5px}
+ol.incidents{margin:-6px 0 16px;padding-left:22px}
+ol.incidents li{margin:0 0 8px}
+ol.incidents code.first-fix{font-size:12.5px;word-break:break-all}
 .stat .of{font-size:14px;font-weight:500;color:var(--muted)}
 table.matrix th.row{font-size:13.5px;text-transform:none;letter-spacing:0;color:var(--ink);white-space:nowrap}
 table.matrix th.col{text-transform:none;letter-spacing:0;font-size:12.5px;color:var(--ink);font-weight:600}
@@ -280,8 +284,45 @@ def _join(names: Sequence[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _summary(doc: Mapping, findings: list[dict]) -> str:
-    s = F.summarize(findings)
+def _incident_sentences(incidents: list[dict]) -> str:
+    """One sentence per incident: what is broken, and what to do first (with the command)."""
+    items = []
+    for n, incident in enumerate(incidents, 1):
+        what, first, fix = F.incident_sentence(incident)
+        command = f': <code class="first-fix">{e(fix)}</code>' if fix else "."
+        items.append(f'<li id="incident-{n}" data-incident="{e(incident.get("id"))}"><strong>{e(what)}</strong>; '
+                     f"first, {e(first)}{command}</li>")
+    return f'<ol class="incidents">{"".join(items)}</ol>'
+
+
+def _incident_rows(incidents: list[dict], days: set) -> list[str]:
+    """The summary table, one row per incident; the service links to its first finding."""
+    rows = []
+    for n, incident in enumerate(incidents, 1):
+        cause = incident.get("cause") or {}
+        first = (incident.get("findings") or [None])[0]
+        service = e(incident.get("service"))
+        link = f'<a href="#{_anchor(first + 1)}">{service}</a>' if first is not None else service
+        tasks = incident.get("tasks") or 0
+        now = "still happening" if incident.get("ongoing") else f"last {_when(incident.get('last_seen'))}"
+        rows.append(
+            f'<tr><td class="n">{n}</td>'
+            f'<td class="what">{link}<div class="mini">{e(incident.get("cluster"))} · '
+            f'{e(_plural(tasks, "task"))}</div></td>'
+            f"<td>{_kind_badge(incident.get('kind'))}</td>"
+            f"<td>{e(F.destination_label(incident))}<div class=\"mini mono\">{e(_port(incident))}</div></td>"
+            f"<td>{_time_tag(incident.get('first_seen'), with_date=len(days) > 1)}"
+            f'<div class="mini">{e(now)}</div></td>'
+            f'<td class="cause"><code>{e(cause.get("cause") or "unknown")}</code> '
+            f"{_confirmed(cause) if cause else ''}"
+            f'<div class="mini mono">{e(", ".join(incident.get("resources") or []))}</div></td></tr>'
+        )
+    return rows
+
+
+def _summary(doc: Mapping, findings: list[dict], by_incident: bool = True) -> str:
+    incidents = doc.get("incidents") or []
+    s = F.summarize(findings, incidents)
     parts = ['<section class="card summary" id="summary"><h2>Summary</h2>']
     if not findings:
         parts.append('<p class="headline ok">No findings: every conversation in the window was answered.</p>')
@@ -298,7 +339,9 @@ def _summary(doc: Mapping, findings: list[dict]) -> str:
         parts.append(f'<p class="headline">{e(text)}</p>')
     else:
         parts.append('<p class="headline">Nothing is blocked.</p>')
-    if warn:
+    if by_incident:
+        parts.append(_incident_sentences(incidents))
+    elif warn:
         bypass = sorted({str(f.get("service") or "?") for f in warn if f.get("kind") == "endpoint_bypassed"})
         other = [f for f in warn if f.get("kind") != "endpoint_bypassed"]
         notes = []
@@ -325,7 +368,7 @@ def _summary(doc: Mapping, findings: list[dict]) -> str:
                      f'<div class="l">{e(label)}</div></div>')
     parts.append("</div>")
     parts.append('<div class="kinds">')
-    for kind, n in s["by_kind"].items():
+    for kind, n in (s["incidents_by_kind"] if by_incident else s["by_kind"]).items():
         label = F.KIND_LABELS.get(kind, kind)
         parts.append(f'<span class="badge k-{e(kind)}" title="kind: {e(kind)}">{e(n)} × {e(label)}</span>')
     parts.append("</div>")
@@ -333,6 +376,10 @@ def _summary(doc: Mapping, findings: list[dict]) -> str:
                  "<th>Problem</th><th>Destination</th><th>Since</th><th>Most likely cause</th>"
                  "</tr></thead><tbody>")
     days = {t.date() for t in (F.parse_time(f.get("first_seen")) for f in findings) if t}
+    if by_incident:
+        parts += _incident_rows(incidents, days)
+        parts.append("</tbody></table></div></section>")
+        return "".join(parts)
     for i, f in enumerate(findings, 1):
         top = F.top_cause(f)
         parts.append(
@@ -771,14 +818,15 @@ def _version() -> str:
     return str(__version__)
 
 
-def report(doc: Mapping, *, title: str | None = None) -> str:
-    """The incident report for a findings document, as one HTML string."""
+def report(doc: Mapping, *, title: str | None = None, by_incident: bool = True) -> str:
+    """The incident report for a findings document, as one HTML string; its summary leads with the
+    incidents (one sentence and one row each), or with every finding (``by_incident=False``)."""
     doc = F.canonical_document(doc)
     findings = doc["findings"]
     title = title or DEFAULT_TITLE
     meta = header_lines(doc, {"window": "Window {since} → {until}", "lake": "Lake <code>{lake}</code>",
                               "generated": "Generated {generated}"}, when=_when, text=e)
-    body = [_summary(doc, findings), _timeline(doc), _matrix(findings)]
+    body = [_summary(doc, findings, by_incident), _timeline(doc), _matrix(findings)]
     if findings:
         body.append('<h2 style="margin:28px 0 12px;font-size:20px">Findings</h2>')
     body += [_finding(i, f) for i, f in enumerate(findings, 1)]
@@ -808,6 +856,6 @@ def rows_page(columns: Sequence[str], rows: Iterable[Mapping], *, title: str | N
 @register("html", "html", "the self-contained HTML incident report")
 def render_html(p: Payload, out: TextIO) -> None:
     if p.is_findings:
-        out.write(report(p.doc, title=p.title))
+        out.write(report(p.doc, title=p.title, by_incident=p.by_incident))
     else:
         out.write(rows_page(p.columns, p.rows, title=p.title))

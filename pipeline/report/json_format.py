@@ -1,4 +1,7 @@
-"""``json`` and ``jsonl``: the findings document as-is, or rows."""
+"""``json`` and ``jsonl``: the findings document as-is, or rows.
+
+In JSONL, the incidents come first (an incident has an ``id`` and ``findings``, the indices of
+its findings among the finding lines), then the findings (``likely_causes``)."""
 
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ def render_json(p: Payload, out: TextIO) -> None:
     out.write(dumps(value, indent=2) + "\n")
 
 
-@register("jsonl", "jsonl", "one finding or row per line")
+@register("jsonl", "jsonl", "one incident, then one finding, or one row per line")
 def render_jsonl(p: Payload, out: TextIO) -> None:
-    items = p.doc["findings"] if p.is_findings else [{c: r.get(c) for c in p.columns} for r in p.rows]
+    items = (p.doc["incidents"] + p.doc["findings"] if p.is_findings
+             else [{c: r.get(c) for c in p.columns} for r in p.rows])
     for item in items:
         out.write(dumps(item) + "\n")

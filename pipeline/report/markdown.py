@@ -1,11 +1,12 @@
-"""``markdown``: a summary table, then one section per finding with its fix."""
+"""``markdown``: the incidents (a table and a sentence each), then the findings: a summary table and one
+section per finding with its fix (``by="task"``: the findings only)."""
 
 from __future__ import annotations
 
 from typing import Any, Sequence, TextIO
 
 from pipeline.analysis import document as F
-from pipeline.report.plain import BRIEF_COLUMNS
+from pipeline.report.plain import BRIEF_COLUMNS, INCIDENT_COLUMNS
 from pipeline.report.registry import DEFAULT_TITLE, Payload, header_lines, register
 from pipeline.report.values import cell, is_number_column, plural as _plural
 
@@ -38,7 +39,22 @@ def _code(text: Any) -> str:
     return f"{ticks}{value}{ticks}"
 
 
-@register("markdown", "md", "a markdown summary table, then one section per finding")
+def _incidents(p: Payload) -> list[str]:
+    """One line per incident (a table), then one sentence each: what is broken, what to do first."""
+    incidents = p.doc["incidents"]
+    s = F.summarize(p.doc["findings"], incidents)
+    kinds = ", ".join(f"{n} {k}" for k, n in s["incidents_by_kind"].items())
+    lines = [f"**{_plural(s['incidents'], 'incident')}** ({kinds}), {s['incidents_ongoing']} still happening "
+             f"at the end of the window.", ""]
+    rows = [dict(r, n=i) for i, r in enumerate(p.incident_rows, 1)]
+    lines += _md_table(["n", *INCIDENT_COLUMNS], rows, ["#", *INCIDENT_COLUMNS]) + [""]
+    for i, incident in enumerate(incidents, 1):
+        what, first, fix = F.incident_sentence(incident)
+        lines.append(f"{i}. {_md(what)}; first, {_md(first)}" + (f": {_code(fix)}" if fix else "."))
+    return lines + [""]
+
+
+@register("markdown", "md", "a markdown table of the incidents, then of the findings, then a section per finding")
 def render_markdown(p: Payload, out: TextIO) -> None:
     lines: list[str] = []
     if not p.is_findings:
@@ -59,6 +75,8 @@ def render_markdown(p: Payload, out: TextIO) -> None:
         lines += ["No findings: every conversation in the window was answered.", ""]
         out.write("\n".join(lines))
         return
+    if p.by_incident:
+        lines += _incidents(p) + ["## Findings by task", ""]
     kinds = ", ".join(f"{n} {k}" for k, n in s["by_kind"].items())
     lines += [f"**{_plural(s['findings'], 'finding')}** ({kinds}) across {_plural(s['services'], 'service')} "
               f"and {_plural(s['tasks'], 'task')}."]

@@ -1,4 +1,4 @@
-"""``plain``: aligned text for pipes, one line per row."""
+"""``plain``: aligned text for pipes, one line per incident (``by="task"``: per finding) or row."""
 
 from __future__ import annotations
 
@@ -14,11 +14,21 @@ BRIEF_COLUMNS = ("kind", "state", "cluster", "service", "task_id", "destination_
                  "cause_confirmed", "cause_resource")
 
 
-@register("plain", "txt", "aligned text for pipes: one line per row, no colour or box drawing")
+#: The columns of the one-line-per-incident views (plain text and markdown).
+INCIDENT_COLUMNS = ("id", "kind", "cluster", "service", "destination_aws_service", "destination_id", "dest_port",
+                    "tasks", "conversations", "flows", "first_seen", "last_seen", "ongoing", "cause",
+                    "cause_confirmed", "cause_resource")
+
+
+@register("plain", "txt", "aligned text for pipes: one line per incident or row, no colour or box drawing")
 def render_plain(p: Payload, out: TextIO) -> None:
-    columns = list(BRIEF_COLUMNS) if p.is_findings and p.columns == list(F.FLAT_COLUMNS) else p.columns
-    table = [[one_line(cell(r.get(c))) or "-" for c in columns] for r in p.rows]
-    numeric = {i for i, c in enumerate(columns) if is_number_column(p.rows, c)}
+    if p.by_incident:
+        columns, rows = list(INCIDENT_COLUMNS), p.incident_rows
+    else:
+        columns = list(BRIEF_COLUMNS) if p.is_findings and p.columns == list(F.FLAT_COLUMNS) else p.columns
+        rows = p.rows
+    table = [[one_line(cell(r.get(c))) or "-" for c in columns] for r in rows]
+    numeric = {i for i, c in enumerate(columns) if is_number_column(rows, c)}
     widths = [max([len(c)] + [len(row[i]) for row in table]) for i, c in enumerate(columns)]
 
     def line(values: list[str]) -> str:

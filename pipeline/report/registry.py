@@ -4,12 +4,12 @@ Each format lives in its own module and registers itself with :func:`register`
 (``json_format``, ``csv_format``, ``plain``, ``markdown``, ``table``, ``html``);
 ``pipeline.report`` imports them all.
 
-``render(data, fmt, out, *, title=None, columns=None, sort=True, width=None)``
+``render(data, fmt, out, *, title=None, columns=None, sort=True, width=None, by="incident")``
 
 ``data`` is one of
 
-* a findings document (``{"generated_at", "lake", "window", "findings": [...]}``,
-  issue 5's contract), or a bare list of findings;
+* a findings document (``{"generated_at", "lake", "window", "incidents": [...],
+  "findings": [...]}``, issue 5's contract), or a bare list of findings;
 * a list (or any iterable) of row dicts, e.g. an ad-hoc SQL result; the columns
   are ``columns=`` or else the keys of the rows in first-seen order (the first
   row's keys first); an iterable of tuples needs ``columns=``;
@@ -19,8 +19,7 @@ Formats (``FORMATS``; aliases in ``ALIASES``):
 
 ``table``
     A rich table that fits the terminal: 80 columns and up, more detail when
-    wider.  When ``out`` is not a terminal (pipe, file) and no ``width`` is given,
-    ``table`` falls back to ``plain`` so that ``| grep`` and ``| awk`` work.
+    wider (off a terminal: ``width``, else $COLUMNS, else 80).
 ``plain``
     Pipe-friendly text: a header line, then one line per row, columns aligned
     and separated by at least two spaces, empty values shown as ``-``, no colour,
@@ -30,7 +29,8 @@ Formats (``FORMATS``; aliases in ``ALIASES``):
     A findings document as-is with a stable key order (contract order, then any
     extra keys sorted); rows as a JSON array of objects.
 ``jsonl``
-    One finding (or row) per line.
+    One incident per line (each with its ``id`` and the indices of its findings),
+    then one finding per line (rows: one row per line).
 ``csv``
     A header plus one row per finding, flattened: ``destination_*`` and the top
     cause as ``cause``, ``cause_confirmed``, ``cause_resource``, ``cause_rule``,
@@ -42,7 +42,13 @@ Formats (``FORMATS``; aliases in ``ALIASES``):
     The self-contained incident report (see ``pipeline.report.html``); rows: a
     standalone HTML table.
 
-``fmt=None`` picks ``table`` on a terminal and ``plain`` otherwise.
+``fmt=None`` picks ``table`` on a terminal and ``plain`` otherwise (so that ``| grep``
+and ``| awk`` work); a format given explicitly is always used.
+
+Findings views lead with incidents (``document.roll_up``: one line per problem):
+``table`` and ``plain`` show the incidents, ``markdown`` and ``html`` the incidents
+first and then every finding; ``by="task"`` gives one row per finding instead.
+``json``, ``jsonl`` and ``csv`` do not depend on ``by``.
 
 Rows are always sorted before rendering, so the same input gives the same bytes:
 findings most serious kind first, then cluster, service, destination, port, task
@@ -78,10 +84,20 @@ class Payload:
     title: str | None = None
     width: int | None = None
     color: bool = False
+    by: str = "incident"
 
     @property
     def is_findings(self) -> bool:
         return self.doc is not None
+
+    @property
+    def by_incident(self) -> bool:
+        """A findings view that leads with incidents (``by="task"``: one row per finding, as before)."""
+        return self.is_findings and self.by == "incident"
+
+    @property
+    def incident_rows(self) -> list[dict]:
+        return [F.flatten_incident(i) for i in self.doc["incidents"]] if self.is_findings else []
 
 
 def _to_rows(data: Any, columns: Sequence[str] | None) -> tuple[list[str], list[dict]]:
@@ -123,16 +139,22 @@ def sort_rows(rows: list[dict], columns: Sequence[str], sort: bool | Sequence[st
     return out
 
 
+#: How a findings view is organised: by incident (one line per problem) or by task (one per finding).
+BY = ("incident", "task")
+
+
 def prepare(data: Any, *, columns: Sequence[str] | None = None, sort: bool | Sequence[str] = True,
-            title: str | None = None) -> Payload:
+            title: str | None = None, by: str = "incident") -> Payload:
     """Normalise any accepted input into a :class:`Payload` (sorted rows, canonical document)."""
+    if by not in BY:
+        raise ValueError(f"unknown grouping {by!r} (known: {', '.join(BY)})")
     if isinstance(data, list) and F.looks_like_findings(data):
         data = {"findings": data}
     if F.is_document(data):
         doc = F.canonical_document(data)
         rows = [F.flatten_finding(f) for f in doc["findings"]]
         cols = list(columns or F.FLAT_COLUMNS)
-        return Payload(cols, rows, doc=doc, title=title)
+        return Payload(cols, rows, doc=doc, title=title, by=by)
     cols, rows = _to_rows(data, columns)
     return Payload(cols, sort_rows(rows, cols, sort), title=title)
 
@@ -184,15 +206,14 @@ def format_names() -> list[str]:
 
 
 def resolve_format(fmt: str | None, out: Any = None, *, width: int | None = None) -> str:
-    """The format actually used: aliases resolved, ``None``/``table`` to ``plain`` off a terminal."""
+    """The format actually used: aliases resolved; no format is ``table`` on a terminal, ``plain`` off
+    one (an explicit ``table`` stays a table: the choice wins, only the default follows the terminal)."""
     if fmt is None:
-        fmt = "table"
+        return "table" if width is not None or _isatty(out) else "plain"
     name = ALIASES.get(fmt.lower(), fmt.lower())
     if name not in FORMATS:
         known = ", ".join(FORMATS)
         raise ValueError(f"unknown output format {fmt!r} (known: {known})")
-    if name == "table" and width is None and not _isatty(out):
-        return "plain"
     return name
 
 
@@ -226,21 +247,22 @@ def _terminal_width(out: Any) -> int:
 
 def render(data: Any, fmt: str | None = None, out: TextIO | str | os.PathLike | None = None, *,
            title: str | None = None, columns: Sequence[str] | None = None,
-           sort: bool | Sequence[str] = True, width: int | None = None) -> None:
+           sort: bool | Sequence[str] = True, width: int | None = None, by: str = "incident") -> None:
     """Render ``data`` as ``fmt`` to ``out`` (a text stream, a file path, or stdout when None).
 
-    ``width`` forces a rich table of that many columns even when ``out`` is not a
-    terminal (tests, ``--width``).  See the module docstring for the formats.
+    ``width`` sets the width of a table (default: the terminal's, else $COLUMNS, else 80).
+    ``by`` (findings): ``incident`` leads with one line per problem, ``task`` shows one row per
+    finding.  See the module docstring for the formats.
     """
     if isinstance(out, (str, os.PathLike)):
         text = render_to_string(data, fmt or format_for_path(out) or "plain", title=title,
-                                columns=columns, sort=sort, width=width)
+                                columns=columns, sort=sort, width=width, by=by)
         with open(out, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
         return
     stream = out if out is not None else sys.stdout
     name = resolve_format(fmt, stream, width=width)
-    payload = prepare(data, columns=columns, sort=sort, title=title)
+    payload = prepare(data, columns=columns, sort=sort, title=title, by=by)
     if name == "table":
         tty = _isatty(stream)
         payload.width = width or _terminal_width(stream)
