@@ -60,10 +60,15 @@ def contained(item: dict) -> list | None:
 
 
 class Events:
-    """Records met in one source, per table, with their number (line or position) and JSON text."""
+    """Records met in one source, typed into batches every ``CHUNK`` records (memory stays
+    bounded), with their number (line or position) and JSON text; digests are counted."""
 
-    def __init__(self):
+    def __init__(self, source: str = "", ingest_id: str = "", defaults: dict | None = None):
+        self.context = (source, ingest_id, defaults or {})
         self.rows: dict[str, list[tuple[int, dict, str | None, str]]] = {CLOUDTRAIL: [], RESOLVER: []}
+        self.typed: list[tuple[pa.Table, list[Problem]]] = []
+        self.records = 0
+        self.last = 0  # the highest record number met
         self.digests = 0
         self.problems: list[Problem] = []
 
@@ -84,7 +89,12 @@ class Events:
         if found == DIGEST:
             self.digests += 1
         elif found:
-            self.rows[found].append((number, item, text if isinstance(text, str) else None, fmt))
+            rows = self.rows[found]
+            rows.append((number, item, text if isinstance(text, str) else None, fmt))
+            self.records += 1
+            self.last = max(self.last, number)
+            if len(rows) >= CHUNK:
+                self._convert(found)
         else:
             inner = contained(item)
             if inner is None:
@@ -98,51 +108,58 @@ class Events:
                     self.problems.append(Problem(at, f"not a CloudTrail event in {fmt}: {shown[:80]}", shown))
         return True
 
-    @property
-    def records(self) -> int:
-        return len(self.rows[CLOUDTRAIL]) + len(self.rows[RESOLVER])
-
-    def numbers(self) -> list[int]:
-        return [r[0] for rows in self.rows.values() for r in rows]
-
-
-def batches(events: Events, source: str, ingest_id: str, defaults: dict) -> Iterator[tuple[pa.Table, list[Problem]]]:
-    """The typed ``api_calls`` and ``dns_queries`` batches of the events, and their problems."""
-    for name, to_row, table in ((CLOUDTRAIL, _api_call, API_CALLS), (RESOLVER, _dns_query, DNS_QUERIES)):
-        rows = events.rows[name]
+    def _convert(self, kind_: str) -> None:
+        rows, self.rows[kind_] = self.rows[kind_], []
         if rows:
-            yield _typed(table, rows, to_row, source, ingest_id, defaults)
-    if events.problems:
-        yield API_CALLS.schema.empty_table(), events.problems
+            table, to_row = _TYPES[kind_]
+            self.typed.append(_typed(table, rows, to_row, *self.context))
+
+    def batches(self) -> Iterator[tuple[pa.Table, list[Problem]]]:
+        """The typed ``api_calls`` and ``dns_queries`` batches, and the records kept aside."""
+        for kind_ in self.rows:
+            self._convert(kind_)
+        yield from self.typed
+        self.typed = []
+        if self.problems:
+            yield API_CALLS.schema.empty_table(), self.problems
+
+
+CHUNK = 8192
 
 
 def _typed(table: Table, rows, to_row, source, ingest_id, defaults) -> tuple[pa.Table, list[Problem]]:
-    names = [name for name, _, _ in table.columns]
-    columns: dict[str, list] = {name: [] for name in names}
-    problems: list[Problem] = []
+    """Rows → one typed batch of ``table``: ``to_row`` gives the values of the columns before
+    ``record`` in order; rows it rejects, or whose time is no time, are quarantined."""
+    values, numbers, texts, formats, problems = [], [], [], [], []
     for number, item, text, fmt in rows:
         try:
-            values = to_row(item)
+            values.append(to_row(item))
         except _Bad as exc:
             problems.append(Problem(number, str(exc), (text or json.dumps(item))[:_QUARANTINED_TEXT]))
             continue
-        values["record"] = text if text is not None else json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-        values.update(_source=source, _line=number, _format=fmt, _ingest_id=ingest_id)
-        for name in names:
-            columns[name].append(values.get(name))
-    time_column = table.time[0]
-    times, bad = _times(columns[time_column])
+        numbers.append(number)
+        texts.append(text if text is not None else json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+        formats.append(fmt)
+    n = len(numbers)
+    names = [name for name, _, _ in table.columns]
+    columns = dict(zip(names, zip(*values))) if values else dict.fromkeys(names, ())
+    columns.update(record=texts, _line=numbers, _format=formats)
+    times, bad = _times(columns[table.time[0]])
     arrays = []
     for name, type_, _ in table.columns:
-        array = times if name == time_column else pa.array(columns[name], type_)
+        if name == table.time[0]:
+            array = times
+        elif name in ("_source", "_ingest_id"):
+            array = pa.repeat(pa.scalar(source if name == "_source" else ingest_id, type_), n)
+        else:
+            array = pa.array(columns[name], type_)
         if defaults.get(name) is not None:
             array = pc.fill_null(array, defaults[name])
         arrays.append(array)
     typed = pa.Table.from_arrays(arrays, schema=table.schema)
     if bad:
-        problems += [Problem(columns["_line"][i], f"{text} is not a time", columns["record"][i][:_QUARANTINED_TEXT])
-                     for i, text in bad.items()]
-        typed = typed.filter(pa.array([i not in bad for i in range(typed.num_rows)]))
+        problems += [Problem(numbers[i], f"{text} is not a time", texts[i][:_QUARANTINED_TEXT]) for i, text in bad.items()]
+        typed = typed.filter(pa.array([i not in bad for i in range(n)]))
     return typed, problems
 
 
@@ -164,7 +181,7 @@ def _flag(value) -> bool | None:
     return None
 
 
-def _api_call(e: dict) -> dict:
+def _api_call(e: dict) -> tuple:
     if e.get("eventTime") in (None, ""):
         raise _Bad("no eventTime (every CloudTrail event has one)")
     identity = e.get("userIdentity") if isinstance(e.get("userIdentity"), dict) else {}
@@ -178,33 +195,33 @@ def _api_call(e: dict) -> dict:
                     else f"arn:{match['partition']}:iam::{match['account']}:role/{match['role']}")
         session = match["session"]
     tls = e.get("tlsDetails") if isinstance(e.get("tlsDetails"), dict) else {}
-    return {
-        "event_time": _text(e.get("eventTime")),
-        "event_source": _text(e.get("eventSource")),
-        "event_name": _text(e.get("eventName")),
-        "region": _text(e.get("awsRegion")),
-        "error_code": _text(e.get("errorCode")),
-        "error_message": _text(e.get("errorMessage")),
-        "principal_arn": principal,
-        "principal_type": _text(identity.get("type")),
-        "principal_account_id": _text(identity.get("accountId")),
-        "role_arn": role_arn,
-        "session_name": session,
-        "account_id": _text(e.get("recipientAccountId")),
-        "source_ip": _text(e.get("sourceIPAddress")),
-        "vpc_endpoint_id": _text(e.get("vpcEndpointId")),
-        "vpc_endpoint_account_id": _text(e.get("vpcEndpointAccountId")),
-        "user_agent": _text(e.get("userAgent")),
-        "tls_host": _text(tls.get("clientProvidedHostHeader")),
-        "event_category": _text(e.get("eventCategory")),
-        "event_type": _text(e.get("eventType")),
-        "read_only": _flag(e.get("readOnly")),
-        "management_event": _flag(e.get("managementEvent")),
-        "request_id": _text(e.get("requestID")),
-        "event_id": _text(e.get("eventID")),
-        "event_version": _text(e.get("eventVersion")),
-        "resources": None if e.get("resources") is None else json.dumps(e["resources"]),
-    }
+    return (  # in the order of API_CALLS.columns
+        _text(e.get("eventTime")),  # event_time
+        _text(e.get("eventSource")),  # event_source
+        _text(e.get("eventName")),  # event_name
+        _text(e.get("awsRegion")),  # region
+        _text(e.get("errorCode")),  # error_code
+        _text(e.get("errorMessage")),  # error_message
+        principal,  # principal_arn
+        _text(identity.get("type")),  # principal_type
+        _text(identity.get("accountId")),  # principal_account_id
+        role_arn,  # role_arn
+        session,  # session_name
+        _text(e.get("recipientAccountId")),  # account_id
+        _text(e.get("sourceIPAddress")),  # source_ip
+        _text(e.get("vpcEndpointId")),  # vpc_endpoint_id
+        _text(e.get("vpcEndpointAccountId")),  # vpc_endpoint_account_id
+        _text(e.get("userAgent")),  # user_agent
+        _text(tls.get("clientProvidedHostHeader")),  # tls_host
+        _text(e.get("eventCategory")),  # event_category
+        _text(e.get("eventType")),  # event_type
+        _flag(e.get("readOnly")),  # read_only
+        _flag(e.get("managementEvent")),  # management_event
+        _text(e.get("requestID")),  # request_id
+        _text(e.get("eventID")),  # event_id
+        _text(e.get("eventVersion")),  # event_version
+        None if e.get("resources") is None else json.dumps(e["resources"]),  # resources
+    )
 
 
 _ADDRESS_TYPES = ("A", "AAAA")
@@ -223,7 +240,7 @@ def _answers(value) -> list[dict]:
     return out
 
 
-def _dns_query(r: dict) -> dict:
+def _dns_query(r: dict) -> tuple:
     if r.get("query_timestamp") in (None, ""):
         raise _Bad("no query_timestamp (every query log record has one)")
     port = r.get("srcport")
@@ -240,29 +257,29 @@ def _dns_query(r: dict) -> dict:
     srcids = srcids if isinstance(srcids, dict) else {}
     answers = _answers(r.get("answers"))
     name = _text(r.get("query_name"))
-    return {
-        "query_time": _text(r.get("query_timestamp")),
-        "account_id": _text(r.get("account_id")),
-        "region": _text(r.get("region")),
-        "vpc_id": _text(r.get("vpc_id")),
-        "query_name": name,
-        "name": None if name is None else name.strip().rstrip(".").lower(),
-        "query_type": _text(r.get("query_type")),
-        "query_class": _text(r.get("query_class")),
-        "rcode": _text(r.get("rcode")),
-        "answers": None if r.get("answers") is None else json.dumps(r["answers"]),
-        "answer_records": answers,
-        "answer_addresses": [a["rdata"] for a in answers if a["type"] in _ADDRESS_TYPES and a["rdata"]],
-        "srcaddr": _text(r.get("srcaddr")),
-        "srcport": port,
-        "transport": _text(r.get("transport")),
-        "srcids_instance": _text(srcids.get("instance")),
-        "srcids_resolver_endpoint": _text(srcids.get("resolver_endpoint", srcids.get("resolver-endpoint"))),
-        "firewall_rule_action": _text(r.get("firewall_rule_action")),
-        "firewall_rule_group_id": _text(r.get("firewall_rule_group_id")),
-        "firewall_domain_list_id": _text(r.get("firewall_domain_list_id")),
-        "version": _text(r.get("version")),
-    }
+    return (  # in the order of DNS_QUERIES.columns
+        _text(r.get("query_timestamp")),  # query_time
+        _text(r.get("account_id")),  # account_id
+        _text(r.get("region")),  # region
+        _text(r.get("vpc_id")),  # vpc_id
+        name,  # query_name
+        None if name is None else name.strip().rstrip(".").lower(),  # name
+        _text(r.get("query_type")),  # query_type
+        _text(r.get("query_class")),  # query_class
+        _text(r.get("rcode")),  # rcode
+        None if r.get("answers") is None else json.dumps(r["answers"]),  # answers
+        answers,  # answer_records
+        [a["rdata"] for a in answers if a["type"] in _ADDRESS_TYPES and a["rdata"]],  # answer_addresses
+        _text(r.get("srcaddr")),  # srcaddr
+        port,  # srcport
+        _text(r.get("transport")),  # transport
+        _text(srcids.get("instance")),  # srcids_instance
+        _text(srcids.get("resolver_endpoint", srcids.get("resolver-endpoint"))),  # srcids_resolver_endpoint
+        _text(r.get("firewall_rule_action")),  # firewall_rule_action
+        _text(r.get("firewall_rule_group_id")),  # firewall_rule_group_id
+        _text(r.get("firewall_domain_list_id")),  # firewall_domain_list_id
+        _text(r.get("version")),  # version
+    )
 
 
 def _times(values: list) -> tuple[pa.Array, dict[int, str]]:
@@ -290,3 +307,6 @@ def _time(value) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()))
     return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+_TYPES = {CLOUDTRAIL: (API_CALLS, _api_call), RESOLVER: (DNS_QUERIES, _dns_query)}

@@ -137,7 +137,8 @@ def _refusal(doc: object) -> str:
     return f"a JSON {type(doc).__name__}, not a flow-log, CloudTrail or Resolver query-log delivery shape"
 
 
-def split(data: bytes, *, partial: bool = False) -> tuple[list[Messages], list[tuple[int, dict]], Events]:
+def split(data: bytes, *, partial: bool = False, found: Events | None = None
+          ) -> tuple[list[Messages], list[tuple[int, dict]], Events]:
     """Split a JSON file into flow-record strings per stream, field-keyed flow rows, and
     the CloudTrail and Resolver records (``events.Events``, with the lines kept aside).
 
@@ -148,7 +149,7 @@ def split(data: bytes, *, partial: bool = False) -> tuple[list[Messages], list[t
     """
     streams: dict[str | None, Messages] = {}
     rows: list[tuple[int, dict]] = []
-    found = Events()
+    found = Events() if found is None else found
     numbers = itertools.count(1)
 
     def add(stream, number, message, fmt):

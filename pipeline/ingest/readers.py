@@ -189,12 +189,13 @@ def _read_json(stream, source, ingest_id, log_format, defaults):
     data = stream.read()
     damage = stream.damage if isinstance(stream, Gunzip) else None
     try:
-        streams, rows, found = jsonlogs.split(data, partial=damage is not None)
+        streams, rows, found = jsonlogs.split(data, partial=damage is not None,
+                                              found=events.Events(source, ingest_id, defaults))
     except (jsonlogs.NotFlowLogs, UnicodeDecodeError) as exc:
         raise SourceError(f"refused: {exc}") from None
     if found.digests and not (streams or rows or found.records or found.problems):
         raise SourceIgnored("a CloudTrail digest file (signatures of the trail's log files, no events)")
-    yield from events.batches(found, source, ingest_id, defaults)
+    yield from found.batches()
     ctx = Context(source, ingest_id, "", defaults)
     yield from jsonlogs.read_rows(rows, ctx)
     for messages in streams:
@@ -212,7 +213,7 @@ def _read_json(stream, source, ingest_id, log_format, defaults):
             problems = [Problem(int(numbers[p.line - 1]), p.reason, p.text) for p in problems]
             yield table, problems
     if damage:
-        last = max([n for m in streams for n in m.numbers] + [n for n, _ in rows] + found.numbers(), default=0)
+        last = max([n for m in streams for n in m.numbers] + [n for n, _ in rows] + [found.last], default=0)
         yield SCHEMA.empty_table(), [Problem(last + 1, f"{damage}: the records after number {last:,} are lost", "")]
 
 
