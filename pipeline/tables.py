@@ -120,8 +120,8 @@ DNS_QUERIES = Table(
         ("query_type", S, "query_type: A, AAAA, CNAME, PTR…"),
         ("query_class", S, "query_class: IN."),
         ("rcode", S, "rcode: NOERROR, NXDOMAIN, SERVFAIL…"),
-        ("answers", S, "answers as JSON text: [{\"Rdata\", \"Type\", \"Class\"}…] as logged."),
-        ("answer_records", pa.list_(ANSWER), "answers as a list of {rdata, type, class} (CNAME chains in order)."),
+        ("answers", pa.list_(ANSWER), "answers as a list of {rdata, type, class}, in the logged order (a CNAME "
+         "chain first); empty when there was none (the logged JSON is in `record`)."),
         ("answer_addresses", pa.list_(S), "The A and AAAA answers' addresses."),
         ("srcaddr", S, "srcaddr: the address that asked (a task's ENI address)."),
         ("srcport", pa.int32(), "srcport."),

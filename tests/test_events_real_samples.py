@@ -134,19 +134,19 @@ CASES = [
     # --- Route 53 Resolver query logs -------------------------------------------------------------
     Case("route53resolver/elastic-integrations/test-route53.log", {"dns_queries": 34}, rows={
         1: dict(query_name="does-not-exist.abc.com.", name="does-not-exist.abc.com", rcode="NXDOMAIN",
-                answer_records=[], answer_addresses=[], srcaddr="172.31.86.159", srcport=48701, transport="UDP",
+                answers=[], answer_addresses=[], srcaddr="172.31.86.159", srcport=48701, transport="UDP",
                 vpc_id="vpc-01e31a7c", query_time=utc("2021-12-11T22:46:23Z"), srcids_instance=None,
                 _format="json-lines")},
         partitions={1: "aws_account=626345947581/aws_region=us-east-1/dt=2021-12-11"}),
     Case("route53resolver/aws-docs/resolver-query-log-example-firewall-block.json", {"dns_queries": 1}, rows={
         2: dict(firewall_rule_action="BLOCK", firewall_rule_group_id="rslvr-frg-01234567890abcdef",
                 query_name="15.3.4.32.in-addr.arpa.", answer_addresses=[],
-                answer_records=[{"rdata": "203.0.113.9", "type": "PTR", "class": "IN"}])}),
+                answers=[{"rdata": "203.0.113.9", "type": "PTR", "class": "IN"}])}),
     Case("route53resolver/panther-analysis/vpcdns-rule-tests.jsonl", {"dns_queries": 13}, rows={
         1: dict(name="dynamodb.us-west-2.amazonaws.com", answer_addresses=["1.2.3.4"],
                 query_time=utc("2022-06-25T00:27:53Z"), srcids_instance="i-0abc234"),
         2: dict(query_name="dynamodb.us-west-2.amazonaws.com.", name="dynamodb.us-west-2.amazonaws.com"),
-        12: dict(answer_records=[], answers=None)}),
+        12: dict(answers=[])}),
     Case("route53resolver/aws-samples-r53resolver-query-log-parser/decoded-firehose-data-records.jsonl",
          {"dns_queries": 3}, rows={
              1: dict(name="ec2messages.us-east-1.amazonaws.com", query_type="AAAA", transport=None,

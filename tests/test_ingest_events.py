@@ -166,3 +166,43 @@ def test_other_shapes_of_the_same_events(tmp_path, shape):
     lake = tmp_path / "lake"
     assert cli("--lake", lake, "ingest", "--quiet", "--workers", 1, path).exit_code == 0
     assert sql(lake, "SELECT event_id FROM api_calls ORDER BY _line") == [[e["eventID"]] for e in events]
+
+
+def _record_by_record(data: bytes):
+    from pipeline.ingest import jsonlogs
+    from pipeline.ingest.events import Events
+
+    _, _, found = jsonlogs.split(data, found=Events("s", "i", {"vpc_id": "vpc-key"}))
+    batches = [table for table, _ in found.batches() if table.num_rows]
+    return batches[0].schema.empty_table() if not batches else __import__("pyarrow").concat_tables(batches)
+
+
+@pytest.mark.parametrize("name", ["generated", "real"])
+def test_query_logs_typed_by_arrow_equal_the_record_by_record_path(name):
+    """Resolver JSON lines take a C++ path (Arrow's JSON reader); it must give the same rows."""
+    import gzip
+
+    from conftest import shared
+    from pipeline.ingest.events import query_log_lines
+
+    if name == "generated":
+        records = [query_record(k, AT + timedelta(seconds=k)) for k in range(300)]
+        records[5]["answers"][0:0] = [{"Rdata": "alias.example.com. ", "Type": "CNAME", "Class": "IN"}] if records[5]["answers"] else []
+        records[7].update(srcids={"instance": "i-0abc"}, firewall_rule_action="BLOCK")
+        del records[9]["vpc_id"]
+        data = b"\n" + gzip.decompress(query_log_file(records)) + b"\n\n"
+    else:
+        data = shared("real_samples", "route53resolver/elastic-integrations/test-route53.log").read_bytes()
+    fast = query_log_lines(data, "s", "i", {"vpc_id": "vpc-key"})
+    assert fast is not None and fast.num_rows == len([line for line in data.splitlines() if line.strip()])
+    assert fast.to_pylist() == _record_by_record(data).to_pylist()
+
+
+@pytest.mark.parametrize("change", [{"srcport": "http"}, {"srcport": "70000"}, {"query_timestamp": "yesterday"},
+                                    {"srcids": ["i-0abc"]}, {"answers": {"Rdata": "1.2.3.4", "Type": "A", "Class": "IN"}},
+                                    {"answers": [{"Address": "1.2.3.4", "Type": "A", "Class": "IN"}]}])
+def test_query_log_lines_the_arrow_path_leaves_to_the_record_path(change):
+    lines = [json.dumps(query_record(k, AT)) for k in range(3)] + [json.dumps(dict(query_record(4, AT), **change))]
+    from pipeline.ingest.events import query_log_lines
+
+    assert query_log_lines(("\n".join(lines) + "\n").encode(), "s", "i", {}) is None
