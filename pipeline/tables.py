@@ -65,6 +65,7 @@ def _flow_table(name: str, meaning: str) -> Table:
 
 
 S = pa.string()
+RESOURCE = pa.struct([("arn", S), ("account_id", S), ("type", S)])
 API_CALLS = Table(
     "api_calls",
     "CloudTrail events (management, data, network activity), one row per eventID.",
@@ -93,7 +94,7 @@ API_CALLS = Table(
         ("request_id", S, "requestID."),
         ("event_id", S, "eventID: the same event delivered twice has the same id (the view keeps one row)."),
         ("event_version", S, "eventVersion of the record format."),
-        ("resources", S, "resources, as JSON text."),
+        ("resources", pa.list_(RESOURCE), "resources: the ARNs the call named, with their account and type."),
         ("record", S, "The whole CloudTrail record, as JSON text (json_extract_string(record, '$.requestParameters…'))."),
         *_PROVENANCE,
     ),

@@ -172,7 +172,7 @@ def _record_by_record(data: bytes):
     from pipeline.ingest import jsonlogs
     from pipeline.ingest.events import Events
 
-    _, _, found = jsonlogs.split(data, found=Events("s", "i", {"vpc_id": "vpc-key"}))
+    _, _, found = jsonlogs.split(data, found=Events("s", "i", {"vpc_id": "vpc-key", "account_id": "000000000000"}))
     batches = [table for table, _ in found.batches() if table.num_rows]
     return batches[0].schema.empty_table() if not batches else __import__("pyarrow").concat_tables(batches)
 
@@ -183,7 +183,7 @@ def test_query_logs_typed_by_arrow_equal_the_record_by_record_path(name):
     import gzip
 
     from conftest import shared
-    from pipeline.ingest.events import query_log_lines
+    from pipeline.ingest.arrowjson import query_log_lines
 
     if name == "generated":
         records = [query_record(k, AT + timedelta(seconds=k)) for k in range(300)]
@@ -203,6 +203,39 @@ def test_query_logs_typed_by_arrow_equal_the_record_by_record_path(name):
                                     {"answers": [{"Address": "1.2.3.4", "Type": "A", "Class": "IN"}]}])
 def test_query_log_lines_the_arrow_path_leaves_to_the_record_path(change):
     lines = [json.dumps(query_record(k, AT)) for k in range(3)] + [json.dumps(dict(query_record(4, AT), **change))]
-    from pipeline.ingest.events import query_log_lines
+    from pipeline.ingest.arrowjson import query_log_lines
 
     assert query_log_lines(("\n".join(lines) + "\n").encode(), "s", "i", {}) is None
+
+
+def test_trail_records_typed_by_arrow_equal_the_record_by_record_path():
+    """Trail objects take a C++ path too; generated (every field kind) and the real gzipped trail file."""
+    import gzip
+
+    from conftest import shared
+    from pipeline.ingest.arrowjson import trail_records
+
+    events = [trail_event(k, AT + timedelta(seconds=k)) for k in range(200)] + [network_activity_denial(3, AT)]
+    events[4]["userIdentity"] = {"type": "AWSService", "invokedBy": "ecs-tasks.amazonaws.com"}
+    events[6]["userIdentity"]["arn"] = f"arn:aws:sts::{ACCOUNT}:assumed-role/no-session"
+    events[8]["errorMessage"] = 'quotes " and }},{"eventVersion": inside a string'
+    del events[10]["recipientAccountId"]
+    for data in (gzip.decompress(trail_file(events)),
+                 gzip.decompress(shared("real_samples", "cloudtrail/trailscraper/"
+                                        "111111111111_CloudTrail_eu-central-1_20171211T1505Z_A6kvhMoVeCsc7v8U.json.gz")
+                                 .read_bytes())):
+        fast = trail_records(data, "s", "i", {"account_id": "000000000000"})
+        if data.startswith(b'{"Records":[{'):
+            assert fast is not None and fast.num_rows == json.loads(data)["Records"].__len__()
+        if fast is not None:
+            assert fast.to_pylist() == _record_by_record(data).to_pylist()
+
+
+@pytest.mark.parametrize("change", [{"readOnly": "true"}, {"eventTime": "yesterday"}, {"eventTime": None},
+                                    {"resources": "arn:aws:sqs:eu-west-1:123456789012:q"}])
+def test_trail_records_the_arrow_path_leaves_to_the_record_path(change):
+    from pipeline.ingest.arrowjson import trail_records
+
+    events = [trail_event(k, AT) for k in range(3)]
+    events[1].update(change)
+    assert trail_records(json.dumps({"Records": events}, separators=(",", ":")).encode(), "s", "i", {}) is None

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.lake.store import Problem
-from pipeline.tables import ANSWER, API_CALLS, DNS_QUERIES, TIME, Table
+from pipeline.tables import API_CALLS, DNS_QUERIES, TIME, Table
 
 CLOUDTRAIL = "cloudtrail"
 RESOLVER = "resolver"
@@ -220,11 +220,18 @@ def _api_call(e: dict) -> tuple:
         _text(e.get("requestID")),  # request_id
         _text(e.get("eventID")),  # event_id
         _text(e.get("eventVersion")),  # event_version
-        None if e.get("resources") is None else json.dumps(e["resources"]),  # resources
+        _resources(e.get("resources")),  # resources
     )
 
 
-_ADDRESS_TYPES = ("A", "AAAA")
+def _resources(value) -> list[dict] | None:
+    if not isinstance(value, list):
+        return None
+    return [{"arn": _text(r.get("ARN")), "account_id": _text(r.get("accountId")), "type": _text(r.get("type"))}
+            for r in value if isinstance(r, dict)]
+
+
+ADDRESS_TYPES = ("A", "AAAA")
 
 
 def _answers(value) -> list[dict]:
@@ -268,7 +275,7 @@ def _dns_query(r: dict) -> tuple:
         _text(r.get("query_class")),  # query_class
         _text(r.get("rcode")),  # rcode
         answers,  # answers
-        [a["rdata"] for a in answers if a["type"] in _ADDRESS_TYPES and a["rdata"]],  # answer_addresses
+        [a["rdata"] for a in answers if a["type"] in ADDRESS_TYPES and a["rdata"]],  # answer_addresses
         _text(r.get("srcaddr")),  # srcaddr
         port,  # srcport
         _text(r.get("transport")),  # transport
@@ -279,67 +286,6 @@ def _dns_query(r: dict) -> tuple:
         _text(r.get("firewall_domain_list_id")),  # firewall_domain_list_id
         _text(r.get("version")),  # version
     )
-
-
-_RAW_ANSWER = pa.struct([("Rdata", pa.string()), ("Type", pa.string()), ("Class", pa.string())])
-_RAW_QUERY = pa.schema(
-    [(name, pa.string()) for name in ("version", "account_id", "region", "vpc_id", "query_timestamp", "query_name",
-                                      "query_type", "query_class", "rcode", "srcaddr", "srcport", "transport",
-                                      "firewall_rule_action", "firewall_rule_group_id", "firewall_domain_list_id")]
-    + [("answers", pa.list_(_RAW_ANSWER)),
-       ("srcids", pa.struct([("instance", pa.string()), ("resolver_endpoint", pa.string())]))])
-
-
-def query_log_lines(data: bytes, source: str, ingest_id: str, defaults: dict) -> pa.Table | None:
-    """A file of Resolver query-log JSON lines typed by Arrow's JSON reader (C++), or None when
-    any line needs the record-by-record path (another shape, a bad value, a record to quarantine):
-    the result is then exactly what that path gives."""
-    import numpy as np
-    import pyarrow.json as pajson
-
-    try:
-        raw = pajson.read_json(pa.py_buffer(data), read_options=pajson.ReadOptions(use_threads=False, block_size=1 << 24),
-                               parse_options=pajson.ParseOptions(explicit_schema=_RAW_QUERY,
-                                                                 unexpected_field_behavior="ignore"))
-        raw = raw.combine_chunks()
-        when = pc.cast(raw["query_timestamp"], TIME)
-        port = pc.cast(raw["srcport"], pa.int32())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    lines = data.split(b"\n")
-    kept = [i for i, line in enumerate(lines, 1) if line.strip()]
-    answers = raw["answers"].chunk(0) if raw.num_rows else pa.array([], pa.list_(_RAW_ANSWER))
-    flat = answers.flatten()
-    if (len(kept) != raw.num_rows or when.null_count or raw["query_name"].null_count
-            or pc.any(pc.or_(pc.less(port, 0), pc.greater(port, 65535))).as_py() or flat.field("Rdata").null_count):
-        return None
-    rdata = pc.utf8_trim_whitespace(flat.field("Rdata"))
-    offsets = pc.subtract(answers.offsets, answers.offsets[0])
-    typed_answers = pa.ListArray.from_arrays(offsets, pa.StructArray.from_arrays(
-        [rdata, flat.field("Type"), flat.field("Class")], fields=list(ANSWER)))
-    address = pc.fill_null(pc.is_in(flat.field("Type"), pa.array(_ADDRESS_TYPES)), False)
-    parents = pc.list_parent_indices(answers).to_numpy()[address.to_numpy(zero_copy_only=False)]
-    counts = np.bincount(parents, minlength=raw.num_rows)
-    addresses = pa.ListArray.from_arrays(pa.array(np.concatenate([[0], np.cumsum(counts)]), pa.int32()),
-                                         rdata.filter(address))
-    name = raw["query_name"]
-    srcids = raw["srcids"].chunk(0) if raw.num_rows else pa.array([], _RAW_QUERY.field("srcids").type)
-    n = raw.num_rows
-    columns = {
-        "query_time": when, "name": pc.utf8_lower(pc.utf8_rtrim(pc.utf8_trim_whitespace(name), ".")),
-        "answers": typed_answers, "answer_addresses": addresses, "srcport": port,
-        "srcids_instance": srcids.field("instance"), "srcids_resolver_endpoint": srcids.field("resolver_endpoint"),
-        "record": pa.array([lines[i - 1].strip() for i in kept], pa.string()),
-        "_source": pa.repeat(pa.scalar(source), n), "_line": pa.array(kept, pa.int64()),
-        "_format": pa.repeat(pa.scalar("json-lines"), n), "_ingest_id": pa.repeat(pa.scalar(ingest_id), n),
-    }
-    arrays = []
-    for column, type_, _ in DNS_QUERIES.columns:
-        array = columns[column] if column in columns else raw[column]
-        if defaults.get(column) is not None:
-            array = pc.fill_null(array, defaults[column])
-        arrays.append(array)
-    return pa.Table.from_arrays(arrays, schema=DNS_QUERIES.schema)
 
 
 def _times(values: list) -> tuple[pa.Array, dict[int, str]]:

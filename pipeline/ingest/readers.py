@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.ingest import events, jsonlogs
+from pipeline.ingest import arrowjson, events, jsonlogs
 from pipeline.ingest import textlogs
 from pipeline.ingest.conform import SCHEMA, Context, Problem, conform
 from pipeline.fields import normalise
@@ -188,11 +188,10 @@ def read_source(
 def _read_json(stream, source, ingest_id, log_format, defaults):
     data = stream.read()
     damage = stream.damage if isinstance(stream, Gunzip) else None
-    if not damage and _first_line_is_query_log(data):
-        table = events.query_log_lines(data, source, ingest_id, defaults)
-        if table is not None:
-            yield table, []
-            return
+    typed = None if damage else arrowjson.bulk(data, source, ingest_id, defaults)
+    if typed is not None:
+        yield typed, []
+        return
     try:
         streams, rows, found = jsonlogs.split(data, partial=damage is not None,
                                               found=events.Events(source, ingest_id, defaults))
@@ -220,18 +219,6 @@ def _read_json(stream, source, ingest_id, log_format, defaults):
     if damage:
         last = max([n for m in streams for n in m.numbers] + [n for n, _ in rows] + [found.last], default=0)
         yield SCHEMA.empty_table(), [Problem(last + 1, f"{damage}: the records after number {last:,} are lost", "")]
-
-
-def _first_line_is_query_log(data: bytes) -> bool:
-    """Whether the file starts with a Resolver query-log record on one line (JSON lines)."""
-    import json
-
-    line = data[:data.find(b"\n")] if b"\n" in data[:1 << 20] else data[:1 << 20]
-    try:
-        first = json.loads(line)
-    except ValueError:
-        return False
-    return isinstance(first, dict) and events.kind(first) == events.RESOLVER
 
 
 def _read_parquet(opener, source, ingest_id, defaults):
