@@ -12,6 +12,7 @@ import sys
 from pipeline import queries
 from pipeline import vocabulary
 from pipeline.fields import schema_markdown
+from pipeline.tables import API_CALLS, DNS_QUERIES
 
 
 def sections() -> dict[str, str]:
@@ -20,6 +21,8 @@ def sections() -> dict[str, str]:
     ]
     return {
         "schema": schema_markdown(),
+        "schema_api_calls": API_CALLS.markdown(),
+        "schema_dns_queries": DNS_QUERIES.markdown(),
         "states": vocabulary.markdown_table(vocabulary.STATES),
         "observations": vocabulary.markdown_table(vocabulary.OBSERVATIONS),
         "kinds": vocabulary.markdown_table(vocabulary.KINDS),

@@ -46,10 +46,21 @@ class Table:
                          metadata={"table": self.name})
 
     def markdown(self) -> str:
-        """The table's columns as a Markdown table, for the README."""
+        """The table's columns as a Markdown table (Athena types), for the README."""
         lines = ["| column | type | meaning |", "|---|---|---|"]
-        lines += [f"| `{name}` | {type_} | {meaning} |" for name, type_, meaning in self.columns]
+        lines += [f"| `{name}` | {athena_type(type_)} | {meaning} |" for name, type_, meaning in self.columns]
         return "\n".join(lines)
+
+
+def athena_type(type_: pa.DataType) -> str:
+    """The Athena (Hive DDL) name of an Arrow type of the lake."""
+    if pa.types.is_list(type_):
+        return f"array<{athena_type(type_.value_type)}>"
+    if pa.types.is_struct(type_):
+        return "struct<" + ",".join(f"{f.name}:{athena_type(f.type)}" for f in type_) + ">"
+    if pa.types.is_timestamp(type_):
+        return "timestamp"
+    return {pa.string(): "string", pa.int32(): "int", pa.int64(): "bigint", pa.bool_(): "boolean"}[type_]
 
 
 _FLOW_COLUMNS = tuple((f.column, f.arrow_type, f.meaning) for f in FIELDS) + EXTRA_COLUMNS

@@ -29,8 +29,12 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
         return
     print(f"lake {data['lake']}  ({data['runs']} runs, {data['sources']} sources)")
     for table, t in data["tables"].items():
-        print(f"  {table:<17} {t['records']:>12,} records  {t['partitions']:>4} partitions  {t['first'] or '-'} .. {t['last'] or '-'}")
+        stored = f"  ({t['stored']:,} stored: some delivered twice)" if t.get("stored", t["records"]) != t["records"] else ""
+        print(f"  {table:<17} {t['records']:>12,} records  {t['partitions']:>4} partitions  {t['first'] or '-'} .. "
+              f"{t['last'] or '-'}{stored}")
     print(f"  {'quarantine':<17} {data['quarantined']:>12,} lines")
+    if data["ignored"]:
+        print(f"  {'ignored':<17} {data['ignored']:>12,} files without records (CloudTrail digest files)")
     for fmt, n in data["formats"].items():
         print(f"  format ({n} sources): {fmt}")
     for source, reason in data["refused"].items():

@@ -55,6 +55,12 @@ def _register(con, store: Store, table: str, schema: pa.Schema, *, partitioned: 
         )
         con.register(rows, dataset)
     if unique:
-        key = ", ".join(f'"{c}"' for c in unique)
-        con.execute(f'CREATE VIEW "{table}" AS SELECT * FROM "{rows}" QUALIFY "{unique[0]}" IS NULL '
-                    f"OR row_number() OVER (PARTITION BY {key} ORDER BY _source, _line) = 1")
+        con.execute(f'CREATE VIEW "{table}" AS SELECT * FROM "{rows}" {one_per_event(unique)}')
+
+
+def one_per_event(unique: tuple[str, ...]) -> str:
+    """The clause that keeps one row per event (the first by source and position); rows whose
+    first ``unique`` column is NULL are all kept."""
+    key = ", ".join(f'"{c}"' for c in unique)
+    return (f'QUALIFY "{unique[0]}" IS NULL '
+            f"OR row_number() OVER (PARTITION BY {key} ORDER BY _source, _line) = 1" if unique else "")
