@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
 from conftest import shared
-from pipeline.cli import app
+from test_real_samples import Case as FlowCase
+from test_real_samples import _ingest as ingest_sample
+from test_real_samples import _records as stored_rows
 
 NOT_DELIVERY = "not a flow-log"  # the refusal of JSON that is no delivery shape
 
@@ -169,29 +169,10 @@ def test_every_event_sample_has_a_case():
     assert files == {c.path for c in CASES}
 
 
-def _ingest(tmp_path: Path, path: Path):
-    lake = tmp_path / "lake"
-    result = CliRunner().invoke(app, ["--lake", str(lake), "ingest", "--workers", "1", "--quiet", str(path)])
-    info = CliRunner().invoke(app, ["--lake", str(lake), "lake", "info", "--json"])
-    assert info.exit_code == 0, info.output
-    return lake, result, json.loads(info.stdout)
-
-
-def _rows(lake: Path) -> dict[int, tuple[str, str, dict]]:
-    out = {}
-    for table in EVENT_TABLES:
-        for path in sorted((lake / table).rglob("*.parquet")):
-            partition = "/".join(path.relative_to(lake / table).parts[:3])
-            for row in pq.read_table(path).to_pylist():
-                assert row["_line"] not in out, f"record {row['_line']} stored twice"
-                out[row["_line"]] = (table, partition, row)
-    return out
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.path.split("/", 1)[1])
 def test_event_sample(tmp_path, case: Case):
     path = shared("real_samples", case.path)
-    lake, result, info = _ingest(tmp_path, path)
+    lake, result, info = ingest_sample(tmp_path, FlowCase(case.path))  # the flow samples' helper, same CLI
     stored = {name: t.get("stored", t["records"]) for name, t in info["tables"].items() if t["records"]}
     assert stored == case.tables
     quarantine = [r for p in sorted((lake / "quarantine").rglob("*.parquet")) for r in pq.read_table(p).to_pylist()]
@@ -210,7 +191,7 @@ def test_event_sample(tmp_path, case: Case):
     assert {q["_line"]: q["reason"] for q in quarantine}.keys() == case.quarantined.keys()
     for q in quarantine:
         assert case.quarantined[q["_line"]] in q["reason"] and q["text"]
-    rows = _rows(lake)
+    rows = stored_rows(lake, EVENT_TABLES)
     for number, expected in case.rows.items():
         table, _, row = rows[number]
         assert {k: row[k] for k in expected} == expected, f"record {number}"
