@@ -40,6 +40,16 @@ def _first_line_is_query_log(data: bytes) -> bool:
     return isinstance(first, dict) and kind(first) == RESOLVER
 
 
+def _lines(data: bytes) -> tuple[pa.Array, np.ndarray]:
+    """The file's lines (trimmed) as one string array over its bytes, and the 0-based numbers
+    of the lines that are not blank."""
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\n"))
+    offsets = np.concatenate([[0], ends + 1, [len(data)] if not ends.size or ends[-1] != len(data) - 1 else []])
+    lines = pc.utf8_trim_whitespace(pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(
+        offsets.astype(np.int32)), pa.py_buffer(data)))
+    return lines, np.flatnonzero(pc.greater(pc.binary_length(lines), 0).to_numpy(zero_copy_only=False))
+
+
 def _read(data: bytes, schema: pa.Schema, block: int) -> pa.Table:
     import pyarrow.json as pajson
 
@@ -82,8 +92,7 @@ def query_log_lines(data: bytes, source: str, ingest_id: str, defaults: dict) ->
         port = pc.cast(raw["srcport"], pa.int32())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    lines = data.split(b"\n")
-    kept = [i for i, line in enumerate(lines, 1) if line.strip()]
+    lines, kept = _lines(data)
     answers = raw["answers"].chunk(0) if raw.num_rows else pa.array([], pa.list_(_RAW_ANSWER))
     flat = answers.flatten()
     if (len(kept) != raw.num_rows or when.null_count or raw["query_name"].null_count
@@ -102,11 +111,11 @@ def query_log_lines(data: bytes, source: str, ingest_id: str, defaults: dict) ->
     srcids = raw["srcids"].chunk(0) if raw.num_rows else pa.array([], _RAW_QUERY.field("srcids").type)
     n = raw.num_rows
     columns = {
-        **_provenance(n, source, ingest_id, pa.array(kept, pa.int64()), "json-lines"),
+        **_provenance(n, source, ingest_id, pa.array(kept + 1), "json-lines"),
         "query_time": when, "name": pc.utf8_lower(pc.utf8_rtrim(pc.utf8_trim_whitespace(name), ".")),
         "answers": typed_answers, "answer_addresses": addresses, "srcport": port,
         "srcids_instance": srcids.field("instance"), "srcids_resolver_endpoint": srcids.field("resolver_endpoint"),
-        "record": pa.array([lines[i - 1].strip() for i in kept], pa.string()),
+        "record": lines.take(pa.array(kept)),
     }
     return _assemble(DNS_QUERIES, columns, raw, defaults)
 
@@ -123,7 +132,7 @@ _RAW_EVENT = pa.struct(
        ("resources", pa.list_(pa.struct([("ARN", _S), ("accountId", _S), ("type", _S)])))])
 _RAW_RECORDS = pa.schema([("Records", pa.list_(_RAW_EVENT))])
 _RECORDS_START = re.compile(rb'\s*\{"Records":\[')
-_BETWEEN = b'},{"eventVersion":'
+_BETWEEN = re.compile(rb'\},\{"eventVersion":')
 _ASSUMED = r"^arn:(?P<partition>[\w-]+):sts::(?P<account>[^:]*):assumed-role/(?P<role>[^/]+)(?:/(?P<session>.+))?$"
 _RENAMED = {"event_time": "eventTime", "event_source": "eventSource", "event_name": "eventName", "region": "awsRegion",
             "error_code": "errorCode", "error_message": "errorMessage", "account_id": "recipientAccountId",
@@ -150,12 +159,13 @@ def trail_records(data: bytes, source: str, ingest_id: str, defaults: dict) -> p
         when = pc.cast(raw["eventTime"], TIME)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    texts = data[match.end():end].split(_BETWEEN)
     n = len(flat)
-    if len(texts) != n or when.null_count or (n and not texts[0].startswith(b'{"eventVersion":')):
+    starts = [match.end()] + [m.start() + 2 for m in _BETWEEN.finditer(data, match.end(), end)]
+    if len(starts) != n or when.null_count or not data.startswith(b'{"eventVersion":', match.end()):
         return None
-    record = pa.array([(t if i == 0 else b'{"eventVersion":' + t) + (b"" if i == n - 1 else b"}")
-                       for i, t in enumerate(texts)], pa.binary()).cast(pa.string())
+    # record i is data[start i : start i+1], less the comma between records: no copy of the texts
+    offsets = np.array(starts + [end], np.int32)
+    record = pc.utf8_rtrim(pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data)), characters=",")
     identity = raw["userIdentity"]
     principal = identity.field("arn")
     assumed = pc.extract_regex(pc.fill_null(principal, ""), _ASSUMED)
