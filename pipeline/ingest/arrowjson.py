@@ -2,7 +2,7 @@
 
 The record-by-record path (``events``) reads every shape and says what is wrong with a
 record; these two read the shapes AWS delivers in bulk (a trail's S3 objects, a query
-log's S3 objects) about five times faster. Each returns None as soon as the file holds
+log's S3 objects) four to five times faster. Each returns None as soon as the file holds
 anything the fast path would not type exactly as the record path does (another shape, a
 value of another type, a record to quarantine): the record path then reads it. Tests hold
 the two paths equal on generated and real files.
