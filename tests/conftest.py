@@ -106,3 +106,15 @@ def sample_lake(tmp_path_factory):
     import_files(store, sorted((SAMPLE_LOGS / "metadata").iterdir()),
                  snapshot_time=datetime.fromisoformat(captured.replace("Z", "+00:00")))
     return store
+    return store
+
+
+def shared(*parts: str) -> Path:
+    """A path under ../shared (the team's reference files): the test is skipped when it is
+    absent, and fails under CI=true, where it must be there."""
+    path = REPO.parent.joinpath("shared", *parts)
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing (CI=true: the shared reference files must be present)")
+        pytest.skip(f"{path} is absent (the shared reference files are not checked out here)")
+    return path

@@ -216,6 +216,7 @@ def test_window_lists_only_the_prefixes_it_needs(aws):
     hive_day = f"{hive_base}year=2024/month=06/day=21/"
     assert sorted(calls) == sorted([
         ("AWSLogs/", "/"),  # accounts (and organisation ids)
+        (f"AWSLogs/{ACCOUNT}/", "/"),  # its record folders: vpcflowlogs, CloudTrail…, vpcdnsquerylogs
         (f"AWSLogs/{ACCOUNT}/vpcflowlogs/", "/"),  # regions
         (f"AWSLogs/aws-account-id={OTHER_ACCOUNT}/aws-service=vpcflowlogs/", "/"),
         (f"{plain_base}2024/06/21/", "/"),  # the edge day: daily files and hour folders
@@ -223,12 +224,12 @@ def test_window_lists_only_the_prefixes_it_needs(aws):
         *[(f"{hive_day}hour={h:02d}/", None) for h in (9, 10, 11, 12)],  # only the hours the window needs
     ])
 
-    # with --account and --region, nothing above the date is listed but the root
+    # with --account and --region, nothing above the date is listed but the root and the account's record folders
     calls.clear()
     listing = s3source.list_objects(Settings(), f"s3://{BUCKET}", window, accounts=[ACCOUNT], regions=[REGION],
                                     s3=counted)
     assert {o.key for o in listing.objects} == {k for k in expected if k.startswith(plain_base)}
-    assert sorted(calls) == [("AWSLogs/", "/"), (f"{plain_base}2024/06/21/", "/")]
+    assert sorted(calls) == [("AWSLogs/", "/"), (f"AWSLogs/{ACCOUNT}/", "/"), (f"{plain_base}2024/06/21/", "/")]
 
     # a URL down to the region: only the day
     calls.clear()
@@ -378,7 +379,7 @@ def test_errors_say_what_to_do(aws, tmp_path, monkeypatch):
     assert result.exit_code == 2 and "the S3 bucket 'no-such-bucket-here' does not exist" in result.output
     result = cli("--lake", lake, "ingest", f"s3://{BUCKET}/some/prefix")
     assert result.exit_code == 2
-    assert f"no VPC flow logs under s3://{BUCKET}/some/prefix/AWSLogs/" in result.output
+    assert f"no VPC flow logs, CloudTrail or Resolver query logs under s3://{BUCKET}/some/prefix/AWSLogs/" in result.output
     with ThrottleProxy(aws, rule=lambda seen: access_denied("s3")) as proxy:
         result = cli("--lake", lake, "ingest", f"s3://{BUCKET}", env={"AWS_ENDPOINT_URL": proxy.url})
     assert f"access denied: s3:ListBucket on arn:aws:s3:::{BUCKET}" in result.output, result.output

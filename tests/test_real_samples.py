@@ -464,10 +464,10 @@ def _ingest(tmp_path: Path, case: Case):
     return lake, result, json.loads(info.stdout)
 
 
-def _records(lake: Path) -> dict[int, tuple[str, str, dict]]:
+def _records(lake: Path, tables=("flows", "interface_status", "tgw_flows")) -> dict[int, tuple[str, str, dict]]:
     """_line -> (table, partition, row) over the record tables (lines are unique per file)."""
     out = {}
-    for table in ("flows", "interface_status", "tgw_flows"):
+    for table in tables:
         for path in sorted((lake / table).rglob("*.parquet")):
             partition = "/".join(path.relative_to(lake / table).parts[:3])
             for row in pq.read_table(path).to_pylist():

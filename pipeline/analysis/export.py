@@ -16,6 +16,8 @@ from pipeline.errors import FlowlogsError
 from pipeline.metadata.schema import SCHEMAS
 from pipeline.analysis.document import flatten_finding
 from pipeline.lake.storage import Store
+from pipeline.lake.views import one_per_event
+from pipeline.tables import TABLES
 
 
 def export_duckdb(store: Store, path: str, window: findings.Window = findings.Window(),
@@ -36,7 +38,7 @@ def export_duckdb(store: Store, path: str, window: findings.Window = findings.Wi
     for table in lake.RECORD_TABLES:
         if lake.has_files(store, table):
             con.execute(f"CREATE VIEW out.{table} AS SELECT * FROM read_parquet('{lake.record_glob(store, table)}', "
-                        "hive_partitioning = true, union_by_name = true)")
+                        f"hive_partitioning = true, union_by_name = true) {one_per_event(TABLES[table].unique)}")
     copies = {name: name for name in SCHEMAS}
     copies.update({f"current_{name}": f"current_{name}" for name in SCHEMAS if name != "eni_assignments"})
     copies.update(conversations="conversations", destinations="destinations", findings="findings_flat")

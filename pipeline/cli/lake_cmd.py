@@ -51,6 +51,8 @@ def _notes(data: dict) -> list[str]:
     """What the table does not show: formats seen, refused files, an incomplete last run."""
     lines = [f"format ({n} sources): {fmt}" for fmt, n in data["formats"].items()]
     lines += [f"refused {source}: {reason}" for source, reason in data["refused"].items()]
+    if data.get("ignored"):
+        lines.append(f"ignored {data['ignored']:,} files without records (CloudTrail digest files)")
     last = data["last_run"]
     if last and last["status"] != "complete":
         lines.append(f"last run {last['run_id']} ({last['command']}): {last['status']}, {len(last['left'])} sources "

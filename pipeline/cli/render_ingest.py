@@ -7,6 +7,8 @@ import contextlib
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pipeline.tables import TABLES
+
 err = Console(stderr=True)
 
 
@@ -39,7 +41,7 @@ def print_summary(summary, run, store) -> None:
         f"ingested {len(run.sources)} of {summary.sources} sources ({summary.skipped} already in the lake"
         f"{f', {unfetched} left' if unfetched else ''}) into {store.uri} in {summary.seconds:.1f}s"
     )
-    for table in ("flows", "interface_status", "tgw_flows"):
+    for table in TABLES:
         if records.get(table):
             print(f"  {table:<17} {records[table]:>12,} records")
     if rate:
@@ -51,5 +53,8 @@ def print_summary(summary, run, store) -> None:
     for entry in run.sources:
         if entry.get("refused"):
             print(f"  refused {entry['source']}: {entry['refused']}")
+    ignored = [e for e in run.sources if e.get("ignored")]
+    for reason in sorted({e["ignored"] for e in ignored}):
+        print(f"  ignored {sum(e['ignored'] == reason for e in ignored)} files: {reason}")
     for source, reason in summary.left:
         print(f"  left {source}: {reason}")

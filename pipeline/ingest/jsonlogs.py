@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.ingest.conform import Context, Problem, conform
+from pipeline.ingest.events import Events
 from pipeline.fields import BY_NAME, normalise
 
 _STREAM_ENI = re.compile(r"^(eni-[0-9a-f]+)")
@@ -41,28 +42,86 @@ class Messages:
     texts: list[str]
 
 
-def _documents(data: bytes, partial: bool) -> Iterator[tuple[int, object]]:
-    """(line number, document) for concatenated or newline-separated JSON documents.
+def _documents(data: bytes, partial: bool, problems: list) -> Iterator[tuple[int, object, object]]:
+    """(line number, document, its text) for the JSON documents of a file.
 
-    ``partial``: the data was cut short (a damaged gzip), so invalid JSON ends the
-    documents instead of refusing the file.
+    JSON lines (the first line is a whole object) are read line by line: a line that is
+    not JSON is quarantined in ``problems`` and the others are kept. Otherwise the file
+    is concatenated documents (pretty-printed ones included), where invalid JSON refuses
+    the file, unless ``partial`` (a damaged gzip cut it short): then it ends the documents.
+    The text is the line of a JSON line, the list of the record texts of a CloudTrail
+    ``Records`` document, else None.
     """
     text = data.decode("utf-8")
+    pos = _WS.match(text).end()
+    end = text.find("\n", pos)
+    first = text[pos:end if end >= 0 else len(text)].strip()
+    try:
+        head = None if _RECORDS.match(first) else json.loads(first)  # Records: read by the fast path below
+    except ValueError:
+        head = None
+    if isinstance(head, dict):
+        line0 = text.count("\n", 0, pos) + 1
+        yield line0, head, first
+        rest = text[end + 1:].split("\n") if end >= 0 else []
+        for line, raw in enumerate(rest, line0 + 1):
+            stripped = raw.strip()
+            if not stripped:
+                continue
+            try:
+                yield line, json.loads(stripped), stripped
+            except ValueError as exc:
+                if not (partial and line == line0 + len(rest)):  # a damaged gzip's cut line: the damage says it
+                    problems.append(Problem(line, f"invalid JSON: {exc}", stripped[:4096]))
+        return
     decoder = json.JSONDecoder()
-    pos = 0
+    line, pos = 1, 0
     while True:
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
+        start = pos
+        pos = _WS.match(text, pos).end()
+        line += text.count("\n", start, pos)
         if pos >= len(text):
             return
-        line = text.count("\n", 0, pos) + 1
+        records = _records(text, pos, decoder)
         try:
-            doc, pos = decoder.raw_decode(text, pos)
+            doc, end = records[0] if records else decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             if partial:
                 return
-            raise NotFlowLogs(f"invalid JSON at line {line}: {exc.msg}") from None
-        yield line, doc
+            raise NotFlowLogs(f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        yield line, doc, records[1] if records else None
+        line += text.count("\n", pos, end)
+        pos = end
+
+
+_WS = re.compile(r"\s*")
+_RECORDS = re.compile(r'\{\s*"Records"\s*:\s*\[')
+
+
+def _records(text: str, pos: int, decoder) -> tuple[tuple[dict, int], list[str]] | None:
+    """A CloudTrail ``{"Records": [...]}`` document at ``pos``, each record with its own text
+    (so the lake keeps it without serialising it again); None: not that shape, read it whole."""
+    match = _RECORDS.match(text, pos)
+    if not match:
+        return None
+    records, texts = [], []
+    at = _WS.match(text, match.end()).end()
+    try:
+        while text[at] != "]":
+            record, end = decoder.raw_decode(text, at)
+            records.append(record)
+            texts.append(text[at:end])
+            at = _WS.match(text, end).end()
+            if text[at] == ",":
+                at = _WS.match(text, at + 1).end()
+            elif text[at] != "]":
+                return None
+        at = _WS.match(text, at + 1).end()
+        if text[at] != "}":
+            return None
+    except (IndexError, json.JSONDecodeError):
+        return None
+    return ({"Records": records}, at + 1), texts
 
 
 def _refusal(doc: object) -> str:
@@ -74,45 +133,55 @@ def _refusal(doc: object) -> str:
         if "body" in doc or "@timestamp" in doc:
             return "a search-engine document (already normalised), not a flow-log delivery"
         keys = ", ".join(sorted(doc)[:6])
-        return f"JSON objects with keys {keys}: not a flow-log delivery shape"
-    return f"a JSON {type(doc).__name__}, not a flow-log delivery shape"
+        return f"JSON objects with keys {keys}: not a flow-log, CloudTrail or Resolver query-log delivery shape"
+    return f"a JSON {type(doc).__name__}, not a flow-log, CloudTrail or Resolver query-log delivery shape"
 
 
-def split(data: bytes, *, partial: bool = False) -> tuple[list[Messages], list[tuple[int, dict]]]:
-    """Split a JSON file into record strings per stream, and field-keyed rows.
+def split(data: bytes, *, partial: bool = False, found: Events | None = None
+          ) -> tuple[list[Messages], list[tuple[int, dict]], Events]:
+    """Split a JSON file into flow-record strings per stream, field-keyed flow rows, and
+    the CloudTrail and Resolver records (``events.Events``, with the lines kept aside).
 
-    Records are numbered by line (one document per line), by position (a JSON array),
-    or for log events by their order in the file (Firehose concatenates payloads).
+    Records are numbered by line (one document per line, or where a document starts),
+    by position (a JSON array, a CloudTrail ``Records`` list), or for log events by their
+    order in the file (Firehose concatenates payloads). A log event whose message is a
+    JSON object is a CloudTrail or Resolver record (their CloudWatch Logs form).
     """
     streams: dict[str | None, Messages] = {}
     rows: list[tuple[int, dict]] = []
-    events = itertools.count(1)
+    found = Events() if found is None else found
+    numbers = itertools.count(1)
 
-    def add(stream, number, message):
+    def add(stream, number, message, fmt):
+        if message.lstrip().startswith("{") and found.add(number, message, None, fmt):
+            return
         streams.setdefault(stream, Messages(stream, [], [])).numbers.append(number)
         streams[stream].texts.append(message.rstrip("\n"))
 
-    for line, doc in _documents(data, partial):
+    for line, doc, text in _documents(data, partial, found.problems):
         items = doc if isinstance(doc, list) else [doc]
+        shape = "json-lines" if isinstance(text, str) else "json"
         for index, item in enumerate(items):
-            number = line + index if not isinstance(doc, list) else index + 1
+            number = index + 1 if isinstance(doc, list) else line
             if not isinstance(item, dict):
                 raise NotFlowLogs(_refusal(item))
             if item.get("messageType") == "CONTROL_MESSAGE":
                 continue
             if "logEvents" in item:
                 for event in item["logEvents"]:
-                    add(item.get("logStream"), next(events), event["message"])
+                    add(item.get("logStream"), next(numbers), event["message"], "cloudwatch-logs")
             elif isinstance(item.get("events"), list):
                 for event in item["events"]:
-                    add(event.get("logStreamName"), next(events), event["message"])
+                    add(event.get("logStreamName"), next(numbers), event["message"], "cloudwatch-logs")
             elif isinstance(item.get("message"), str):
-                add(item.get("logStream") or item.get("logStreamName"), number, item["message"])
+                add(item.get("logStream") or item.get("logStreamName"), number, item["message"], "firehose-message")
+            elif found.add(number, item, text if isinstance(text, (str, list)) else None, shape):
+                continue
             elif item and all(normalise(k) in BY_NAME for k in item):
                 rows.append((number, item))
             else:
                 raise NotFlowLogs(_refusal(item))
-    return list(streams.values()), rows
+    return list(streams.values()), rows, found
 
 
 def stream_eni(stream: str | None) -> str | None:

@@ -8,6 +8,12 @@ and any bucket prefix may come first):
 
 and names files ``{account}_vpcflowlogs_{region}_{flow-log-id}_{YYYYMMDDTHHmmZ}_{hash}.log.gz``
 (``.log.parquet`` for Parquet), the time being the 5-minute slot of the records' end time.
+
+CloudTrail delivers to ``AWSLogs/[{o-id}/]{account}/{folder}/{region}/YYYY/MM/DD/`` with
+``{folder}`` one of ``CloudTrail``, ``CloudTrail-NetworkActivity``, ``CloudTrail-Insight``,
+``CloudTrail-Aggregated`` or ``CloudTrail-Digest`` (signatures, no events), files named
+``{account}_CloudTrail_{region}_{YYYYMMDDTHHmmZ}_{unique}.json.gz`` (the delivery time).
+Route 53 Resolver query logs go to ``AWSLogs/{account}/vpcdnsquerylogs/{vpc-id}/YYYY/MM/DD/``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,17 @@ _HIVE = re.compile(
     r"aws-region=(?P<region>[a-z0-9-]+)/year=(?P<year>\d{4})/month=(?P<month>\d\d)/day=(?P<day>\d\d)"
     r"(?:/hour=(?P<hour>\d\d))?(?:/|$)"
 )
+_CLOUDTRAIL = re.compile(
+    r"AWSLogs/(?:(?P<org>o-[a-z0-9]+)/)?(?P<account>\d{12})/(?P<service>CloudTrail(?:-[A-Za-z]+)?)/"
+    r"(?P<region>[a-z0-9-]+)/(?P<year>\d{4})/(?P<month>\d\d)/(?P<day>\d\d)(?:/|$)"
+)
+_QUERY_LOGS = re.compile(
+    r"AWSLogs/(?:(?P<org>o-[a-z0-9]+)/)?(?P<account>\d{12})/(?P<service>vpcdnsquerylogs)/(?P<vpc>vpc-[0-9a-z]+)/"
+    r"(?P<year>\d{4})/(?P<month>\d\d)/(?P<day>\d\d)(?:/|$)"
+)
+_TRAIL_NAME = re.compile(
+    r"(?P<account>\d{12})_CloudTrail(?:-[A-Za-z]+)?_(?P<region>[a-z0-9-]+)_(?P<stamp>\d{8}T\d{4}Z)_\w+\.json(?:\.gz)?$"
+)
 _NAME = re.compile(
     r"(?P<account>\d{12})_vpcflowlogs_(?P<region>[a-z0-9-]+)_(?P<flow_log>fl-[0-9a-f]+)_"
     r"(?P<stamp>\d{8}T\d{4}Z)_[0-9a-f]+\.(?:log\.gz|log|log\.parquet|gz\.parquet|parquet)$"
@@ -40,24 +57,39 @@ class KeyInfo:
     flow_log_id: str | None = None
     file_time: datetime | None = None  # the 5-minute slot in the file name
     layout: str | None = None  # "plain", "hive" or None
+    service: str = "vpcflowlogs"  # the AWSLogs folder: vpcflowlogs, CloudTrail[-…], vpcdnsquerylogs
+    vpc_id: str | None = None  # query logs: the VPC folder
+
+    @property
+    def digest(self) -> bool:
+        """A CloudTrail digest file: signatures of the log files, no events."""
+        return self.service == "CloudTrail-Digest"
 
 
 def parse_key(key: str) -> KeyInfo:
     """Account, region, date and flow log of a key or path, as far as its layout tells."""
     fields: dict = {}
     layout = None
-    for name, pattern in (("plain", _PLAIN), ("hive", _HIVE)):
+    for name, pattern in (("plain", _PLAIN), ("hive", _HIVE), ("plain", _CLOUDTRAIL), ("plain", _QUERY_LOGS)):
         match = pattern.search(key)
         if match:
             layout = name
             g = match.groupdict()
             fields = {
                 "account": g["account"],
-                "region": g["region"],
+                "region": g.get("region"),
                 "date": f"{g['year']}-{g['month']}-{g['day']}",
-                "hour": int(g["hour"]) if g["hour"] else None,
+                "hour": int(g["hour"]) if g.get("hour") else None,
+                **({"service": g["service"]} if g.get("service") else {}),
+                **({"vpc_id": g["vpc"]} if g.get("vpc") else {}),
             }
             break
+    trail = _TRAIL_NAME.search(key.rsplit("/", 1)[-1])
+    if trail:
+        fields.setdefault("account", trail["account"])
+        fields.setdefault("region", trail["region"])
+        fields["file_time"] = datetime.strptime(trail["stamp"], "%Y%m%dT%H%MZ").replace(tzinfo=timezone.utc)
+        fields.setdefault("date", fields["file_time"].strftime("%Y-%m-%d"))
     name = _NAME.search(key.rsplit("/", 1)[-1])
     if name:
         fields.setdefault("account", name["account"])

@@ -32,17 +32,12 @@ import pyarrow.parquet as pq
 
 from pipeline import aws
 from pipeline.lake import store as lake
-from pipeline.ingest.conform import SCHEMA
 from pipeline.ingest.keys import KeyInfo, parse_key
-from pipeline.ingest.readers import SourceError, read_source
+from pipeline.ingest.readers import SourceError, SourceIgnored, read_source
 from pipeline.ingest.sources import SourceUnavailable
 from pipeline.lake.storage import Store
+from pipeline.tables import TABLES
 
-ROW_GROUP = 1 << 17
-# Low-cardinality columns get dictionary pages; min/max statistics only where queries filter.
-DICTIONARY_COLUMNS = [f.name for f in SCHEMA if f.name not in (
-    "srcport", "dstport", "packets", "bytes", "start", "end", "_line", "_extra")]
-STATISTICS_COLUMNS = ["start", "end", "srcaddr", "dstaddr", "srcport", "dstport", "interface_id", "action", "_line"]
 STALE_STAGING = 6 * 3600  # seconds: a staging folder this old was left by a killed run
 
 
@@ -60,19 +55,20 @@ class _Outputs:
     def add(self, relpath: str, table: pa.Table) -> None:
         self.buffers.setdefault(relpath, []).append(table)
         self.rows[relpath] = self.rows.get(relpath, 0) + table.num_rows
-        if sum(t.num_rows for t in self.buffers[relpath]) >= ROW_GROUP:
+        if sum(t.num_rows for t in self.buffers[relpath]) >= TABLES[relpath.split("/", 1)[0]].row_group:
             self._flush(relpath)
 
     def _flush(self, relpath: str) -> None:
         tables = self.buffers.pop(relpath, [])
         if not tables:
             return
+        kind = TABLES[relpath.split("/", 1)[0]]
         if relpath not in self.writers:
             self.local[relpath] = os.path.join(self.staging, f"{len(self.writers)}.parquet")
             self.writers[relpath] = pq.ParquetWriter(
-                self.local[relpath], SCHEMA, compression="zstd", use_dictionary=DICTIONARY_COLUMNS,
-                write_statistics=STATISTICS_COLUMNS)
-        self.writers[relpath].write_table(pa.concat_tables(tables), row_group_size=ROW_GROUP)
+                self.local[relpath], kind.schema, compression="zstd", use_dictionary=list(kind.dictionary),
+                write_statistics=list(kind.statistics))
+        self.writers[relpath].write_table(pa.concat_tables(tables), row_group_size=kind.row_group)
 
     def close(self) -> list[str]:
         """Finish every file; returns their lake paths. Safe to call twice."""
@@ -128,7 +124,7 @@ def _refused(store: Store, src, reason: str) -> lake.SourceEntry:
 def _read_into_lake(store, src, ingest_id, etag, log_format, previous) -> lake.SourceEntry:
     info = _key_info(src)
     key_defaults = {"account": info.account, "region": info.region, "date": info.date}
-    defaults = {"account_id": info.account, "region": info.region}
+    defaults = {"account_id": info.account, "region": info.region, "vpc_id": info.vpc_id}
     entry = lake.SourceEntry(ingest_id=ingest_id, source=src.name, size=src.size, etag=etag)
     staging = tempfile.mkdtemp(prefix=f"ingest-{ingest_id[:16]}-", dir=_staging_root(store))
     outputs = _Outputs(staging, ingest_id)
@@ -148,11 +144,13 @@ def _read_into_lake(store, src, ingest_id, etag, log_format, previous) -> lake.S
                 for name, table in tables.items():
                     if not table.num_rows:
                         continue
-                    parts = lake.partition_values(table, key_defaults)
+                    parts = lake.partition_values(table, key_defaults, TABLES[name])
                     values = pc.unique(parts).to_pylist()
                     for part in values:
                         rows = table if len(values) == 1 else table.filter(pc.equal(parts, part))
                         outputs.add(f"{name}/{part}/{outputs.stem}-0.parquet", rows)
+        except SourceIgnored as exc:
+            entry.ignored = str(exc)
         except SourceError as exc:
             entry.refused = str(exc)
             problems.append(lake.Problem(None, str(exc), ""))
@@ -227,6 +225,7 @@ class Summary:
     sources: int = 0
     skipped: int = 0
     refused: int = 0
+    ignored: int = 0  # sources without records by design (CloudTrail digest files)
     records: dict = field(default_factory=dict)
     quarantined: int = 0
     bytes: int = 0
@@ -279,6 +278,7 @@ def ingest(
         else:
             run.sources.append(entry)
             summary.refused += bool(entry["refused"])
+            summary.ignored += bool(entry.get("ignored"))
             summary.quarantined += entry["quarantined"]
             for table, rows in entry["records"].items():
                 summary.records[table] = summary.records.get(table, 0) + rows

@@ -1,4 +1,4 @@
-"""Pull flow logs into the lake: local files, S3 prefixes or CloudWatch log groups.
+"""Pull logs into the lake: local files, S3 prefixes or CloudWatch log groups.
 
 The library side of ``flowlogs ingest`` (and of scheduled runs): it lists what the
 window and filters select, skips what the manifest already has, ingests the rest
@@ -75,16 +75,19 @@ def _files_and_s3(store, settings, request, progress, notes):
         sources = local.local_sources(local_paths)
     except FileNotFoundError as exc:
         raise FlowlogsError(str(exc), "check the path; S3 URLs start with s3://") from None
-    retries_before, left = aws.retries(), []
+    retries_before, left, digests = aws.retries(), [], 0
     window = s3source.Window.of(request.since, request.until, request.margin)
     for url in urls:
         listing = s3source.list_objects(settings, url, window, accounts=request.accounts, regions=request.regions)
         sources += listing.objects
         left += listing.failed
+        digests += listing.digests
     if not sources and not left:
         if not urls:
             raise FlowlogsError(f"no files under {' '.join(request.paths)}")
-        notes.append(f"no flow-log objects under {' '.join(urls)} in the window")
+        notes.append(f"no log objects under {' '.join(urls)} in the window")
+    if digests:
+        notes.append(f"skipped {digests} CloudTrail digest files (signatures of the trail's log files, no events)")
     return _run(store, sources, request, progress, left=left, planning_retries=aws.retries() - retries_before)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.ingest import jsonlogs
+from pipeline.ingest import arrowjson, events, jsonlogs
 from pipeline.ingest import textlogs
 from pipeline.ingest.conform import SCHEMA, Context, Problem, conform
 from pipeline.fields import normalise
@@ -25,6 +25,10 @@ _CHUNK = 1 << 20  # compressed bytes read at a time
 
 class SourceError(Exception):
     """The source as a whole cannot be read (refused, unreadable, corrupt)."""
+
+
+class SourceIgnored(Exception):
+    """The source holds no records by design (a CloudTrail digest file): counted, not an error."""
 
 
 class Gunzip(io.RawIOBase):
@@ -184,10 +188,18 @@ def read_source(
 def _read_json(stream, source, ingest_id, log_format, defaults):
     data = stream.read()
     damage = stream.damage if isinstance(stream, Gunzip) else None
+    typed = None if damage else arrowjson.bulk(data, source, ingest_id, defaults)
+    if typed is not None:
+        yield typed, []
+        return
     try:
-        streams, rows = jsonlogs.split(data, partial=damage is not None)
+        streams, rows, found = jsonlogs.split(data, partial=damage is not None,
+                                              found=events.Events(source, ingest_id, defaults))
     except (jsonlogs.NotFlowLogs, UnicodeDecodeError) as exc:
         raise SourceError(f"refused: {exc}") from None
+    if found.digests and not (streams or rows or found.records or found.problems):
+        raise SourceIgnored("a CloudTrail digest file (signatures of the trail's log files, no events)")
+    yield from found.batches()
     ctx = Context(source, ingest_id, "", defaults)
     yield from jsonlogs.read_rows(rows, ctx)
     for messages in streams:
@@ -205,7 +217,7 @@ def _read_json(stream, source, ingest_id, log_format, defaults):
             problems = [Problem(int(numbers[p.line - 1]), p.reason, p.text) for p in problems]
             yield table, problems
     if damage:
-        last = max([n for m in streams for n in m.numbers] + [n for n, _ in rows], default=0)
+        last = max([n for m in streams for n in m.numbers] + [n for n, _ in rows] + [found.last], default=0)
         yield SCHEMA.empty_table(), [Problem(last + 1, f"{damage}: the records after number {last:,} are lost", "")]
 
 

@@ -9,6 +9,7 @@ import pyarrow.dataset as ds
 from pipeline.lake import store as lake
 from pipeline.lake.storage import Store
 from pipeline.times import iso
+from pipeline.tables import TABLES
 
 
 def _dataset(store: Store, table: str):
@@ -25,16 +26,17 @@ def lake_info(store: Store) -> dict:
     all_runs = lake.runs(store)
     manifest = lake.manifest(store, all_runs)
     tables = {}
-    for name in lake.RECORD_TABLES:
-        data = _dataset(store, name)
+    for kind in TABLES.values():
+        data = _dataset(store, kind.name)
         if data is None:
-            tables[name] = {"records": 0, "partitions": 0, "first": None, "last": None}
+            tables[kind.name] = {"records": 0, "partitions": 0, "first": None, "last": None}
             continue
-        t = data.to_table(columns=["start", "end"])
-        first = pc.min(t["start"]).as_py()
-        last = pc.max(t["end"]).as_py()
+        t = data.to_table(columns=list(dict.fromkeys(kind.time + kind.unique)))
         parts = {f.rsplit("/", 1)[0] for f in data.files}
-        tables[name] = {"records": t.num_rows, "partitions": len(parts), "first": iso(first), "last": iso(last)}
+        tables[kind.name] = {"records": _events(t, kind.unique), "partitions": len(parts),
+                             "first": iso(pc.min(t[kind.time[0]]).as_py()), "last": iso(pc.max(t[kind.time[-1]]).as_py())}
+        if kind.unique:
+            tables[kind.name]["stored"] = t.num_rows  # rows, duplicates included (the view shows one of each)
     q = _dataset(store, "quarantine")
     formats = Counter(f for e in manifest.values() for f in e.get("formats", []))
     return {
@@ -45,6 +47,7 @@ def lake_info(store: Store) -> dict:
         "quarantined": q.count_rows(filter=ds.field("_line").is_valid()) if q else 0,  # lines; refused files below
         "formats": dict(formats.most_common()),
         "refused": {e["source"]: e["refused"] for e in manifest.values() if e.get("refused")},
+        "ignored": sum(1 for e in manifest.values() if e.get("ignored")),
         "last_run": _last_run(all_runs),
     }
 
@@ -62,4 +65,11 @@ def quarantine_rows(store: Store, limit: int) -> list[dict]:
     return q.head(limit).to_pylist() if q else []
 
 
+def _events(t, unique: tuple[str, ...]) -> int:
+    """Rows, counting rows with the same ``unique`` values once (a NULL first value: each row)."""
+    import pyarrow.compute as pc
 
+    if not unique:
+        return t.num_rows
+    valid = pc.is_valid(t[unique[0]])
+    return t.num_rows - (pc.sum(valid).as_py() or 0) + t.filter(valid).group_by(list(unique)).aggregate([]).num_rows

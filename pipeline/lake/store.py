@@ -6,6 +6,8 @@ Layout (``LAKE`` is ``--lake``, ``$FLOWLOGS_LAKE`` or ``./flowlogs-lake``)::
     LAKE/flows/aws_account=…/aws_region=…/dt=YYYY-MM-DD/<ingest-id>-<n>.parquet
     LAKE/interface_status/…   NODATA / SKIPDATA records (same schema, same partitions)
     LAKE/tgw_flows/…          transit gateway records met in the input
+    LAKE/api_calls/…          CloudTrail events (same partitions; pipeline.tables has every table's columns)
+    LAKE/dns_queries/…        Route 53 Resolver query log records
     LAKE/quarantine/<ingest-id>.parquet   bad lines: source, line, reason, text
     LAKE/metadata/<table>/<snapshot>.parquet
     LAKE/_state/runs/<run-id>.json        what each run ingested (the manifest), left, CloudWatch cursors
@@ -33,13 +35,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.fields import lake_schema
+from pipeline.tables import TABLES, Table, table_of
 from pipeline.lake.storage import Store
 from pipeline.times import iso
 
 SCHEMA = lake_schema()  # the flow record tables' columns
 
 LAKE_VERSION = 1
-RECORD_TABLES = ("flows", "interface_status", "tgw_flows")
+RECORD_TABLES = tuple(TABLES)  # flows, interface_status, tgw_flows, api_calls, dns_queries (pipeline.tables)
 PARTITION_KEYS = ("aws_account", "aws_region", "dt")
 QUARANTINE_SCHEMA = pa.schema(
     [("_source", pa.string()), ("_line", pa.int64()), ("reason", pa.string()), ("text", pa.string()),
@@ -80,7 +83,14 @@ def open_lake(location: str | os.PathLike | None = None, *, s3_options: dict | N
 
 
 def route(table: pa.Table) -> tuple[dict[str, pa.Table], list[Problem]]:
-    """Split a batch into its record tables; rows that belong to none are quarantined."""
+    """Split a batch into its record tables; rows that belong to none are quarantined.
+
+    A batch of an event table (``api_calls``, ``dns_queries``) goes whole to its table;
+    flow records go by their log status and resource type.
+    """
+    own = table_of(table.schema)
+    if own is not None:
+        return {own.name: table}, []
     status = pc.fill_null(pc.is_in(table["log_status"], pa.array(["NODATA", "SKIPDATA"])), False)
     tgw = pc.or_(pc.is_valid(table["resource_type"]), pc.is_valid(table["tgw_id"]))  # resource-type may be `-`
     foreign = pc.fill_null(pc.equal(table["account_id"], "TransitGateway"), False)
@@ -109,13 +119,15 @@ def _take(table: pa.Table, mask) -> pa.Table:
     return table.slice(0, 0) if kept == 0 else table.filter(mask)
 
 
-def partition_values(table: pa.Table, key_defaults: dict) -> pa.Array:
+def partition_values(table: pa.Table, key_defaults: dict, kind: Table = TABLES["flows"]) -> pa.Array:
     """``aws_account=…/aws_region=…/dt=…`` for each row: the record's own values first,
     then what the object key says, then ``unknown``."""
-    account = pc.fill_null(table["account_id"], key_defaults.get("account") or "unknown")
-    region = pc.fill_null(table["region"], key_defaults.get("region") or "unknown")
-    seconds = pc.coalesce(table["start"], table["end"])
-    day = pc.cast(pc.cast(pc.cast(seconds, pa.timestamp("s")), pa.date32()), pa.string())  # YYYY-MM-DD, UTC
+    account = pc.fill_null(table[kind.account], key_defaults.get("account") or "unknown")
+    region = pc.fill_null(table[kind.region], key_defaults.get("region") or "unknown")
+    time = pc.coalesce(*(table[c] for c in kind.time))
+    if pa.types.is_integer(time.type):  # Unix seconds
+        time = pc.cast(time, pa.timestamp("s"))
+    day = pc.cast(pc.cast(time, pa.date32()), pa.string())  # YYYY-MM-DD, UTC
     day = pc.fill_null(day, key_defaults.get("date") or "unknown")
     safe = lambda a: pc.replace_substring_regex(a, r"[^A-Za-z0-9._-]", "_")  # noqa: E731
     return pc.binary_join_element_wise(
@@ -133,6 +145,7 @@ class SourceEntry:
     records: dict = field(default_factory=dict)  # table -> rows
     quarantined: int = 0
     refused: str | None = None  # why the whole source (or its tail) could not be read
+    ignored: str | None = None  # why a source holds no records by design (a CloudTrail digest file)
     formats: list = field(default_factory=list)
     files: list = field(default_factory=list)
     etag: str | None = None

@@ -1,11 +1,12 @@
-"""The lake's tables as DuckDB views: ``flows``, ``interface_status``, ``tgw_flows``, ``quarantine``.
+"""The lake's tables as DuckDB views: every table of ``pipeline.tables`` and ``quarantine``.
 
 Record views carry the partition columns ``aws_account``, ``aws_region`` and ``dt``
 (all VARCHAR: account ids keep their leading zeros, and ``dt`` may be ``unknown``).
 A local lake is read with ``read_parquet`` over a glob; a lake on S3 through pyarrow
 datasets on the lake's own S3 filesystem (credentials included), registered with the
 connection, so DuckDB needs no httpfs extension. A table with no files yet is still a
-view, empty, with the full schema.
+view, empty, with the full schema. A table whose source delivers events more than once
+(``api_calls``: CloudTrail) shows each event once; its stored rows are ``_api_calls_rows``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from pipeline.lake import store as lake
-from pipeline.lake.store import SCHEMA
 from pipeline.lake.storage import Store
+from pipeline.tables import TABLES
 
 PARTITIONS = pa.schema([(name, pa.string()) for name in lake.PARTITION_KEYS])
-RECORD_SCHEMA = pa.schema(list(SCHEMA) + list(PARTITIONS))
 
 
 def _quote(text: str) -> str:
@@ -27,26 +27,40 @@ def _quote(text: str) -> str:
 
 def register_record_views(con, store: Store) -> None:
     """Create (or replace) the lake's views on the DuckDB connection ``con``."""
-    for table in lake.RECORD_TABLES:
-        _register(con, store, table, RECORD_SCHEMA, partitioned=True)
+    for kind in TABLES.values():
+        schema = pa.schema(list(kind.schema) + list(PARTITIONS))
+        _register(con, store, kind.name, schema, partitioned=True, unique=kind.unique)
     _register(con, store, "quarantine", lake.QUARANTINE_SCHEMA, partitioned=False)
 
 
-def _register(con, store: Store, table: str, schema: pa.Schema, *, partitioned: bool) -> None:
-    con.execute(f'DROP VIEW IF EXISTS "{table}"')
+def _register(con, store: Store, table: str, schema: pa.Schema, *, partitioned: bool, unique=()) -> None:
+    """``table`` as a view of its files; with ``unique`` columns, one row per event (the stored
+    rows stay readable as ``_<table>_rows``): the first by source and position."""
+    rows = f"_{table}_rows" if unique else table
+    for name in {table, rows}:
+        con.execute(f'DROP VIEW IF EXISTS "{name}"')
     if not lake.has_files(store, table):
-        con.register(table, schema.empty_table())
-        return
-    if store.is_local:
+        con.register(rows, schema.empty_table())
+    elif store.is_local:
         pattern = lake.record_glob(store, table) if partitioned else store.path(f"{table}/*.parquet")
         hive = ", hive_partitioning = true, hive_types = {" + ", ".join(
             f"'{k}': 'VARCHAR'" for k in lake.PARTITION_KEYS) + "}" if partitioned else ""
         columns = ", ".join(f'"{name}"' for name in schema.names)
-        con.execute(f'CREATE VIEW "{table}" AS SELECT {columns} FROM read_parquet({_quote(pattern)}, '
+        con.execute(f'CREATE VIEW "{rows}" AS SELECT {columns} FROM read_parquet({_quote(pattern)}, '
                     f"union_by_name = true{hive})")
-        return
-    dataset = ds.dataset(
-        store.path(table), filesystem=store.fs, format="parquet", schema=schema,
-        partitioning=ds.partitioning(PARTITIONS, flavor="hive") if partitioned else None,
-    )
-    con.register(table, dataset)
+    else:
+        dataset = ds.dataset(
+            store.path(table), filesystem=store.fs, format="parquet", schema=schema,
+            partitioning=ds.partitioning(PARTITIONS, flavor="hive") if partitioned else None,
+        )
+        con.register(rows, dataset)
+    if unique:
+        con.execute(f'CREATE VIEW "{table}" AS SELECT * FROM "{rows}" {one_per_event(unique)}')
+
+
+def one_per_event(unique: tuple[str, ...]) -> str:
+    """The clause that keeps one row per event (the first by source and position); rows whose
+    first ``unique`` column is NULL are all kept."""
+    key = ", ".join(f'"{c}"' for c in unique)
+    return (f'QUALIFY "{unique[0]}" IS NULL '
+            f"OR row_number() OVER (PARTITION BY {key} ORDER BY _source, _line) = 1" if unique else "")

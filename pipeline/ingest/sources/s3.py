@@ -1,7 +1,8 @@
-"""Flow-log objects in S3: find the ones a window needs, and read them as sources.
+"""Flow-log, CloudTrail and Resolver query-log objects in S3: find the ones a window needs, and read them.
 
 Listing goes down the delivery layouts (``keys``) one level at a time with
-``Delimiter='/'`` (organisation ids, accounts, regions), then lists only the day
+``Delimiter='/'`` (organisation ids, accounts, record folders, regions or VPCs; CloudTrail
+digest files are counted, not read), then lists only the day
 folders the window touches, and on the window's edge days only the hour folders of
 hourly layouts. Objects are selected by the 5-minute slot in their file name, widened
 by a late-arrival margin below (a file that lands late is picked up by the next run)
@@ -37,8 +38,11 @@ LIST_THREADS = 8
 STREAM_RESUMES = 4
 _ACCOUNT = re.compile(r"^(aws-account-id=)?(\d{12})$")
 _ORG = re.compile(r"^o-[a-z0-9]+$")
-_REGION_LEVEL = re.compile(r"AWSLogs/(?:o-[a-z0-9]+/)?(?:\d{12}/vpcflowlogs/|aws-account-id=\d{12}/"
-                           r"aws-service=vpcflowlogs/aws-region=)[a-z0-9-]+/$")
+_REGION_LEVEL = re.compile(r"AWSLogs/(?:o-[a-z0-9]+/)?(?:\d{12}/(?:vpcflowlogs|CloudTrail[A-Za-z-]*|vpcdnsquerylogs)/|"
+                           r"aws-account-id=\d{12}/aws-service=vpcflowlogs/aws-region=)[a-z0-9-]+/$")
+# The folders under an account that hold records, and what comes below them (regions or VPCs).
+SERVICES = ("vpcflowlogs", "CloudTrail", "CloudTrail-NetworkActivity", "CloudTrail-Insight", "CloudTrail-Digest",
+            "vpcdnsquerylogs")
 
 
 @dataclass(frozen=True)
@@ -209,6 +213,7 @@ class Base:
 class Listing:
     objects: list[S3Object]
     failed: list[tuple[str, str]]  # (prefix URL, reason): listing gave up after retries
+    digests: int = 0  # CloudTrail digest files skipped (signatures of the log files, no events)
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -236,20 +241,26 @@ def list_objects(settings: Settings, url: str, window: Window, *, accounts=(), r
     for found_objects, failure in results:
         objects += found_objects
         failed += failure
-    objects = [
-        S3Object(bucket, o["Key"], o["ETag"].strip('"'), o["Size"], settings)
-        for o in sorted(objects, key=lambda o: o["Key"])
-        if _wanted(o["Key"], window, set(accounts), set(regions))
-    ]
-    return Listing(objects, failed)
+    wanted = [o for o in sorted(objects, key=lambda o: o["Key"]) if _wanted(o["Key"], window, set(accounts), set(regions))]
+    digests = [o for o in wanted if parse_key(o["Key"]).digest]
+    objects = [S3Object(bucket, o["Key"], o["ETag"].strip('"'), o["Size"], settings)
+               for o in wanted if not parse_key(o["Key"]).digest]
+    return Listing(objects, failed, len(digests))
 
 
 def _wanted(key: str, window: Window, accounts: set, regions: set) -> bool:
+    """Selected by the window (the file name's time, else the key's day) and the filters; query
+    logs have no region folder, so ``regions`` does not select them (their records say it)."""
     if key.endswith("/"):
         return False
     info = parse_key(key)
-    return (window.holds(info.file_time) and (not accounts or info.account in accounts)
-            and (not regions or info.region in regions))
+    if info.file_time is not None or info.date is None:
+        in_window = window.holds(info.file_time)
+    else:
+        day = date.fromisoformat(info.date)
+        in_window = (window.lo is None or day >= window.lo.date()) and (window.hi is None or day <= window.hi.date())
+    return (in_window and (not accounts or info.account in accounts)
+            and (not regions or info.region in regions or info.service == "vpcdnsquerylogs"))
 
 
 def _days(window: Window) -> list[date]:
@@ -311,9 +322,10 @@ class _Lister:
         account_dirs = [(d, m) for d, m in account_dirs if m]
         if not account_dirs:
             raise FlowlogsError(
-                f"no VPC flow logs under {url}",
-                "S3 delivery writes [prefix/]AWSLogs/<account-id>/vpcflowlogs/<region>/…; give the bucket and the "
-                "prefix of the flow log's destination (aws ec2 describe-flow-logs --query 'FlowLogs[].LogDestination')",
+                f"no VPC flow logs, CloudTrail or Resolver query logs under {url}",
+                "S3 delivery writes [prefix/]AWSLogs/<account-id>/vpcflowlogs|CloudTrail|vpcdnsquerylogs/…; give the "
+                "bucket and the prefix of the destination (aws ec2 describe-flow-logs --query "
+                "'FlowLogs[].LogDestination', aws cloudtrail describe-trails)",
             )
         selected = [(d, m) for d, m in account_dirs if not accounts or m.group(2) in accounts]
         if not selected:
@@ -323,15 +335,27 @@ class _Lister:
             return [b for found in pool.map(lambda dm: self._regions(*dm, regions), selected) for b in found]
 
     def _regions(self, account_dir: str, match, regions: tuple) -> list[Base]:
+        """The region (query logs: VPC) folders of each record folder under one account."""
         hive = bool(match.group(1))
-        service = account_dir + ("aws-service=vpcflowlogs/" if hive else "vpcflowlogs/")
-        if not regions:
+        if hive:
+            services = [account_dir + "aws-service=vpcflowlogs/"]
+        else:
             try:
-                _, names = self.list(service, delimiter=True)
+                _, names = self.list(account_dir, delimiter=True)
             except Exception as exc:
                 raise explain(exc, "s3:ListBucket", f"arn:aws:s3:::{self.bucket}") from None
-            regions = tuple(n.removeprefix("aws-region=") for n in names)
-        return [Base(f"{service}{'aws-region=' if hive else ''}{r}/", hive) for r in regions]
+            services = [f"{account_dir}{n}/" for n in names if n in SERVICES]
+        bases = []
+        for service in services:
+            below = regions
+            if not below or service.endswith("vpcdnsquerylogs/"):
+                try:
+                    _, names = self.list(service, delimiter=True)
+                except Exception as exc:
+                    raise explain(exc, "s3:ListBucket", f"arn:aws:s3:::{self.bucket}") from None
+                below = tuple(n.removeprefix("aws-region=") for n in names)
+            bases += [Base(f"{service}{'aws-region=' if hive else ''}{r}/", hive) for r in below]
+        return bases
 
     def objects(self, task, window: Window) -> tuple[list[dict], list[tuple[str, str]]]:
         """The objects of one listing task; a task that keeps failing is reported, not raised."""
