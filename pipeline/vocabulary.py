@@ -21,12 +21,17 @@ OBSERVATIONS = {
     "destination_ingress": "Arriving at the server's ENI (its security group ingress rules or its subnet's inbound network ACL).",
     "destination_egress_return": "The reply leaving the server's ENI (its subnet's outbound network ACL).",
     "source_ingress_return": "The reply arriving at the client's ENI (its subnet's inbound network ACL: ACLs are stateless).",
+    "api_call": "An AWS API call the service refused (CloudTrail: the connection worked, a policy said no).",
+    "task_event": "A task that stopped before it ran (its stoppedReason, from ECS task events or describe-tasks).",
 }
 
 KINDS = {
     "reject": "Traffic was REJECTed on the path (a security group or network ACL said no).",
     "no_return": "Requests left and nothing came back, and no REJECT was logged.",
     "refused": "The destination answered with a reset.",
+    "access_denied": "AWS refused calls from a task (AccessDenied, VpceAccessDenied…): a policy, not the network, said no.",
+    "task_start_failed": "Tasks stopped before running (ResourceInitializationError, CannotPullContainerError…): the "
+    "execution role was denied, or the task could not reach the service at start.",
     "endpoint_bypassed": "Traffic went to an AWS service's public addresses although the VPC has an interface endpoint for "
     "it that the task does not use (private DNS off or not resolving). A warning: it works, through the NAT.",
 }

@@ -23,6 +23,10 @@ FINDING_KEYS = (
     "destination", "flows", "packets", "bytes", "first_seen", "last_seen",
     "likely_causes", "evidence",
 )
+#: Keys only the findings from API calls and task events carry (after the common ones).
+EVENT_KEYS = ("events", "api", "stopped_reason", "task_ids", "cross_evidence")
+API_KEYS = ("event_source", "event_name", "error_code", "error_message", "principal_arn", "role_arn", "role",
+            "vpc_endpoint_id")
 DESTINATION_KEYS = ("type", "id", "name", "aws_service", "region")
 CAUSE_KEYS = ("cause", "confirmed", "resource", "rule", "explanation", "fix")
 TIMELINE_KEYS = ("bucket", "destination", "kind", "flows")
@@ -31,11 +35,13 @@ TIMELINE_KEYS = ("bucket", "destination", "kind", "flows")
 KINDS = tuple(vocabulary.KINDS)
 KIND_RANK = {kind: i for i, kind in enumerate(KINDS)}
 #: Kinds that mean "the task cannot talk to the service"; the rest are warnings.
-BROKEN_KINDS = frozenset({"reject", "no_return", "refused"})
+BROKEN_KINDS = frozenset({"reject", "no_return", "refused", "access_denied", "task_start_failed"})
 KIND_LABELS = {
     "reject": "Rejected",
     "no_return": "No reply",
     "refused": "Refused",
+    "access_denied": "Access denied",
+    "task_start_failed": "Task start failed",
     "endpoint_bypassed": "Endpoint bypassed",
 }
 #: Most serious first; a finding's state is one of the vocabulary's (never ``pending``).
@@ -63,6 +69,8 @@ FLAT_COLUMNS = (
     "destination_region", "flows", "packets", "bytes", "first_seen", "last_seen",
     "cause", "cause_confirmed", "cause_resource", "cause_rule", "cause_explanation",
     "cause_fix", "other_causes", "evidence_records",
+    "events", "api_event_source", "api_event_name", "api_error_code", "api_role", "stopped_reason", "task_ids",
+    "cross_evidence",
 )
 
 
@@ -88,7 +96,9 @@ def _ordered(obj: Mapping, keys: Iterable[str]) -> dict:
 
 
 def canonical_finding(finding: Mapping) -> dict:
-    f = _ordered(finding, FINDING_KEYS)
+    f = _ordered(finding, FINDING_KEYS + EVENT_KEYS)
+    if isinstance(f.get("api"), Mapping):
+        f["api"] = _ordered(f["api"], API_KEYS)
     if isinstance(f.get("destination"), Mapping):
         f["destination"] = _ordered(f["destination"], DESTINATION_KEYS)
     if isinstance(f.get("likely_causes"), list):
@@ -174,7 +184,13 @@ def flatten_finding(f: Mapping) -> dict:
         "cause_fix": top.get("fix"),
         "other_causes": " ".join(str(c) for c in others if c),
         "evidence_records": len(f.get("evidence") or []),
+        "events": f.get("events"),
+        "stopped_reason": f.get("stopped_reason"),
+        "task_ids": " ".join(map(str, f.get("task_ids") or [])) or None,
+        "cross_evidence": f.get("cross_evidence"),
     })
+    api = f.get("api") if isinstance(f.get("api"), Mapping) else {}
+    row.update({f"api_{k}": api.get(k) for k in ("event_source", "event_name", "error_code", "role")})
     return {k: row.get(k) for k in FLAT_COLUMNS}
 
 

@@ -113,6 +113,9 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
         findings.append(g)
     records = evidence(con, keys)
     document = [_finding(g, diagnoser.diagnose(g), records.get(i, [])) for i, g in enumerate(findings)]
+    from pipeline.analysis import iam_findings  # imports this module's iso()
+
+    document += iam_findings.access_denied(con, used) + iam_findings.task_start_failed(con, used, document)
     return {
         "generated_at": iso(time.time()),
         "lake": lake,
@@ -131,6 +134,8 @@ def timeline(con, document: list[dict]) -> list[dict]:
 
     out = []
     for f in document:
+        if f["kind"] not in STATE_OF_KIND:
+            continue  # API calls and task events: no flow records
         for bucket, flows in con.execute(
             """SELECT first_seen - first_seen % 60 AS minute, sum(records) FROM conversations
                WHERE client_addr = $client AND server_addr IN (SELECT unnest($addrs)) AND server_port = $port

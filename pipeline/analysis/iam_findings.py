@@ -1,0 +1,311 @@
+"""Findings the flows cannot show: denied API calls (``access_denied``) and tasks that failed
+to start (``task_start_failed``).
+
+The SQL (``queries/access_denied.sql``, ``task_start_failed.sql``) finds and groups the
+evidence; here each group's cause is read from the exact error wording first, then
+confirmed by evaluating the imported policies (``permissions``), and linked to the flow
+evidence of the same task: an ``established`` conversation to the same service while
+calls are denied means the network is fine and a policy is not (said once, here, in the
+finding's ``cross_evidence``), and a start that timed out takes its cause from the flow
+findings of that task's ENI.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+from pipeline import queries
+from pipeline.analysis import permissions as perm
+from pipeline.analysis.findings import iso
+from pipeline.vocabulary import CAUSES
+
+# a network failure at start: causes worth checking when no flow finding of the task explains it
+NETWORK_CANDIDATES = ("route_missing", "security_group_egress", "network_acl_outbound")
+# stoppedReason words -> the service a failing start was calling
+START_SERVICES = (("secrets manager", "secretsmanager"), ("from asm", "secretsmanager"), ("secretsmanager", "secretsmanager"),
+                  ("from ssm", "ssm"), ("ecr registry auth", "ecr.api"), ("api.ecr", "ecr.api"),
+                  ("dkr.ecr", "ecr.dkr"), ("logs", "logs"), ("kms", "kms"))
+POLICY_OWNER_WORDS = {"identity_policy": "the role's policies", "endpoint_policy": "the endpoint policy",
+                      "resource_policy": "the resource policy", "permissions_boundary": "the permissions boundary",
+                      "service_control_policy": "a service control policy",
+                      "resource_control_policy": "a resource control policy", "session_policy": "the session policy"}
+
+
+def _rows(con, sql: str, params: dict) -> list[dict]:
+    cur = con.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def _epoch(value) -> int | None:
+    return int(value.timestamp()) if value is not None else None
+
+
+def _time(value) -> str | None:
+    return iso(_epoch(value))
+
+
+def has_relation(con, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = $n", {"n": name}).fetchone()[0]
+                or con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $n", {"n": name}).fetchone()[0])
+
+
+class PolicyStore:
+    """The imported policies, looked up per request (current snapshot of each)."""
+
+    def __init__(self, con):
+        self.inline = defaultdict(list)
+        for r in _rows(con, "SELECT role_arn, policy_name, document FROM current_iam_policies WHERE role_arn IS NOT NULL", {}):
+            self.inline[r["role_arn"]].append((r["policy_name"], r["document"]))
+        self.managed = {r["policy_arn"]: r["document"] for r in _rows(
+            con, "SELECT policy_arn, document FROM current_iam_policies WHERE policy_arn IS NOT NULL", {})}
+        self.roles = {}
+        for r in _rows(con, "SELECT * FROM current_iam_roles", {}):
+            self.roles[r["role_arn"]] = r
+            self.roles.setdefault(f"name:{r['role_name']}", r)
+        self.endpoints = {r["endpoint_id"]: r for r in _rows(con, "SELECT * FROM current_vpc_endpoints", {})}
+        self.resources = _rows(con, "SELECT * FROM current_resource_policies", {})
+
+    def role(self, role_arn: str | None) -> dict | None:
+        if not role_arn:
+            return None
+        return self.roles.get(role_arn) or self.roles.get(f"name:{role_arn.rsplit('/', 1)[-1]}")
+
+    def resource(self, arn: str | None) -> dict | None:
+        if not arn:
+            return None
+        for r in self.resources:
+            if r["resource_arn"] and (arn == r["resource_arn"] or arn.startswith(r["resource_arn"] + "/")):
+                return r
+            if r["resource_type"] == "kms" and r["resource_name"] and arn.endswith(f"key/{r['resource_name']}"):
+                return r
+        return None
+
+    def endpoint_for(self, vpc_id: str | None, service: str | None) -> dict | None:
+        """The interface endpoint a task in ``vpc_id`` reaches ``service`` through (private DNS on)."""
+        for e in self.endpoints.values():
+            if e.get("vpc_id") == vpc_id and e.get("aws_service") == service and e.get("private_dns_enabled"):
+                return e
+        return None
+
+    def policies(self, role: dict, endpoint: dict | None, resource: dict | None) -> perm.Policies:
+        identity = list(self.inline.get(role["role_arn"], []))
+        identity += [(arn, self.managed[arn]) for arn in role.get("managed_policy_arns") or [] if arn in self.managed]
+        boundary = role.get("permissions_boundary_arn")
+        return perm.Policies(
+            identity=identity,
+            boundary=(boundary, self.managed[boundary]) if boundary in self.managed else None,
+            endpoint=(endpoint["endpoint_id"], endpoint["policy_document"] or perm.FULL_ACCESS) if endpoint else None,
+            resource=(resource["resource_arn"] or resource["resource_name"], resource["policy_document"]) if resource else None,
+        )
+
+
+def _cause(name: str, confirmed: bool, resource=None, rule=None, explanation=None, fix=None) -> dict:
+    return {"cause": name, "confirmed": confirmed, "resource": resource, "rule": rule,
+            "explanation": explanation or CAUSES[name], "fix": fix}
+
+
+def _action(denial: perm.Denial, event_source: str | None, event_name: str | None) -> str | None:
+    if denial.action:
+        prefix, name = denial.action.split(":", 1)
+        same = event_name and name.lower() == event_name.lower()  # SQS lower-cases, SNS upper-cases the prefix
+        return f"{prefix.lower()}:{event_name if same else name}"
+    if event_source and event_name:
+        return f"{event_source.split('.', 1)[0]}:{event_name}"
+    return None
+
+
+def _request_resource(row: dict, denial: perm.Denial) -> str:
+    if denial.resource or row.get("resource"):
+        return denial.resource or row["resource"]
+    try:
+        params = (json.loads(row.get("record") or "{}").get("requestParameters") or {})
+    except json.JSONDecodeError:
+        params = {}
+    for key in ("topicArn", "secretId", "keyId", "queueUrl", "TopicArn", "SecretId", "KeyId", "QueueUrl"):
+        value = params.get(key)
+        if isinstance(value, str) and value:
+            if value.startswith("https://sqs."):  # https://sqs.REGION.amazonaws.com/ACCOUNT/NAME
+                parts = value.split("/")
+                region = parts[2].split(".")[1]
+                return f"arn:aws:sqs:{region}:{parts[3]}:{parts[4]}"
+            return value
+    return "*"
+
+
+def diagnose(policies: PolicyStore, denial: perm.Denial, role_arn: str | None, action: str | None, resource: str,
+             endpoint: dict | None, principal_arn: str | None, source_ip: str | None) -> list[dict]:
+    """The likely causes of one denial: the wording's cause, confirmed (or not) by the evaluator."""
+    said = denial.cause
+    role = policies.role(role_arn)
+    if role is None or action is None:
+        return [_cause(said or "identity_policy", False, role_arn if said in (None, "identity_policy") else None)]
+    context = {}
+    if endpoint:
+        context = {"aws:SourceVpce": endpoint["endpoint_id"], "aws:SourceVpc": endpoint.get("vpc_id"),
+                   "aws:VpcSourceIp": source_ip}
+    elif source_ip:
+        context = {"aws:SourceIp": source_ip}
+    req = perm.Request(principal_arn, role["role_arn"], action, resource, context)
+    owned = policies.resource(resource)
+    p = policies.policies(role, endpoint, owned)
+    verdict = perm.evaluate(req, p)
+    if verdict.allowed or (said and said != verdict.cause):
+        # the imported policies allow it (or blame another type): the wording stands, unconfirmed
+        why = (f"the imported policies allow {action} for {role['role_name']}; "
+               f"{POLICY_OWNER_WORDS.get(said, 'a policy that is not imported')} denied it")
+        return [_cause(said or "identity_policy", False, None, None, why)]
+    statement, command = perm.fix(req, p, verdict, (owned or {}).get("resource_type"), (owned or {}).get("resource_name"))
+    how = (f"{verdict.statement} of {verdict.policy} denies" if verdict.explicit and verdict.statement
+           else "no statement allows")
+    owner = verdict.resource
+    explanation = (f"{POLICY_OWNER_WORDS[verdict.cause]} ({owner}): {how} {action} on {resource} "
+                   f"for {role['role_name']}" + (f" through {endpoint['endpoint_id']}" if endpoint else " (no endpoint)"))
+    if statement is not None:
+        explanation += ("; the policy without that statement: " if verdict.explicit else "; add: ") + json.dumps(
+            statement, separators=(",", ":"))
+    return [_cause(verdict.cause, True, owner, verdict.statement or (verdict.policy if verdict.explicit else None),
+                   explanation, command)]
+
+
+def _finding(kind: str, observed_at: str, **values) -> dict:
+    base = {"kind": kind, "state": None, "observed_at": observed_at, "cluster": None, "service": None,
+            "task_id": None, "task_arn": None, "source_eni": None, "source_addr": None, "dest_addr": None,
+            "dest_addrs": [], "dest_port": None, "protocol": None,
+            "destination": {"type": None, "id": None, "name": None, "aws_service": None, "region": None},
+            "flows": None, "packets": None, "bytes": None, "first_seen": None, "last_seen": None,
+            "likely_causes": [], "evidence": [], "events": None, "api": None}
+    base.update(values)
+    return base
+
+
+def _api(**values) -> dict:
+    keys = ("event_source", "event_name", "error_code", "error_message", "principal_arn", "role_arn", "role",
+            "vpc_endpoint_id")
+    return {k: values.get(k) for k in keys}
+
+
+def _network_sentence(con, task_addr: str | None, endpoint_id: str | None, service: str | None,
+                      first: int, last: int, cause: str | None) -> str | None:
+    """One sentence when the same task had established conversations to the same service then."""
+    if not task_addr or not has_relation(con, "conversations") or not has_relation(con, "destinations"):
+        return None
+    n = con.execute(
+        """SELECT count(*) FROM conversations AS c JOIN destinations AS d ON d.addr = c.server_addr
+           WHERE c.client_addr = $ip AND c.state = 'established'
+             AND c.last_seen >= $first - 300 AND c.first_seen <= $last + 300
+             AND (d.id = $vpce OR (d.aws_service IS NOT NULL AND lower(d.aws_service) = lower($svc)))""",
+        {"ip": task_addr, "vpce": endpoint_id, "svc": service or "", "first": first, "last": last}).fetchone()[0]
+    if not n:
+        return None
+    where = endpoint_id or f"{service} (public endpoint)"
+    says = POLICY_OWNER_WORDS.get(cause or "", "a policy")
+    return (f"The network lets it through ({n} established conversation{'s' if n != 1 else ''} to {where} "
+            f"in that time); {says} says no.")
+
+
+def access_denied(con, window: dict) -> list[dict]:
+    """``access_denied`` findings for the calls in ``window`` ({"since", "until"} epoch seconds)."""
+    if not has_relation(con, "api_calls"):
+        return []
+    groups = _rows(con, queries.get("access_denied").sql, {"since": window["since"], "until": window["until"]})
+    if not groups:
+        return []
+    policies = PolicyStore(con)
+    out = []
+    for g in groups:
+        denial = perm.read_denial(g["error_message"], g["error_code"])
+        action = _action(denial, g["event_source"], g["event_name"])
+        resource = _request_resource(g, denial)
+        endpoint = policies.endpoints.get(g["vpc_endpoint_id"] or "")
+        causes = diagnose(policies, denial, g["role_arn"] or denial.role_arn, action, resource,
+                          endpoint or ({"endpoint_id": g["vpc_endpoint_id"], "policy_document": None}
+                                       if g["vpc_endpoint_id"] else None),
+                          g["principal_arn"], g["source_addr"])
+        service = perm.service_of_source(g["event_source"]) or perm.service_of_action(action)
+        first, last = _epoch(g["first_seen"]), _epoch(g["last_seen"])
+        finding = _finding(
+            "access_denied", "api_call", cluster=g["cluster"], service=g["service"], task_id=g["task_id"],
+            task_arn=g["task_arn"], source_eni=g["source_eni"], source_addr=g["source_addr"],
+            destination={"type": "vpc_endpoint" if g["vpc_endpoint_id"] else "aws_service",
+                         "id": g["vpc_endpoint_id"], "name": (endpoint or {}).get("service_name") or g["tls_host"],
+                         "aws_service": service, "region": g["region"]},
+            first_seen=iso(first), last_seen=iso(last), events=g["events"], likely_causes=causes,
+            api=_api(event_source=g["event_source"], event_name=g["event_name"], error_code=g["error_code"],
+                     error_message=g["error_message"], principal_arn=g["principal_arn"], role_arn=g["role_arn"],
+                     role=g["role"], vpc_endpoint_id=g["vpc_endpoint_id"]))
+        finding["cross_evidence"] = _network_sentence(con, g["source_addr"], g["vpc_endpoint_id"], service, first, last,
+                                                      causes[0]["cause"] if causes else None)
+        out.append(finding)
+    return out
+
+
+def _start_service(reason: str, denial: perm.Denial) -> str | None:
+    if denial.action:
+        return perm.service_of_action(denial.action)
+    low = reason.lower()
+    return next((svc for word, svc in START_SERVICES if word in low), None)
+
+
+def start_failure(reason: str | None) -> tuple[str, perm.Denial]:
+    """('iam' | 'network' | 'other', the reading) of one stoppedReason."""
+    denial = perm.read_denial(reason)
+    if denial.denied:
+        return "iam", denial
+    return ("network" if denial.network else "other"), denial
+
+
+def task_start_failed(con, window: dict, flow_findings: list[dict]) -> list[dict]:
+    """One ``task_start_failed`` finding per service and cause (a start loop is one problem, not forty)."""
+    tasks = _rows(con, queries.get("task_start_failed").sql, {"since": window["since"], "until": window["until"]})
+    if not tasks:
+        return []
+    policies = PolicyStore(con)
+    by_task = defaultdict(list)
+    for f in flow_findings:
+        by_task[f.get("task_id")].append(f)
+    groups: dict[tuple, dict] = {}
+    for t in tasks:
+        what, denial = start_failure(t["stopped_reason"])
+        if what == "other":
+            continue  # image not found, out of memory, user stopped…: neither IAM nor the network
+        service = _start_service(t["stopped_reason"], denial)
+        if what == "iam":
+            role_arn = t["execution_role_arn"] or denial.role_arn
+            vpc = _task_vpc(con, t)
+            causes = diagnose(policies, denial, role_arn, denial.action, denial.resource or "*",
+                              policies.endpoint_for(vpc, service), denial.principal, t["private_ip"])
+        else:
+            linked = [c for f in by_task.get(t["task_id"], []) for c in f["likely_causes"][:1]]
+            causes = linked or [_cause(c, False) for c in NETWORK_CANDIDATES]
+        key = (t["cluster"], t["service"], causes[0]["cause"], causes[0].get("resource"))
+        g = groups.setdefault(key, {"tasks": [], "causes": causes, "service_name": service, "denial": denial,
+                                    "role_arn": t["execution_role_arn"] or denial.role_arn})
+        g["tasks"].append(t)
+    out = []
+    for (cluster, svc, _, _), g in groups.items():
+        tasks = sorted(g["tasks"], key=lambda t: (t["stopped_at"] or t["created_at"], t["task_id"]))
+        last = tasks[-1]
+        denial = g["denial"]
+        out.append(_finding(
+            "task_start_failed", "task_event", cluster=cluster, service=svc, task_id=last["task_id"],
+            task_arn=last["task_arn"], source_eni=last["eni_id"], source_addr=last["private_ip"],
+            destination={"type": "aws_service", "id": None, "name": None, "aws_service": g["service_name"],
+                         "region": None},
+            first_seen=_time(tasks[0]["stopped_at"] or tasks[0]["created_at"]),
+            last_seen=_time(last["stopped_at"] or last["created_at"]),
+            events=len(tasks), likely_causes=g["causes"],
+            api=_api(event_source=f"{denial.action.split(':', 1)[0].lower()}.amazonaws.com" if denial.action else None,
+                     event_name=(denial.action or "").split(":", 1)[-1] or None,
+                     error_code="AccessDeniedException" if denial.denied else None,
+                     error_message=denial.text[denial.text.find("User: "):] if denial.denied and "User: " in denial.text
+                     else None, principal_arn=denial.principal, role_arn=g["role_arn"],
+                     role="execution", vpc_endpoint_id=None),
+            stopped_reason=last["stopped_reason"], task_ids=[t["task_id"] for t in tasks], cross_evidence=None))
+    return out
+
+
+def _task_vpc(con, task: dict) -> str | None:
+    row = con.execute("SELECT vpc_id FROM current_subnets WHERE subnet_id = $s", {"s": task["subnet_id"]}).fetchone()
+    return row[0] if row else None

@@ -1,0 +1,272 @@
+"""access_denied and task_start_failed: a small account (IAM, task definitions, an endpoint with
+a policy, a queue policy, ECS task events) imported as CLI JSON, CloudTrail calls in an
+``api_calls`` relation with the lake table's columns, and the findings they give."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from conftest import REPO
+from pipeline.analysis import iam_findings
+from pipeline.analysis import permissions as perm
+from pipeline.lake.storage import Store
+from pipeline.metadata import import_files, register_views
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+VPC = "vpc-0aaa"
+SUBNET = "subnet-0aaa"
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
+TASK_ROLE = f"arn:aws:iam::{ACCOUNT}:role/orders-task"
+PAY_ROLE = f"arn:aws:iam::{ACCOUNT}:role/payments-task"
+EXEC_ROLE = f"arn:aws:iam::{ACCOUNT}:role/billing-exec"
+QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders"
+TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:payments"
+SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:billing-db-AbCdEf"
+VPCE_SNS = "vpce-0sns0000000000001"
+TASKS = {"orders": "a" * 32, "payments": "b" * 32, "healthy": "c" * 32}
+BILLING_TASKS = [f"{i:032x}" for i in range(1, 4)]
+NET_TASK = "d" * 32
+
+
+def _doc(*statements) -> dict:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def _task(task_id: str, service: str, ip: str, definition: str, *, stopped_reason=None, started=True, minute=0) -> dict:
+    created = T0 + timedelta(minutes=minute)
+    task = {"taskArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/prod/{task_id}",
+            "clusterArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/prod", "group": f"service:{service}",
+            "taskDefinitionArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{definition}:1",
+            "lastStatus": "STOPPED" if stopped_reason else "RUNNING", "createdAt": created.isoformat(),
+            "attachments": [{"id": f"att-{task_id[:8]}", "type": "ElasticNetworkInterface", "status": "ATTACHED",
+                             "details": [{"name": "subnetId", "value": SUBNET},
+                                         {"name": "networkInterfaceId", "value": f"eni-{task_id[:17]}"},
+                                         {"name": "privateIPv4Address", "value": ip}]}],
+            "containers": [{"name": "app"}]}
+    if started:
+        task["startedAt"] = (created + timedelta(seconds=30)).isoformat()
+    if stopped_reason:
+        task.update(stoppedReason=stopped_reason, stopCode="TaskFailedToStart",
+                    stoppedAt=(created + timedelta(seconds=50)).isoformat())
+    return task
+
+
+def _definition(family: str, task_role: str | None, exec_role: str) -> dict:
+    return {"taskDefinition": {"taskDefinitionArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{family}:1",
+                               "family": family, "revision": 1, "taskRoleArn": task_role, "executionRoleArn": exec_role,
+                               "containerDefinitions": [{"name": "app", "image": f"{family}:1",
+                                                         "secrets": [{"name": "DB", "valueFrom": SECRET}]}]}}
+
+
+def _role(name: str, inline: dict | None) -> dict:
+    return {"RoleName": name, "RoleId": f"AROA{name.upper()[:8]}", "Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}",
+            "Path": "/", "AssumeRolePolicyDocument": _doc({"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                         "Principal": {"Service": "ecs-tasks.amazonaws.com"}}),
+            "RolePolicyList": [{"PolicyName": "app", "PolicyDocument": inline}] if inline else [],
+            "AttachedManagedPolicies": []}
+
+
+def _denial_message(role: str, task: str, action: str, resource: str, why: str) -> str:
+    return (f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{task} is not authorized to perform: {action} "
+            f"on resource: {resource} {why}")
+
+
+STOP_IAM = ("ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: "
+            "unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch secret "
+            f"{SECRET} from secrets manager: AccessDeniedException: "
+            + _denial_message("billing-exec", "{task}", "secretsmanager:GetSecretValue", SECRET,
+                              "because no identity-based policy allows the secretsmanager:GetSecretValue action")
+            + " status code: 400, request id: 359958d1-e041-4547-9bfa-1e289cd3a745")
+STOP_NET = ("ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: "
+            "unable to retrieve ecr registry auth: service call has been retried 3 time(s): RequestError: send request "
+            'failed caused by: Post "https://api.ecr.eu-west-1.amazonaws.com/": dial tcp 52.95.0.1:443: i/o timeout. '
+            "Please check your task network configuration.")
+
+
+def _metadata(directory):
+    directory.mkdir()
+    roles = [_role("orders-task", _doc({"Sid": "Receive", "Effect": "Allow", "Action": "sqs:ReceiveMessage",
+                                        "Resource": QUEUE})),
+             _role("payments-task", _doc({"Effect": "Allow", "Action": "sns:Publish", "Resource": TOPIC})),
+             _role("healthy-task", _doc({"Effect": "Allow", "Action": "sqs:*", "Resource": "*"})),
+             _role("billing-exec", _doc({"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}))]
+    files = {
+        "auth.json": {"RoleDetailList": roles, "Policies": [], "UserDetailList": [], "GroupDetailList": []},
+        "task-definitions.json": [_definition("orders", TASK_ROLE, EXEC_ROLE), _definition("payments", PAY_ROLE, EXEC_ROLE),
+                                  _definition("healthy", f"arn:aws:iam::{ACCOUNT}:role/healthy-task", EXEC_ROLE),
+                                  _definition("billing", None, EXEC_ROLE), _definition("reports", None, EXEC_ROLE)],
+        "describe-vpc-endpoints.json": {"VpcEndpoints": [{
+            "VpcEndpointId": VPCE_SNS, "VpcEndpointType": "Interface", "VpcId": VPC,
+            "ServiceName": f"com.amazonaws.{REGION}.sns", "State": "available", "PrivateDnsEnabled": True,
+            "PolicyDocument": json.dumps(_doc(
+                {"Sid": "OnlyOrders", "Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+                {"Sid": "NoPayments", "Effect": "Deny", "Principal": {"AWS": PAY_ROLE}, "Action": "sns:Publish",
+                 "Resource": "*"}))}]},
+        "describe-subnets.json": {"Subnets": [{"SubnetId": SUBNET, "VpcId": VPC, "CidrBlock": "10.0.1.0/24"}]},
+        "orders.get-queue-attributes.json": {"Attributes": {"Policy": json.dumps(_doc(
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/healthy-task"}, "Action": "sqs:*",
+             "Resource": QUEUE}))}},
+        "describe-tasks.json": {"tasks": [
+            _task(TASKS["orders"], "orders", "10.0.1.10", "orders"),
+            _task(TASKS["payments"], "payments", "10.0.1.11", "payments"),
+            _task(TASKS["healthy"], "healthy", "10.0.1.12", "healthy"),
+            *[_task(t, "billing", f"10.0.1.{20 + i}", "billing", stopped_reason=STOP_IAM.format(task=t), started=False,
+                    minute=i) for i, t in enumerate(BILLING_TASKS)],
+            _task(NET_TASK, "reports", "10.0.1.30", "reports", stopped_reason=STOP_NET, started=False, minute=5)]},
+    }
+    for name, doc in files.items():
+        (directory / name).write_text(json.dumps(doc))
+
+
+def _call(minute: int, task: str, role_name: str, source: str, name: str, *, error=None, message=None,
+          vpce=None, ip="10.0.1.10", category="Data", event_type="AwsApiCall", params=None) -> dict:
+    record = {"eventSource": source, "eventName": name, "requestParameters": params or {}}
+    return {"event_time": T0 + timedelta(minutes=minute), "event_source": source, "event_name": name,
+            "region": REGION, "error_code": error, "error_message": message,
+            "principal_arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{task}", "principal_type": "AssumedRole",
+            "role_arn": f"arn:aws:iam::{ACCOUNT}:role/{role_name}", "session_name": task, "account_id": ACCOUNT,
+            "source_ip": ip, "vpc_endpoint_id": vpce, "user_agent": "aws-sdk exec-env/AWS_ECS_FARGATE",
+            "tls_host": None, "event_category": category, "event_type": event_type,
+            "event_id": f"{task[:4]}-{minute}-{name}", "resources": None, "record": json.dumps(record)}
+
+
+def _api_calls() -> list[dict]:
+    calls = []
+    for m in range(3):  # orders: the task role lacks sqs:SendMessage (NAT path: no endpoint)
+        calls.append(_call(m, TASKS["orders"], "orders-task", "sqs.amazonaws.com", "SendMessage", error="AccessDenied",
+                           message=_denial_message("orders-task", TASKS["orders"], "sqs:sendmessage", QUEUE,
+                                                   "because no identity-based policy allows the sqs:sendmessage action"),
+                           ip="52.1.2.3"))
+    for m in range(4):  # payments: the SNS endpoint policy denies (network activity event: no message resource)
+        calls.append(_call(10 + m, TASKS["payments"], "payments-task", "sns.amazonaws.com", "Publish",
+                           error="VpceAccessDenied", message="The request was denied due to a VPC endpoint policy",
+                           vpce=VPCE_SNS, ip="10.0.1.11", category="NetworkActivity", event_type="AwsVpceEvent",
+                           params={"topicArn": TOPIC}))
+    for m in range(5):  # healthy: allowed calls only
+        calls.append(_call(m, TASKS["healthy"], "healthy-task", "sqs.amazonaws.com", "SendMessage", ip="10.0.1.12"))
+    return calls
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    root = tmp_path_factory.mktemp("iam")
+    _metadata(root / "metadata")
+    store = Store.open(root / "lake")
+    import_files(store, [root / "metadata"], snapshot_time=T0)
+    c = duckdb.connect()
+    register_views(c, store)
+    c.register("api_calls_rows", pa.Table.from_pylist(_api_calls()))
+    c.execute("CREATE VIEW api_calls AS SELECT * FROM api_calls_rows")
+    # the payments task talked to the SNS endpoint: one established conversation in the window
+    c.execute("CREATE TEMP TABLE destinations AS SELECT '10.0.1.200' AS addr, 'vpc_endpoint' AS type, "
+              f"'{VPCE_SNS}' AS id, 'sns' AS aws_service")
+    first = int((T0 + timedelta(minutes=10)).timestamp())
+    c.execute("CREATE TEMP TABLE conversations AS SELECT '10.0.1.11' AS client_addr, '10.0.1.200' AS server_addr, "
+              f"443 AS server_port, 'established' AS state, {first} AS first_seen, {first + 200} AS last_seen")
+    return c
+
+
+WINDOW = {"since": int(T0.timestamp()) - 3600, "until": int(T0.timestamp()) + 7200}
+
+
+def test_a_task_role_without_the_action_is_an_identity_policy_denial(con):
+    found = {f["service"]: f for f in iam_findings.access_denied(con, WINDOW)}
+    assert set(found) == {"orders", "payments"}  # the healthy service's allowed calls are no finding
+    f = found["orders"]
+    assert (f["kind"], f["observed_at"], f["task_id"], f["events"]) == ("access_denied", "api_call", TASKS["orders"], 3)
+    assert f["destination"]["aws_service"] == "sqs" and f["destination"]["id"] is None  # NAT path
+    assert f["api"]["role"] == "task" and f["api"]["role_arn"] == TASK_ROLE and f["api"]["error_code"] == "AccessDenied"
+    cause = f["likely_causes"][0]
+    assert (cause["cause"], cause["confirmed"], cause["resource"]) == ("identity_policy", True, TASK_ROLE)
+    assert cause["fix"].startswith("aws iam put-role-policy --role-name orders-task ")
+    assert '"Action":"sqs:SendMessage"' in cause["fix"] and QUEUE in cause["fix"]
+    assert f["cross_evidence"] is None
+
+
+def test_an_endpoint_policy_deny_names_the_endpoint_and_statement_and_the_network_is_fine(con):
+    f = next(f for f in iam_findings.access_denied(con, WINDOW) if f["service"] == "payments")
+    assert f["destination"] == {"type": "vpc_endpoint", "id": VPCE_SNS, "name": f"com.amazonaws.{REGION}.sns",
+                                "aws_service": "sns", "region": REGION}
+    assert f["api"]["vpc_endpoint_id"] == VPCE_SNS and f["api"]["error_code"] == "VpceAccessDenied"
+    cause = f["likely_causes"][0]
+    assert (cause["cause"], cause["confirmed"], cause["resource"], cause["rule"]) == (
+        "endpoint_policy", True, VPCE_SNS, "Sid NoPayments")
+    assert cause["fix"].startswith(f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {VPCE_SNS} --policy-document ")
+    assert "NoPayments" not in cause["fix"] and "OnlyOrders" in cause["fix"]
+    assert f["cross_evidence"] == ("The network lets it through (1 established conversation to "
+                                   f"{VPCE_SNS} in that time); the endpoint policy says no.")
+
+
+def test_an_execution_role_that_cannot_read_the_secret_is_one_finding_for_the_start_loop(con):
+    found = iam_findings.task_start_failed(con, WINDOW, [])
+    iam = [f for f in found if f["service"] == "billing"]
+    assert len(iam) == 1
+    f = iam[0]
+    assert (f["kind"], f["observed_at"], f["events"]) == ("task_start_failed", "task_event", 3)
+    assert f["task_ids"] == BILLING_TASKS and f["stopped_reason"] == STOP_IAM.format(task=BILLING_TASKS[-1])
+    assert f["destination"]["aws_service"] == "secretsmanager"
+    assert f["api"]["role"] == "execution" and f["api"]["role_arn"] == EXEC_ROLE
+    cause = f["likely_causes"][0]
+    assert (cause["cause"], cause["confirmed"], cause["resource"]) == ("identity_policy", True, EXEC_ROLE)
+    assert "secretsmanager:GetSecretValue" in cause["fix"] and SECRET in cause["fix"]
+
+
+def test_a_start_that_timed_out_takes_the_cause_of_the_task_flow_finding(con):
+    flow_cause = {"cause": "route_missing", "confirmed": True, "resource": "rtb-0aaa", "rule": None,
+                  "explanation": "no route", "fix": "aws ec2 create-route …"}
+    found = iam_findings.task_start_failed(con, WINDOW, [{"task_id": NET_TASK, "likely_causes": [flow_cause]}])
+    f = next(f for f in found if f["service"] == "reports")
+    assert f["likely_causes"] == [flow_cause] and f["destination"]["aws_service"] == "ecr.api"
+    unlinked = next(f for f in iam_findings.task_start_failed(con, WINDOW, []) if f["service"] == "reports")
+    assert [c["confirmed"] for c in unlinked["likely_causes"]] == [False] * 3
+
+
+# ------------------------------------------------------------------ every real stoppedReason
+
+def _shared(*parts: str):
+    path = REPO.parent.joinpath("shared", *parts)
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing (CI=true: the shared reference files must be present)")
+        pytest.skip(f"{path} is absent (the shared reference files are not checked out here)")
+    return path
+
+
+def _real_reasons() -> list[str]:
+    root = _shared("real_samples", "ecs-events")
+    reasons = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix == ".txt":
+            reasons += [line.rstrip("\n") for line in path.read_text().splitlines() if line.strip()]
+        elif path.suffix == ".json" and "INVALID" not in path.name:
+            doc = json.loads(path.read_text())
+            task = doc.get("detail") or doc.get("task") or {}
+            if task.get("stoppedReason"):
+                reasons.append(task["stoppedReason"])
+    return reasons
+
+
+def test_every_real_stopped_reason_is_classified():
+    reasons = _real_reasons()
+    kinds = {r: iam_findings.start_failure(r)[0] for r in reasons}
+    assert len(reasons) >= 25
+    iam = [r for r, k in kinds.items() if k == "iam"]
+    network = [r for r, k in kinds.items() if k == "network"]
+    # the three AccessDeniedException reasons, one of them with the full wording
+    assert len(iam) == 3 and all("AccessDeniedException" in r for r in iam)
+    full = perm.read_denial(next(r for r in iam if "26e17af95b5e431893308026b892584f" in r))
+    assert (full.cause, full.explicit, full.role, full.session, full.action) == (
+        "identity_policy", False, "ecsTaskExecutionRole", "26e17af95b5e431893308026b892584f",
+        "secretsmanager:GetSecretValue")
+    assert full.resource == "arn:aws:secretsmanager:ap-south-1:221192224682:secret:awsExampleSecret-7qFlRJ"
+    # timeouts and cancelled requests are the network; image-not-found, OOM, user stops are neither
+    assert len(network) == 5 and all(any(w in r.lower() for w in perm.NETWORK_WORDS) for r in network)
+    assert kinds["Task stopped by user"] == "other" and kinds["Essential container in task exited"] == "other"
+    assert kinds["CannotPullContainerError: API error (404)"] == "other"
