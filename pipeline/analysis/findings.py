@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import duckdb
 
 from pipeline import queries
+from pipeline.analysis import iam_findings
 from pipeline.analysis.causes import Diagnoser
 from pipeline.analysis.network import Network
 
@@ -113,8 +114,6 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
         findings.append(g)
     records = evidence(con, keys)
     document = [_finding(g, diagnoser.diagnose(g), records.get(i, [])) for i, g in enumerate(findings)]
-    from pipeline.analysis import iam_findings  # imports this module's iso()
-
     document += iam_findings.access_denied(con, used) + iam_findings.task_start_failed(con, used, document)
     return {
         "generated_at": iso(time.time()),

@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from pipeline import queries
 from pipeline.analysis import permissions as perm
-from pipeline.analysis.findings import iso
+from pipeline.metadata.times import isoformat
 from pipeline.vocabulary import CAUSES
 
 # a network failure at start: causes worth checking when no flow finding of the task explains it
@@ -43,7 +43,8 @@ def _epoch(value) -> int | None:
 
 
 def _time(value) -> str | None:
-    return iso(_epoch(value))
+    """Whole seconds, as the flow findings' times."""
+    return isoformat(value.replace(microsecond=0)) if value is not None else None
 
 
 def has_relation(con, name: str) -> bool:
@@ -231,7 +232,7 @@ def access_denied(con, window: dict) -> list[dict]:
             destination={"type": "vpc_endpoint" if g["vpc_endpoint_id"] else "aws_service",
                          "id": g["vpc_endpoint_id"], "name": (endpoint or {}).get("service_name") or g["tls_host"],
                          "aws_service": service, "region": g["region"]},
-            first_seen=iso(first), last_seen=iso(last), events=g["events"], likely_causes=causes,
+            first_seen=_time(g["first_seen"]), last_seen=_time(g["last_seen"]), events=g["events"], likely_causes=causes,
             api=_api(event_source=g["event_source"], event_name=g["event_name"], error_code=g["error_code"],
                      error_message=g["error_message"], principal_arn=g["principal_arn"], role_arn=g["role_arn"],
                      role=g["role"], vpc_endpoint_id=g["vpc_endpoint_id"]))
