@@ -29,11 +29,11 @@ KINDS = {
     "reject": "Traffic was REJECTed on the path (a security group or network ACL said no).",
     "no_return": "Requests left and nothing came back, and no REJECT was logged.",
     "refused": "The destination answered with a reset.",
+    "endpoint_bypassed": "Traffic went to an AWS service's public addresses although the VPC has an interface endpoint for "
+    "it that the task does not use (private DNS off or not resolving). A warning: it works, through the NAT.",
     "access_denied": "AWS refused calls from a task (AccessDenied, VpceAccessDenied…): a policy, not the network, said no.",
     "task_start_failed": "Tasks stopped before running (ResourceInitializationError, CannotPullContainerError…): the "
     "execution role was denied, or the task could not reach the service at start.",
-    "endpoint_bypassed": "Traffic went to an AWS service's public addresses although the VPC has an interface endpoint for "
-    "it that the task does not use (private DNS off or not resolving). A warning: it works, through the NAT.",
 }
 
 CAUSES = {

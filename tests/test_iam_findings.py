@@ -270,3 +270,23 @@ def test_every_real_stopped_reason_is_classified():
     assert len(network) == 5 and all(any(w in r.lower() for w in perm.NETWORK_WORDS) for r in network)
     assert kinds["Task stopped by user"] == "other" and kinds["Essential container in task exited"] == "other"
     assert kinds["CannotPullContainerError: API error (404)"] == "other"
+
+
+# ------------------------------------------------------------------ every report format
+
+def test_every_format_renders_the_new_kinds_and_the_html_gives_them_their_own_section(con):
+    from pipeline.report import FORMATS, render_to_string
+
+    found = iam_findings.access_denied(con, WINDOW) + iam_findings.task_start_failed(con, WINDOW, [])
+    doc = {"generated_at": "2026-11-27T12:00:00Z", "lake": "x", "window": {}, "findings": found}
+    for fmt in FORMATS:
+        text = render_to_string(doc, fmt)
+        assert "payments" in text and "billing" in text, fmt
+    html = render_to_string(doc, "html")
+    assert "Permissions and task starts" in html and "the endpoint policy says no." in html
+    assert "Sid NoPayments" in html and BILLING_TASKS[0] in html
+    parsed = json.loads(render_to_string(doc, "json"))["findings"]
+    assert [f["kind"] for f in parsed] == ["access_denied", "access_denied", "task_start_failed", "task_start_failed"]
+    assert list(parsed[0]["api"]) == ["event_source", "event_name", "error_code", "error_message", "principal_arn",
+                                      "role_arn", "role", "vpc_endpoint_id"]
+    assert {"stopped_reason", "task_ids"} <= set(parsed[2]) and "task_ids" not in parsed[0]

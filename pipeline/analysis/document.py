@@ -31,7 +31,8 @@ DESTINATION_KEYS = ("type", "id", "name", "aws_service", "region")
 CAUSE_KEYS = ("cause", "confirmed", "resource", "rule", "explanation", "fix")
 TIMELINE_KEYS = ("bucket", "destination", "kind", "flows")
 
-#: Most serious first (the vocabulary's order).  Unknown kinds sort after these, by name.
+#: The vocabulary's order: the flow kinds (most serious first), then the kinds from API calls and task
+#: events (their own section of the HTML report).  Unknown kinds sort after these, by name.
 KINDS = tuple(vocabulary.KINDS)
 KIND_RANK = {kind: i for i, kind in enumerate(KINDS)}
 #: Kinds that mean "the task cannot talk to the service"; the rest are warnings.
