@@ -262,11 +262,11 @@ def _cli_works() -> bool:
         return False
 
 
-def _cli(url: str, *args: str) -> dict:
+def _cli(url: str, *args: str, region: str = REGION) -> dict:
     env = {**os.environ, **CREDS, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
            "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": ""}
     env.pop("AWS_PROFILE", None)
-    out = subprocess.run([AWS_CLI, "--endpoint-url", url, "--region", REGION, "--output", "json", *args],
+    out = subprocess.run([AWS_CLI, "--endpoint-url", url, "--region", region, "--output", "json", *args],
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout or "{}")

@@ -9,9 +9,6 @@ from a bucket policy by its kms actions); services are created without running t
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from datetime import datetime, timezone
 
 import boto3
@@ -20,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import running_moto_server
+from test_metadata_collect_moto import _cli as cli_output, _cli_works
 from pipeline.metadata import collect, import_files
 from pipeline.metadata.store import committed_files
 from pipeline.lake.storage import Store
@@ -27,7 +25,6 @@ from pipeline.lake.storage import Store
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 T = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
-CREDS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 TABLES = ("iam_roles", "iam_policies", "task_definitions", "resource_policies", "trails", "trail_event_selectors")
 TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
                                                  "Action": "sts:AssumeRole"}]}
@@ -106,7 +103,7 @@ def _build(session: boto3.Session, url: str) -> dict:
 @pytest.fixture(scope="module")
 def account():
     with running_moto_server() as url:
-        session = boto3.Session(**{k.lower(): v for k, v in CREDS.items()}, region_name=REGION)
+        session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
         yield {"url": url, "session": session, "ids": _build(session, url)}
 
 
@@ -167,20 +164,11 @@ def test_collect_reads_roles_definitions_policies_and_trails(collected, account)
     assert selectors["network_activity_sources"] == ["kms.amazonaws.com"]
 
 
-AWS_CLI = shutil.which("aws")
-
-
 def _cli(url: str, *args: str) -> dict:
-    env = {**os.environ, **CREDS, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-           "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": ""}
-    env.pop("AWS_PROFILE", None)
-    out = subprocess.run([AWS_CLI, "--endpoint-url", url, "--region", REGION, "--output", "json", *args],
-                         capture_output=True, text=True, env=env, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout or "{}")
+    return cli_output(url, *args, region=REGION)
 
 
-@pytest.mark.skipif(not AWS_CLI, reason="the AWS CLI (aws) is not installed")
+@pytest.mark.skipif(not _cli_works(), reason="the AWS CLI (aws) is not installed")
 def test_collect_equals_importing_the_cli_json(collected, account, tmp_path):
     """The CLI outputs, saved the way the README says (several task definitions in one JSON-lines file)."""
     url, ids = account["url"], account["ids"]
