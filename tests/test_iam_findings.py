@@ -108,7 +108,17 @@ def _metadata(directory):
             "PolicyDocument": json.dumps(_doc(
                 {"Sid": "OnlyOrders", "Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
                 {"Sid": "NoPayments", "Effect": "Deny", "Principal": {"AWS": PAY_ROLE}, "Action": "sns:Publish",
-                 "Resource": "*"}))}]},
+                 "Resource": "*"}))},
+            *[{"VpcEndpointId": f"vpce-0{svc.replace('.', '')}", "VpcEndpointType": "Interface", "VpcId": VPC,
+               "ServiceName": f"com.amazonaws.{REGION}.{svc}", "State": "available", "PrivateDnsEnabled": True}
+              for svc in ("ecr.api", "kms")]]},
+        "describe-trails.json": {"trailList": [{"Name": "main", "TrailARN": f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/main",
+                                                "HomeRegion": REGION, "S3BucketName": "trail", "IsMultiRegionTrail": True}]},
+        "get-event-selectors.json": {"TrailARN": f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/main",
+                                     "AdvancedEventSelectors": [
+            {"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]},
+            {"FieldSelectors": [{"Field": "eventCategory", "Equals": ["NetworkActivity"]},
+                                {"Field": "eventSource", "Equals": ["sns.amazonaws.com"]}]}]},
         "describe-subnets.json": {"Subnets": [{"SubnetId": SUBNET, "VpcId": VPC, "CidrBlock": "10.0.1.0/24"}]},
         "orders.get-queue-attributes.json": {"Attributes": {"Policy": json.dumps(_doc(
             {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/healthy-task"}, "Action": "sqs:*",
@@ -278,15 +288,30 @@ def test_every_format_renders_the_new_kinds_and_the_html_gives_them_their_own_se
     from pipeline.report import FORMATS, render_to_string
 
     found = iam_findings.access_denied(con, WINDOW) + iam_findings.task_start_failed(con, WINDOW, [])
-    doc = {"generated_at": "2026-11-27T12:00:00Z", "lake": "x", "window": {}, "findings": found}
+    from pipeline.analysis import trail_coverage
+
+    doc = {"generated_at": "2026-11-27T12:00:00Z", "lake": "x", "window": {}, "findings": found,
+           "trail_gaps": trail_coverage.gaps(con)}
     for fmt in FORMATS:
         text = render_to_string(doc, fmt)
         assert "payments" in text and "billing" in text, fmt
     html = render_to_string(doc, "html")
     assert "Permissions and task starts" in html and "the endpoint policy says no." in html
     assert "Sid NoPayments" in html and BILLING_TASKS[0] in html
+    assert "What this account's trails cannot show" in html and "vpce-0kms" in html
     parsed = json.loads(render_to_string(doc, "json"))["findings"]
     assert [f["kind"] for f in parsed] == ["access_denied", "access_denied", "task_start_failed", "task_start_failed"]
     assert list(parsed[0]["api"]) == ["event_source", "event_name", "error_code", "error_message", "principal_arn",
                                       "role_arn", "role", "vpc_endpoint_id"]
     assert {"stopped_reason", "task_ids"} <= set(parsed[2]) and "task_ids" not in parsed[0]
+
+
+def test_the_trail_configuration_says_which_denials_cannot_be_seen(con):
+    from pipeline.analysis import trail_coverage
+
+    gaps = {(g["service"], g["gap"]): g for g in trail_coverage.gaps(con)}
+    assert set(gaps) == {("sns", "data_events"), ("ecr.api", "network_activity_unsupported"),
+                         ("kms", "network_activity_off")}
+    assert gaps[("kms", "network_activity_off")]["vpc_endpoint_id"] == "vpce-0kms"
+    assert "kms.amazonaws.com" in gaps[("kms", "network_activity_off")]["sentence"]
+    assert "AWS::SNS::Topic" in gaps[("sns", "data_events")]["sentence"]

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from pipeline import vocabulary
 
-DOCUMENT_KEYS = ("generated_at", "lake", "window", "findings", "timeline", "summary")
+DOCUMENT_KEYS = ("generated_at", "lake", "window", "findings", "timeline", "trail_gaps", "summary")
 WINDOW_KEYS = ("since", "until")
 FINDING_KEYS = (
     "kind", "state", "observed_at", "cluster", "service", "task_id", "task_arn",

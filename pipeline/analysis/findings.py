@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import duckdb
 
 from pipeline import queries
-from pipeline.analysis import iam_findings
+from pipeline.analysis import iam_findings, trail_coverage
 from pipeline.analysis.causes import Diagnoser
 from pipeline.analysis.network import Network
 
@@ -121,6 +121,7 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
         "window": {"since": iso(used["since"]), "until": iso(used["until"])},
         "findings": document,
         "timeline": timeline(con, document),
+        "trail_gaps": trail_coverage.gaps(con),
     }
 
 

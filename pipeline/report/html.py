@@ -777,10 +777,12 @@ LIMITS = (
 )
 
 
-def _limits() -> str:
+def _limits(trail_gaps: list) -> str:
     items = "".join(f"<li><b>{e(t)}</b> {e(body)}</li>" for t, body in LIMITS)
+    gaps = "".join(f"<li>{e(g.get('sentence'))}</li>" for g in trail_gaps if isinstance(g, Mapping))
+    trail = f"<h3>What this account's trails cannot show</h3><ul>{gaps}</ul>" if gaps else ""
     return ('<section class="card limits" id="limits"><h2>What flow logs cannot show</h2>'
-            f"<ul>{items}</ul></section>")
+            f"<ul>{items}</ul>{trail}</section>")
 
 
 # ----------------------------------------------------------------------- page
@@ -832,7 +834,7 @@ def report(doc: Mapping, *, title: str | None = None) -> str:
         if part:
             body.append(f'<h2 style="margin:28px 0 12px;font-size:20px">{e(heading)}</h2>')
             body += [_finding(i, f) for i, f in part]
-    body.append(_limits())
+    body.append(_limits(list(doc.get("trail_gaps") or [])))
     version = _version()
     body.append(f"<footer>fargate-flowlogs{(' ' + e(version)) if version else ''} · "
                 f"{e(_plural(len(findings), 'finding'))} · generated {_when(doc.get('generated_at'))}</footer>")
