@@ -30,6 +30,8 @@ QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders"
 TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:payments"
 SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:billing-db-AbCdEf"
 VPCE_SNS = "vpce-0sns0000000000001"
+KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1111aaaa-2222-3333-4444-555566667777"
+OTHER_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/9999aaaa-2222-3333-4444-555566667777"
 TASKS = {"orders": "a" * 32, "payments": "b" * 32, "healthy": "c" * 32}
 BILLING_TASKS = [f"{i:032x}" for i in range(1, 4)]
 NET_TASK = "d" * 32
@@ -93,7 +95,8 @@ STOP_NET = ("ResourceInitializationError: unable to pull secrets or registry aut
 def _metadata(directory):
     directory.mkdir()
     roles = [_role("orders-task", _doc({"Sid": "Receive", "Effect": "Allow", "Action": "sqs:ReceiveMessage",
-                                        "Resource": QUEUE})),
+                                        "Resource": QUEUE},
+                                       {"Sid": "OwnKey", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": KEY})),
              _role("payments-task", _doc({"Effect": "Allow", "Action": "sns:Publish", "Resource": TOPIC})),
              _role("healthy-task", _doc({"Effect": "Allow", "Action": "sqs:*", "Resource": "*"})),
              _role("billing-exec", _doc({"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}))]
@@ -109,9 +112,12 @@ def _metadata(directory):
                 {"Sid": "OnlyOrders", "Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
                 {"Sid": "NoPayments", "Effect": "Deny", "Principal": {"AWS": PAY_ROLE}, "Action": "sns:Publish",
                  "Resource": "*"}))},
-            *[{"VpcEndpointId": f"vpce-0{svc.replace('.', '')}", "VpcEndpointType": "Interface", "VpcId": VPC,
-               "ServiceName": f"com.amazonaws.{REGION}.{svc}", "State": "available", "PrivateDnsEnabled": True}
-              for svc in ("ecr.api", "kms")]]},
+            {"VpcEndpointId": "vpce-0ecrapi", "VpcEndpointType": "Interface", "VpcId": VPC,
+             "ServiceName": f"com.amazonaws.{REGION}.ecr.api", "State": "available", "PrivateDnsEnabled": True},
+            {"VpcEndpointId": "vpce-0kms", "VpcEndpointType": "Interface", "VpcId": VPC,
+             "ServiceName": f"com.amazonaws.{REGION}.kms", "State": "available", "PrivateDnsEnabled": True,
+             "PolicyDocument": json.dumps(_doc({"Sid": "LedgerKeyOnly", "Effect": "Allow", "Principal": "*",
+                                                "Action": "kms:*", "Resource": OTHER_KEY}))}]},
         "describe-trails.json": {"trailList": [{"Name": "main", "TrailARN": f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/main",
                                                 "HomeRegion": REGION, "S3BucketName": "trail", "IsMultiRegionTrail": True}]},
         "get-event-selectors.json": {"TrailARN": f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/main",
@@ -159,6 +165,14 @@ def _api_calls() -> list[dict]:
                            error="VpceAccessDenied", message="The request was denied due to a VPC endpoint policy",
                            vpce=VPCE_SNS, ip="10.0.1.11", category="NetworkActivity", event_type="AwsVpceEvent",
                            params={"topicArn": TOPIC}))
+    for m in range(2):  # orders: kms:Decrypt of its own key through an endpoint whose policy names another key
+        calls.append(_call(20 + m, TASKS["orders"], "orders-task", "kms.amazonaws.com", "Decrypt",
+                           error="VpceAccessDenied", message="The request was denied due to a VPC endpoint policy",
+                           vpce="vpce-0kms", category="NetworkActivity", event_type="AwsVpceEvent"))
+    for i, t in enumerate(BILLING_TASKS):  # billing: the execution role's denied secret fetch, one per failed start
+        calls.append(_call(i, t, "billing-exec", "secretsmanager.amazonaws.com", "GetSecretValue",
+                           error="AccessDeniedException", message=STOP_IAM.format(task=t).split("AccessDeniedException: ")[1],
+                           ip=f"10.0.1.{20 + i}", category="Management"))
     for m in range(5):  # healthy: allowed calls only
         calls.append(_call(m, TASKS["healthy"], "healthy-task", "sqs.amazonaws.com", "SendMessage", ip="10.0.1.12"))
     return calls
@@ -187,9 +201,10 @@ WINDOW = {"since": int(T0.timestamp()) - 3600, "until": int(T0.timestamp()) + 72
 
 
 def test_a_task_role_without_the_action_is_an_identity_policy_denial(con):
-    found = {f["service"]: f for f in iam_findings.access_denied(con, WINDOW)}
-    assert set(found) == {"orders", "payments"}  # the healthy service's allowed calls are no finding
-    f = found["orders"]
+    found = {(f["service"], f["api"]["event_name"]): f for f in iam_findings.access_denied(con, WINDOW)}
+    # the healthy service's allowed calls are no finding; billing's execution role is (see below)
+    assert {s for s, _ in found} == {"orders", "payments", "billing"}
+    f = found[("orders", "SendMessage")]
     assert (f["kind"], f["observed_at"], f["task_id"], f["events"]) == ("access_denied", "api_call", TASKS["orders"], 3)
     assert f["destination"]["aws_service"] == "sqs" and f["destination"]["id"] is None  # NAT path
     assert f["api"]["role"] == "task" and f["api"]["role_arn"] == TASK_ROLE and f["api"]["error_code"] == "AccessDenied"
@@ -200,8 +215,31 @@ def test_a_task_role_without_the_action_is_an_identity_policy_denial(con):
     assert f["cross_evidence"] is None
 
 
+def test_an_event_without_a_resource_is_about_what_the_role_may_use(con):
+    """A network activity event names no key: the call was for the key the role's policy allows."""
+    f = next(f for f in iam_findings.access_denied(con, WINDOW) if f["api"]["event_name"] == "Decrypt")
+    assert (f["destination"]["aws_service"], f["destination"]["id"], f["events"]) == ("kms", "vpce-0kms", 2)
+    cause = f["likely_causes"][0]
+    assert (cause["cause"], cause["confirmed"], cause["resource"], cause["rule"]) == (
+        "endpoint_policy", True, "vpce-0kms", None)
+    assert KEY in cause["fix"] and "LedgerKeyOnly" in cause["fix"]
+
+
+def test_the_denied_secret_fetches_of_tasks_that_never_started_are_that_start_failure(con):
+    access = iam_findings.access_denied(con, WINDOW)
+    starts = iam_findings.task_start_failed(con, WINDOW, [])
+    assert sum(f["service"] == "billing" for f in access) == 3 and all(
+        f["api"]["role"] == "execution" for f in access if f["service"] == "billing")
+    kept = iam_findings.fold_start_denials(access, starts)
+    assert not any(f["service"] == "billing" for f in kept) and len(kept) == len(access) - 3
+    start = next(f for f in starts if f["service"] == "billing")
+    assert start["api"]["event_source"] == "secretsmanager.amazonaws.com"
+    assert start["api"]["error_code"] == "AccessDeniedException"
+
+
 def test_an_endpoint_policy_deny_names_the_endpoint_and_statement_and_the_network_is_fine(con):
     f = next(f for f in iam_findings.access_denied(con, WINDOW) if f["service"] == "payments")
+    assert f["api"]["role"] == "task"
     assert f["destination"] == {"type": "vpc_endpoint", "id": VPCE_SNS, "name": f"com.amazonaws.{REGION}.sns",
                                 "aws_service": "sns", "region": REGION}
     assert f["api"]["vpc_endpoint_id"] == VPCE_SNS and f["api"]["error_code"] == "VpceAccessDenied"
@@ -287,7 +325,8 @@ def test_every_real_stopped_reason_is_classified():
 def test_every_format_renders_the_new_kinds_and_the_html_gives_them_their_own_section(con):
     from pipeline.report import FORMATS, render_to_string
 
-    found = iam_findings.access_denied(con, WINDOW) + iam_findings.task_start_failed(con, WINDOW, [])
+    starts = iam_findings.task_start_failed(con, WINDOW, [])
+    found = iam_findings.fold_start_denials(iam_findings.access_denied(con, WINDOW), starts) + starts
     from pipeline.analysis import trail_coverage
 
     doc = {"generated_at": "2026-11-27T12:00:00Z", "lake": "x", "window": {}, "findings": found,
@@ -300,10 +339,10 @@ def test_every_format_renders_the_new_kinds_and_the_html_gives_them_their_own_se
     assert "Sid NoPayments" in html and BILLING_TASKS[0] in html
     assert "What this account's trails cannot show" in html and "vpce-0kms" in html
     parsed = json.loads(render_to_string(doc, "json"))["findings"]
-    assert [f["kind"] for f in parsed] == ["access_denied", "access_denied", "task_start_failed", "task_start_failed"]
+    assert [f["kind"] for f in parsed] == ["access_denied"] * 3 + ["task_start_failed"] * 2
     assert list(parsed[0]["api"]) == ["event_source", "event_name", "error_code", "error_message", "principal_arn",
                                       "role_arn", "role", "vpc_endpoint_id"]
-    assert {"stopped_reason", "task_ids"} <= set(parsed[2]) and "task_ids" not in parsed[0]
+    assert {"stopped_reason", "task_ids"} <= set(parsed[3]) and "task_ids" not in parsed[0]
 
 
 def test_the_trail_configuration_says_which_denials_cannot_be_seen(con):

@@ -114,7 +114,8 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
         findings.append(g)
     records = evidence(con, keys)
     document = [_finding(g, diagnoser.diagnose(g), records.get(i, [])) for i, g in enumerate(findings)]
-    document += iam_findings.access_denied(con, used) + iam_findings.task_start_failed(con, used, document)
+    starts = iam_findings.task_start_failed(con, used, document)
+    document += iam_findings.fold_start_denials(iam_findings.access_denied(con, used), starts) + starts
     return {
         "generated_at": iso(time.time()),
         "lake": lake,

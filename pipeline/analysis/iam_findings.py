@@ -12,11 +12,13 @@ findings of that task's ENI.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections import defaultdict
 
 from pipeline import queries
 from pipeline.analysis import permissions as perm
+from pipeline.metadata import iam as metadata_iam
 from pipeline.metadata.times import isoformat
 from pipeline.vocabulary import CAUSES
 
@@ -82,6 +84,24 @@ class PolicyStore:
             if r["resource_type"] == "kms" and r["resource_name"] and arn.endswith(f"key/{r['resource_name']}"):
                 return r
         return None
+
+    def allowed_resource(self, role_arn: str | None, action: str | None) -> str | None:
+        """The one resource the role's own policies allow ``action`` on: what a call whose event names no
+        resource (a network activity event) was after, e.g. the task's KMS key."""
+        role = self.role(role_arn)
+        if role is None or not action:
+            return None
+        docs = [doc for _, doc in self.inline.get(role["role_arn"], [])]
+        docs += [self.managed[arn] for arn in role.get("managed_policy_arns") or [] if arn in self.managed]
+        found = set()
+        for statement in (s for doc in docs for s in metadata_iam.statements(doc)):
+            actions = statement.get("Action")
+            if statement.get("Effect") == "Allow" and any(
+                    fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in (actions if isinstance(actions, list) else [actions])):
+                resources = statement.get("Resource")
+                found.update(r for r in (resources if isinstance(resources, list) else [resources])
+                             if isinstance(r, str) and "*" not in r)
+        return found.pop() if len(found) == 1 else None
 
     def endpoint_for(self, vpc_id: str | None, service: str | None) -> dict | None:
         """The interface endpoint a task in ``vpc_id`` reaches ``service`` through (private DNS on)."""
@@ -219,6 +239,8 @@ def access_denied(con, window: dict) -> list[dict]:
         denial = perm.read_denial(g["error_message"], g["error_code"])
         action = _action(denial, g["event_source"], g["event_name"])
         resource = _request_resource(g, denial)
+        if resource == "*":
+            resource = policies.allowed_resource(g["role_arn"], action) or resource
         endpoint = policies.endpoints.get(g["vpc_endpoint_id"] or "")
         causes = diagnose(policies, denial, g["role_arn"] or denial.role_arn, action, resource,
                           endpoint or ({"endpoint_id": g["vpc_endpoint_id"], "policy_document": None}
@@ -310,3 +332,19 @@ def task_start_failed(con, window: dict, flow_findings: list[dict]) -> list[dict
 def _task_vpc(con, task: dict) -> str | None:
     row = con.execute("SELECT vpc_id FROM current_subnets WHERE subnet_id = $s", {"s": task["subnet_id"]}).fetchone()
     return row[0] if row else None
+
+
+def fold_start_denials(access: list[dict], starts: list[dict]) -> list[dict]:
+    """The access_denied findings that stay: a denied execution-role call of a task that never started
+    is that start failure's evidence (it names the call and the path), not a finding of its own."""
+    by_task = {t: f for f in starts for t in f.get("task_ids") or []}
+    kept = []
+    for f in access:
+        start = by_task.get(f["task_id"])
+        if start is None or f["api"]["role"] != "execution":
+            kept.append(f)
+            continue
+        start["api"].update({k: v for k, v in f["api"].items() if v and not start["api"].get(k)})
+        if f["api"]["vpc_endpoint_id"] and not start["destination"]["id"]:
+            start["destination"] = dict(f["destination"])
+    return kept
