@@ -8,7 +8,8 @@
 -- The task is the session's (task and execution roles run as assumed-role/ROLE/TASK_ID), else
 -- the task that held the source address at that time (the same time-valid join as flows; a
 -- call through an endpoint comes from the task's private address). vpc_endpoint_id NULL: the
--- call went through a NAT gateway or a public IP. role: which of the task definition's roles.
+-- call went through a NAT gateway or a public IP. source_addr is the task's own address then
+-- (source_ip what AWS saw). role: which of the task definition's roles.
 WITH denied AS (
     SELECT
         c.*,
@@ -35,8 +36,7 @@ tasked AS (
         coalesce(s.task_id, a.task_id) AS task_id,
         coalesce(s.task_arn, a.task_arn) AS task_arn,
         coalesce(s.cluster_name, a.cluster_name) AS cluster,
-        coalesce(s.service_name, a.service_name) AS service,
-        a.eni_id AS source_eni
+        coalesce(s.service_name, a.service_name) AS service
     FROM denied AS d
     LEFT JOIN tasks AS s ON s.task_id = d.session_name
     LEFT JOIN eni_assignments AS a
@@ -46,6 +46,17 @@ tasked AS (
     QUALIFY row_number() OVER (PARTITION BY d.event_id, d.event_time, d.event_source, d.event_name
                                ORDER BY a.valid_from DESC NULLS LAST) = 1
 ),
+-- the task's own ENI and address at the time (a call through a NAT gateway shows the NAT's address)
+placed AS (
+    SELECT t.*, e.eni_id AS source_eni, e.ip AS task_ip
+    FROM tasked AS t
+    LEFT JOIN eni_assignments AS e
+      ON e.task_id = t.task_id AND e.ip_version = 4
+     AND t.event_time >= e.valid_from - INTERVAL 2 MINUTE
+     AND (e.valid_to IS NULL OR t.event_time <= e.valid_to + INTERVAL 2 MINUTE)
+    QUALIFY row_number() OVER (PARTITION BY t.event_id, t.event_time, t.event_source, t.event_name
+                               ORDER BY e.valid_from DESC NULLS LAST) = 1
+),
 roles AS (
     SELECT DISTINCT t.task_id, d.task_role_arn, d.execution_role_arn
     FROM ecs_tasks AS t JOIN task_definitions AS d ON d.task_definition_arn = t.task_definition_arn
@@ -54,8 +65,9 @@ SELECT
     'access_denied' AS kind,
     'api_call' AS observed_at,
     t.cluster, t.service, t.task_id, t.task_arn,
-    any_value(t.source_eni) AS source_eni,
-    mode(t.source_ip) AS source_addr,
+    mode(t.source_eni) AS source_eni,
+    coalesce(mode(t.task_ip), mode(t.source_ip)) AS source_addr,
+    mode(t.source_ip) AS source_ip,
     t.event_source, t.event_name, t.denied_action AS action, t.denied_resource AS resource,
     mode(t.error_code) AS error_code,
     mode(t.error_message) AS error_message,
@@ -70,7 +82,7 @@ SELECT
     count(*) AS events,
     min(t.event_time) AS first_seen,
     max(t.event_time) AS last_seen
-FROM tasked AS t
+FROM placed AS t
 LEFT JOIN roles AS r ON r.task_id = t.task_id
 WHERE t.task_id IS NOT NULL
 GROUP BY t.cluster, t.service, t.task_id, t.task_arn, t.event_source, t.event_name, t.denied_action,

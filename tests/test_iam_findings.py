@@ -189,11 +189,16 @@ def con(tmp_path_factory):
     c.register("api_calls_rows", pa.Table.from_pylist(_api_calls()))
     c.execute("CREATE VIEW api_calls AS SELECT * FROM api_calls_rows")
     # the payments task talked to the SNS endpoint: one established conversation in the window
-    c.execute("CREATE TEMP TABLE destinations AS SELECT '10.0.1.200' AS addr, 'vpc_endpoint' AS type, "
-              f"'{VPCE_SNS}' AS id, 'sns' AS aws_service")
-    first = int((T0 + timedelta(minutes=10)).timestamp())
-    c.execute("CREATE TEMP TABLE conversations AS SELECT '10.0.1.11' AS client_addr, '10.0.1.200' AS server_addr, "
-              f"443 AS server_port, 'established' AS state, {first} AS first_seen, {first + 200} AS last_seen")
+    # and the orders task reached AWS public addresses through the NAT gateway while SendMessage was denied
+    c.execute("CREATE TEMP TABLE destinations AS SELECT * FROM (VALUES "
+              f"('10.0.1.200', 'vpc_endpoint', '{VPCE_SNS}', 'sns'), ('52.95.1.1', 'aws_service', NULL, 'AMAZON')) "
+              "AS d(addr, type, id, aws_service)")
+    first, start = int((T0 + timedelta(minutes=10)).timestamp()), int(T0.timestamp())
+    c.execute("CREATE TEMP TABLE conversations AS SELECT * FROM (VALUES "
+              f"('10.0.1.11', '10.0.1.200', 443, 'established', {first}, {first + 200}), "
+              f"('10.0.1.10', '52.95.1.1', 443, 'established', {start}, {start + 100}), "
+              f"('10.0.1.10', '52.95.1.1', 443, 'established', {start + 4000}, {start + 4100})) "
+              "AS c(client_addr, server_addr, server_port, state, first_seen, last_seen)")
     return c
 
 
@@ -207,12 +212,15 @@ def test_a_task_role_without_the_action_is_an_identity_policy_denial(con):
     f = found[("orders", "SendMessage")]
     assert (f["kind"], f["observed_at"], f["task_id"], f["events"]) == ("access_denied", "api_call", TASKS["orders"], 3)
     assert f["destination"]["aws_service"] == "sqs" and f["destination"]["id"] is None  # NAT path
-    assert f["api"]["role"] == "task" and f["api"]["role_arn"] == TASK_ROLE and f["api"]["error_code"] == "AccessDenied"
+    assert f["source_addr"] == "10.0.1.10" and f["source_eni"] == f"eni-{TASKS['orders'][:17]}"  # not the NAT's address
+    assert f["api"]["role"] == "task" and f["state"] == "established" and f["api"]["role_arn"] == TASK_ROLE and f["api"]["error_code"] == "AccessDenied"
     cause = f["likely_causes"][0]
     assert (cause["cause"], cause["confirmed"], cause["resource"]) == ("identity_policy", True, TASK_ROLE)
     assert cause["fix"].startswith("aws iam put-role-policy --role-name orders-task ")
     assert '"Action":"sqs:SendMessage"' in cause["fix"] and QUEUE in cause["fix"]
-    assert f["cross_evidence"] is None
+    assert f["state"] == "established" and f["cross_evidence"] == (
+        "The network lets it through (1 established conversation to AWS public addresses (sqs, through the NAT "
+        "gateway or a public IP) in that time); the role's policy says no.")
 
 
 def test_an_event_without_a_resource_is_about_what_the_role_may_use(con):
@@ -239,7 +247,7 @@ def test_the_denied_secret_fetches_of_tasks_that_never_started_are_that_start_fa
 
 def test_an_endpoint_policy_deny_names_the_endpoint_and_statement_and_the_network_is_fine(con):
     f = next(f for f in iam_findings.access_denied(con, WINDOW) if f["service"] == "payments")
-    assert f["api"]["role"] == "task"
+    assert f["api"]["role"] == "task" and f["state"] == "established"
     assert f["destination"] == {"type": "vpc_endpoint", "id": VPCE_SNS, "name": f"com.amazonaws.{REGION}.sns",
                                 "aws_service": "sns", "region": REGION}
     assert f["api"]["vpc_endpoint_id"] == VPCE_SNS and f["api"]["error_code"] == "VpceAccessDenied"

@@ -28,7 +28,7 @@ NETWORK_CANDIDATES = ("route_missing", "security_group_egress", "network_acl_out
 START_SERVICES = (("secrets manager", "secretsmanager"), ("from asm", "secretsmanager"), ("secretsmanager", "secretsmanager"),
                   ("from ssm", "ssm"), ("ecr registry auth", "ecr.api"), ("api.ecr", "ecr.api"),
                   ("dkr.ecr", "ecr.dkr"), ("logs", "logs"), ("kms", "kms"))
-POLICY_OWNER_WORDS = {"identity_policy": "the role's policies", "endpoint_policy": "the endpoint policy",
+POLICY_OWNER_WORDS = {"identity_policy": "the role's policy", "endpoint_policy": "the endpoint policy",
                       "resource_policy": "the resource policy", "permissions_boundary": "the permissions boundary",
                       "service_control_policy": "a service control policy",
                       "resource_control_policy": "a resource control policy", "session_policy": "the session policy"}
@@ -209,18 +209,19 @@ def _api(**values) -> dict:
 
 def _network_sentence(con, task_addr: str | None, endpoint_id: str | None, service: str | None,
                       first: int, last: int, cause: str | None) -> str | None:
-    """One sentence when the same task had established conversations to the same service then."""
+    """One sentence when the same task had established conversations to the same service then: through
+    the endpoint the calls used, or (no endpoint) to AWS public addresses, whose ranges do not name the service."""
     if not task_addr or not has_relation(con, "conversations") or not has_relation(con, "destinations"):
         return None
     n = con.execute(
         """SELECT count(*) FROM conversations AS c JOIN destinations AS d ON d.addr = c.server_addr
            WHERE c.client_addr = $ip AND c.state = 'established'
              AND c.last_seen >= $first - 300 AND c.first_seen <= $last + 300
-             AND (d.id = $vpce OR (d.aws_service IS NOT NULL AND lower(d.aws_service) = lower($svc)))""",
-        {"ip": task_addr, "vpce": endpoint_id, "svc": service or "", "first": first, "last": last}).fetchone()[0]
+             AND (d.id = $vpce OR ($vpce IS NULL AND d.type = 'aws_service'))""",
+        {"ip": task_addr, "vpce": endpoint_id, "first": first, "last": last}).fetchone()[0]
     if not n:
         return None
-    where = endpoint_id or f"{service} (public endpoint)"
+    where = endpoint_id or f"AWS public addresses ({service}, through the NAT gateway or a public IP)"
     says = POLICY_OWNER_WORDS.get(cause or "", "a policy")
     return (f"The network lets it through ({n} established conversation{'s' if n != 1 else ''} to {where} "
             f"in that time); {says} says no.")
@@ -245,7 +246,7 @@ def access_denied(con, window: dict) -> list[dict]:
         causes = diagnose(policies, denial, g["role_arn"] or denial.role_arn, action, resource,
                           endpoint or ({"endpoint_id": g["vpc_endpoint_id"], "policy_document": None}
                                        if g["vpc_endpoint_id"] else None),
-                          g["principal_arn"], g["source_addr"])
+                          g["principal_arn"], g["source_ip"])
         service = perm.service_of_source(g["event_source"]) or perm.service_of_action(action)
         first, last = _epoch(g["first_seen"]), _epoch(g["last_seen"])
         finding = _finding(
@@ -260,6 +261,7 @@ def access_denied(con, window: dict) -> list[dict]:
                      role=g["role"], vpc_endpoint_id=g["vpc_endpoint_id"]))
         finding["cross_evidence"] = _network_sentence(con, g["source_addr"], g["vpc_endpoint_id"], service, first, last,
                                                       causes[0]["cause"] if causes else None)
+        finding["state"] = "established" if finding["cross_evidence"] else None
         out.append(finding)
     return out
 
