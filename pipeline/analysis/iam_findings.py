@@ -19,8 +19,8 @@ from collections import defaultdict
 from pipeline import queries
 from pipeline.analysis import permissions as perm
 from pipeline.metadata import iam as metadata_iam
+from pipeline.analysis.causes import _cause
 from pipeline.metadata.times import isoformat
-from pipeline.vocabulary import CAUSES
 
 # a network failure at start: causes worth checking when no flow finding of the task explains it
 NETWORK_CANDIDATES = ("route_missing", "security_group_egress", "network_acl_outbound")
@@ -120,11 +120,6 @@ class PolicyStore:
             endpoint=(endpoint["endpoint_id"], endpoint["policy_document"] or perm.FULL_ACCESS) if endpoint else None,
             resource=(resource["resource_arn"] or resource["resource_name"], resource["policy_document"]) if resource else None,
         )
-
-
-def _cause(name: str, confirmed: bool, resource=None, rule=None, explanation=None, fix=None) -> dict:
-    return {"cause": name, "confirmed": confirmed, "resource": resource, "rule": rule,
-            "explanation": explanation or CAUSES[name], "fix": fix}
 
 
 def _action(denial: perm.Denial, event_source: str | None, event_name: str | None) -> str | None:

@@ -23,33 +23,26 @@ NETWORK_ACTIVITY = {"cloudtrail", "ec2", "ecs", "kms", "s3", "secretsmanager", "
 EVENT_SOURCES = {"ecr.api": "ecr", "ecr.dkr": "ecr", "monitoring": "monitoring"}
 
 
-def _rows(con, sql: str) -> list[dict]:
-    cur = con.execute(sql)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
 def gaps(con) -> list[dict]:
     """``[{"service", "vpc_endpoint_id", "gap", "sentence"}]``: what the trails cannot show."""
-    trails = _rows(con, "SELECT t.trail_arn, t.name, s.management_events, s.data_resource_types, "
-                        "s.network_activity_sources FROM current_trails AS t "
-                        "LEFT JOIN current_trail_event_selectors AS s ON s.trail_arn = t.trail_arn")
+    trails = con.execute("SELECT coalesce(t.name, t.trail_arn), s.data_resource_types, s.network_activity_sources "
+                         "FROM current_trails AS t "
+                         "LEFT JOIN current_trail_event_selectors AS s ON s.trail_arn = t.trail_arn").fetchall()
     if not trails:
         return []
-    names = ", ".join(sorted(t["name"] or t["trail_arn"] for t in trails))
-    data_types = {d for t in trails for d in t["data_resource_types"] or []}
-    sources = {s for t in trails for s in t["network_activity_sources"] or []}
-    endpoints = _rows(con, "SELECT endpoint_id, aws_service FROM current_vpc_endpoints "
-                           "WHERE aws_service IS NOT NULL ORDER BY aws_service, endpoint_id")
+    names = ", ".join(sorted(name for name, _, _ in trails))
+    data_types = {d for _, types, _ in trails for d in types or []}
+    sources = {s for _, _, selected in trails for s in selected or []}
+    endpoints = con.execute("SELECT endpoint_id, aws_service FROM current_vpc_endpoints "
+                            "WHERE aws_service IS NOT NULL ORDER BY aws_service, endpoint_id").fetchall()
     out = []
-    for service in sorted({e["aws_service"] for e in endpoints} & set(DATA_EVENTS)):
+    for service in sorted({svc for _, svc in endpoints} & set(DATA_EVENTS)):
         resource_type, calls = DATA_EVENTS[service]
         if resource_type not in data_types:
             out.append({"service": service, "vpc_endpoint_id": None, "gap": "data_events",
                         "sentence": f"{service} {calls} are data events and no trail selects {resource_type} "
                                     f"({names}): their denials are not in CloudTrail."})
-    for e in endpoints:
-        service, endpoint = e["aws_service"], e["endpoint_id"]
+    for endpoint, service in endpoints:
         source = f"{EVENT_SOURCES.get(service, service)}.amazonaws.com"
         if EVENT_SOURCES.get(service, service) not in NETWORK_ACTIVITY:
             out.append({"service": service, "vpc_endpoint_id": endpoint, "gap": "network_activity_unsupported",
