@@ -20,6 +20,7 @@ from pipeline.analysis.causes import Diagnoser
 from pipeline.analysis.network import Network
 
 DEFAULT_SETTLE = 15 * 60
+EVENTS_UNTIL = 2**33  # "no end" for the API-call and task-event queries (epoch seconds, year 2242)
 EVIDENCE = 5
 EVIDENCE_COLUMNS = ("version", "account_id", "interface_id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol",
                     "packets", "bytes", "start", "end", "action", "log_status", "tcp_flags", "flow_direction",
@@ -114,8 +115,11 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
         findings.append(g)
     records = evidence(con, keys)
     document = [_finding(g, diagnoser.diagnose(g), records.get(i, [])) for i, g in enumerate(findings)]
-    starts = iam_findings.task_start_failed(con, used, document)
-    document += iam_findings.fold_start_denials(iam_findings.access_denied(con, used), starts) + starts
+    # API calls and task events: the window asked for, else all of them (not just the flows' span)
+    events = {"since": window.since if window.since is not None else 0,
+              "until": window.until if window.until is not None else EVENTS_UNTIL}
+    starts = iam_findings.task_start_failed(con, events, document)
+    document += iam_findings.fold_start_denials(iam_findings.access_denied(con, events), starts) + starts
     return {
         "generated_at": iso(time.time()),
         "lake": lake,

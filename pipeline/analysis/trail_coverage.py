@@ -40,7 +40,7 @@ def gaps(con) -> list[dict]:
         resource_type, calls = DATA_EVENTS[service]
         if resource_type not in data_types:
             out.append({"service": service, "vpc_endpoint_id": None, "gap": "data_events",
-                        "sentence": f"{service} {calls} are data events and no trail selects {resource_type} "
+                        "sentence": f"{service} {calls} calls are data events and no trail selects {resource_type} "
                                     f"({names}): their denials are not in CloudTrail."})
     for endpoint, service in endpoints:
         source = f"{EVENT_SOURCES.get(service, service)}.amazonaws.com"
