@@ -702,7 +702,7 @@ def _event_evidence(f: Mapping) -> str:
     text = f.get("stopped_reason") or api.get("error_message")
     label = "stoppedReason" if f.get("stopped_reason") else "errorMessage"
     return (f"<h4>Evidence <span class=\"mini\">({e(label)})</span></h4>"
-            f'<pre class="mono mini">{e(text) or "–"}</pre>')
+            f'<pre class="mono mini" style="white-space:pre-wrap;overflow-wrap:anywhere">{e(text) or "–"}</pre>')
 
 
 def _finding(i: int, f: Mapping) -> str:
@@ -743,7 +743,7 @@ def _finding(i: int, f: Mapping) -> str:
         f'<section class="card finding k-{e(kind)}" id="{_anchor(i)}">'
         f'<div class="fhead"><span class="num">{i}</span>'
         f'<h3>{e(f.get("service"))}<span class="arrow">→</span>{e(what)} '
-        f'<small>{e(where)} · {e(_port(f))}</small></h3>'
+        f'<small>{e(where)}{"" if kind in EVENT_KINDS else " · " + e(_port(f))}</small></h3>'
         f"{_kind_badge(kind)}{_state_badge(f.get('state'))}</div>"
         f'<dl class="facts">{"".join(facts)}</dl>'
         f"{cross}{_cause_box(i, top)}"
