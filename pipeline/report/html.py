@@ -744,7 +744,7 @@ def _finding(i: int, f: Mapping) -> str:
         f'<div class="fhead"><span class="num">{i}</span>'
         f'<h3>{e(f.get("service"))}<span class="arrow">→</span>{e(what)} '
         f'<small>{e(where)}{"" if kind in EVENT_KINDS else " · " + e(_port(f))}</small></h3>'
-        f"{_kind_badge(kind)}{_state_badge(f.get('state'))}</div>"
+        f"{_kind_badge(kind)}{_state_badge(f.get('state')) if f.get('state') else ''}</div>"
         f'<dl class="facts">{"".join(facts)}</dl>'
         f"{cross}{_cause_box(i, top)}"
         f"{_others((f.get('likely_causes') or [])[1:])}"
