@@ -123,8 +123,8 @@ def recognise(payload: Any, name: str, context: dict | None = None) -> tuple[str
             if len({(k, json.dumps(c, sort_keys=True)) for k, _, c in found}) == 1:
                 return found[0][0], [p for _, p, _ in found], found[0][2]
         raise ValueError(
-            f"{name}: a JSON array/lines that are neither all EventBridge events "
-            f"(objects with 'detail-type' and 'detail') nor outputs of one command; expected {EXPECTED}"
+            f"{name}: a JSON array/lines that are not all EventBridge events "
+            f"(objects with 'detail-type' and 'detail') nor all outputs of one command; expected {EXPECTED}"
         )
     return _recognise_one(payload, name, context)
 
