@@ -2,8 +2,8 @@
 to start (``task_start_failed``).
 
 The SQL (``queries/access_denied.sql``, ``task_start_failed.sql``) finds and groups the
-evidence; here each group's cause is read from the exact error wording first, then
-confirmed by evaluating the imported policies (``permissions``), and linked to the flow
+evidence; here each group's cause is read from the exact error wording first
+(``denials``), then confirmed by evaluating the imported policies (``policy``), and linked to the flow
 evidence of the same task: an ``established`` conversation to the same service while
 calls are denied means the network is fine and a policy is not (said once, here, in the
 finding's ``cross_evidence``), and a start that timed out takes its cause from the flow
@@ -17,17 +17,13 @@ import json
 from collections import defaultdict
 
 from pipeline import queries
-from pipeline.analysis import permissions as perm
-from pipeline.metadata import iam as metadata_iam
+from pipeline.analysis import denials, policy
 from pipeline.analysis.causes import _cause
+from pipeline.metadata import iam as metadata_iam
 from pipeline.metadata.times import isoformat
 
 # a network failure at start: causes worth checking when no flow finding of the task explains it
 NETWORK_CANDIDATES = ("route_missing", "security_group_egress", "network_acl_outbound")
-# stoppedReason words -> the service a failing start was calling
-START_SERVICES = (("secrets manager", "secretsmanager"), ("from asm", "secretsmanager"), ("secretsmanager", "secretsmanager"),
-                  ("from ssm", "ssm"), ("ecr registry auth", "ecr.api"), ("api.ecr", "ecr.api"),
-                  ("dkr.ecr", "ecr.dkr"), ("logs", "logs"), ("kms", "kms"))
 POLICY_OWNER_WORDS = {"identity_policy": "the role's policy", "endpoint_policy": "the endpoint policy",
                       "resource_policy": "the resource policy", "permissions_boundary": "the permissions boundary",
                       "service_control_policy": "a service control policy",
@@ -110,31 +106,34 @@ class PolicyStore:
                 return e
         return None
 
-    def policies(self, role: dict, endpoint: dict | None, resource: dict | None) -> perm.Policies:
-        identity = list(self.inline.get(role["role_arn"], []))
-        identity += [(arn, self.managed[arn]) for arn in role.get("managed_policy_arns") or [] if arn in self.managed]
+    def policies(self, role: dict, endpoint: dict | None, resource: dict | None, resource_arn: str) -> policy.PolicySet:
+        identity = [policy.NamedPolicy(name, doc) for name, doc in self.inline.get(role["role_arn"], [])]
+        identity += [policy.NamedPolicy(arn, self.managed[arn], arn)
+                     for arn in role.get("managed_policy_arns") or [] if arn in self.managed]
         boundary = role.get("permissions_boundary_arn")
-        return perm.Policies(
+        return policy.PolicySet(
             identity=identity,
-            boundary=(boundary, self.managed[boundary]) if boundary in self.managed else None,
-            endpoint=(endpoint["endpoint_id"], endpoint["policy_document"] or perm.FULL_ACCESS) if endpoint else None,
-            resource=(resource["resource_arn"] or resource["resource_name"], resource["policy_document"]) if resource else None,
+            permissions_boundary=policy.NamedPolicy(boundary, self.managed[boundary], boundary)
+            if boundary in self.managed else None,
+            endpoint=policy.NamedPolicy(endpoint["endpoint_id"], endpoint.get("policy_document")
+                                        or policy.DEFAULT_ENDPOINT_POLICY) if endpoint else None,
+            # named by its ARN (the fix's set-policy command needs it): the request's when imported by name
+            resource=policy.NamedPolicy(resource["resource_arn"] or resource_arn, resource["policy_document"])
+            if resource else None,
         )
 
 
-def _action(denial: perm.Denial, event_source: str | None, event_name: str | None) -> str | None:
-    if denial.action:
+def _action(denial: denials.Denial | None, event_source: str | None, event_name: str | None) -> str | None:
+    if denial is not None and denial.action:
         prefix, name = denial.action.split(":", 1)
         same = event_name and name.lower() == event_name.lower()  # SQS lower-cases, SNS upper-cases the prefix
         return f"{prefix.lower()}:{event_name if same else name}"
-    if event_source and event_name:
-        return f"{event_source.split('.', 1)[0]}:{event_name}"
-    return None
+    return denials.action_of(event_source, event_name)
 
 
-def _request_resource(row: dict, denial: perm.Denial) -> str:
-    if denial.resource or row.get("resource"):
-        return denial.resource or row["resource"]
+def _request_resource(row: dict, denial: denials.Denial | None) -> str:
+    if (denial is not None and denial.resource) or row.get("resource"):
+        return (denial.resource if denial is not None else None) or row["resource"]
     try:
         params = (json.loads(row.get("record") or "{}").get("requestParameters") or {})
     except json.JSONDecodeError:
@@ -150,39 +149,37 @@ def _request_resource(row: dict, denial: perm.Denial) -> str:
     return "*"
 
 
-def diagnose(policies: PolicyStore, denial: perm.Denial, role_arn: str | None, action: str | None, resource: str,
-             endpoint: dict | None, principal_arn: str | None, source_ip: str | None) -> list[dict]:
+def diagnose(policies: PolicyStore, denial: denials.Denial | None, role_arn: str | None, action: str | None,
+             resource: str, endpoint: dict | None, principal_arn: str | None, source_ip: str | None) -> list[dict]:
     """The likely causes of one denial: the wording's cause, confirmed (or not) by the evaluator."""
-    said = denial.cause
+    said = denial.policy_type if denial is not None else None
     role = policies.role(role_arn)
     if role is None or action is None:
         return [_cause(said or "identity_policy", False, role_arn if said in (None, "identity_policy") else None)]
-    context = {}
-    if endpoint:
-        context = {"aws:SourceVpce": endpoint["endpoint_id"], "aws:SourceVpc": endpoint.get("vpc_id"),
-                   "aws:VpcSourceIp": source_ip}
-    elif source_ip:
-        context = {"aws:SourceIp": source_ip}
-    req = perm.Request(principal_arn, role["role_arn"], action, resource, context)
+    context = policy.network_context(endpoint["endpoint_id"] if endpoint else None,
+                                     endpoint.get("vpc_id") if endpoint else None, source_ip)
+    req = policy.Request(principal_arn or role["role_arn"], action, resource, context, role["role_arn"])
     owned = policies.resource(resource)
-    p = policies.policies(role, endpoint, owned)
-    verdict = perm.evaluate(req, p)
-    if verdict.allowed or (said and said != verdict.cause):
+    p = policies.policies(role, endpoint, owned, resource)
+    verdict = policy.evaluate_request(req, p)
+    if verdict.allowed or (said and said != verdict.policy_type):
         # the imported policies allow it (or blame another type): the wording stands, unconfirmed
         why = (f"the imported policies allow {action} for {role['role_name']}; "
                f"{POLICY_OWNER_WORDS.get(said, 'a policy that is not imported')} denied it")
         return [_cause(said or "identity_policy", False, None, None, why)]
-    statement, command = perm.fix(req, p, verdict, (owned or {}).get("resource_type"), (owned or {}).get("resource_name"))
-    how = (f"{verdict.statement} of {verdict.policy} denies" if verdict.explicit and verdict.statement
-           else "no statement allows")
-    owner = verdict.resource
-    explanation = (f"{POLICY_OWNER_WORDS[verdict.cause]} ({owner}): {how} {action} on {resource} "
+    fixes = policy.fixes(req, p)
+    label = verdict.statement.label if verdict.statement else None
+    how = f"{label} denies" if verdict.explicit and label else "no statement allows"
+    explanation = (f"{POLICY_OWNER_WORDS[verdict.policy_type]} ({verdict.owner}): {how} {action} on {resource} "
                    f"for {role['role_name']}" + (f" through {endpoint['endpoint_id']}" if endpoint else " (no endpoint)"))
-    if statement is not None:
-        explanation += ("; the policy without that statement: " if verdict.explicit else "; add: ") + json.dumps(
-            statement, separators=(",", ":"))
-    return [_cause(verdict.cause, True, owner, verdict.statement or (verdict.policy if verdict.explicit else None),
-                   explanation, command)]
+    for f in fixes:
+        if f.add is not None:
+            explanation += f"; add to {f.target}: " + json.dumps(f.add, separators=(",", ":"))
+        elif f.remove is not None:
+            explanation += f"; remove from {f.target}: " + json.dumps(f.remove, separators=(",", ":"))
+    commands = [f.command for f in fixes if f.verified and f.command]
+    fix = " && ".join(commands) if commands and len(commands) == len(fixes) else None
+    return [_cause(verdict.policy_type, True, verdict.owner, label, explanation, fix)]
 
 
 def _finding(kind: str, observed_at: str, **values) -> dict:
@@ -232,17 +229,17 @@ def access_denied(con, window: dict) -> list[dict]:
     policies = PolicyStore(con)
     out = []
     for g in groups:
-        denial = perm.read_denial(g["error_message"], g["error_code"])
+        denial = denials.classify(g["error_message"], g["error_code"], g["event_source"])
         action = _action(denial, g["event_source"], g["event_name"])
         resource = _request_resource(g, denial)
         if resource == "*":
             resource = policies.allowed_resource(g["role_arn"], action) or resource
         endpoint = policies.endpoints.get(g["vpc_endpoint_id"] or "")
-        causes = diagnose(policies, denial, g["role_arn"] or denial.role_arn, action, resource,
+        causes = diagnose(policies, denial, g["role_arn"] or (denial.role_arn if denial else None), action, resource,
                           endpoint or ({"endpoint_id": g["vpc_endpoint_id"], "policy_document": None}
                                        if g["vpc_endpoint_id"] else None),
                           g["principal_arn"], g["source_ip"])
-        service = perm.service_of_source(g["event_source"]) or perm.service_of_action(action)
+        service = denials.service_of(None, g["event_source"]) or denials.service_of(action)
         first, last = _epoch(g["first_seen"]), _epoch(g["last_seen"])
         finding = _finding(
             "access_denied", "api_call", cluster=g["cluster"], service=g["service"], task_id=g["task_id"],
@@ -261,19 +258,10 @@ def access_denied(con, window: dict) -> list[dict]:
     return out
 
 
-def _start_service(reason: str, denial: perm.Denial) -> str | None:
-    if denial.action:
-        return perm.service_of_action(denial.action)
-    low = reason.lower()
-    return next((svc for word, svc in START_SERVICES if word in low), None)
-
-
-def start_failure(reason: str | None) -> tuple[str, perm.Denial]:
-    """('iam' | 'network' | 'other', the reading) of one stoppedReason."""
-    denial = perm.read_denial(reason)
-    if denial.denied:
-        return "iam", denial
-    return ("network" if denial.network else "other"), denial
+def start_failure(reason: str | None) -> tuple[str, denials.Denial | None]:
+    """('iam' | 'network' | 'image' | 'other', the reading) of one stoppedReason."""
+    denial = denials.classify(reason)
+    return (denial.category if denial is not None and denial.category else "other"), denial
 
 
 def task_start_failed(con, window: dict, flow_findings: list[dict]) -> list[dict]:
@@ -288,14 +276,14 @@ def task_start_failed(con, window: dict, flow_findings: list[dict]) -> list[dict
     groups: dict[tuple, dict] = {}
     for t in tasks:
         what, denial = start_failure(t["stopped_reason"])
-        if what == "other":
+        if what not in ("iam", "network"):
             continue  # image not found, out of memory, user stopped…: neither IAM nor the network
-        service = _start_service(t["stopped_reason"], denial)
+        service = denial.service
         if what == "iam":
             role_arn = t["execution_role_arn"] or denial.role_arn
             vpc = _task_vpc(con, t)
             causes = diagnose(policies, denial, role_arn, denial.action, denial.resource or "*",
-                              policies.endpoint_for(vpc, service), denial.principal, t["private_ip"])
+                              policies.endpoint_for(vpc, service), denial.principal_arn, t["private_ip"])
         else:
             linked = [c for f in by_task.get(t["task_id"], []) for c in f["likely_causes"][:1]]
             causes = linked or [_cause(c, False) for c in NETWORK_CANDIDATES]
@@ -318,9 +306,9 @@ def task_start_failed(con, window: dict, flow_findings: list[dict]) -> list[dict
             events=len(tasks), likely_causes=g["causes"],
             api=_api(event_source=f"{denial.action.split(':', 1)[0].lower()}.amazonaws.com" if denial.action else None,
                      event_name=(denial.action or "").split(":", 1)[-1] or None,
-                     error_code="AccessDeniedException" if denial.denied else None,
+                     error_code=denial.error_code or ("AccessDeniedException" if denial.denied else None),
                      error_message=denial.text[denial.text.find("User: "):] if denial.denied and "User: " in denial.text
-                     else None, principal_arn=denial.principal, role_arn=g["role_arn"],
+                     else None, principal_arn=denial.principal_arn, role_arn=g["role_arn"],
                      role="execution", vpc_endpoint_id=None),
             stopped_reason=last["stopped_reason"], task_ids=[t["task_id"] for t in tasks], cross_evidence=None))
     return out
