@@ -179,11 +179,17 @@ def _api_calls() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def con(tmp_path_factory):
+def lake(tmp_path_factory):
     root = tmp_path_factory.mktemp("iam")
     _metadata(root / "metadata")
     store = Store.open(root / "lake")
     import_files(store, [root / "metadata"], snapshot_time=T0)
+    return store
+
+
+@pytest.fixture(scope="module")
+def con(lake):
+    store = lake
     c = duckdb.connect()
     register_views(c, store)
     c.register("api_calls_rows", pa.Table.from_pylist(_api_calls()))
@@ -364,3 +370,33 @@ def test_the_trail_configuration_says_which_denials_cannot_be_seen(con):
     assert gaps[("kms", "network_activity_off")]["vpc_endpoint_id"] == "vpce-0kms"
     assert "kms.amazonaws.com" in gaps[("kms", "network_activity_off")]["sentence"]
     assert "AWS::SNS::Topic" in gaps[("sns", "data_events")]["sentence"]
+
+
+# ------------------------------------------------------------------ flowlogs explain with a lake
+
+PUBLISH_DENIED = (f"An error occurred (AuthorizationError) when calling the Publish operation: User: "
+                  f"arn:aws:sts::{ACCOUNT}:assumed-role/payments-task/{TASKS['payments']} is not authorized to perform: "
+                  f"SNS:Publish on resource: {TOPIC} with an explicit deny in a VPC endpoint policy")
+
+
+def test_explain_with_a_lake_names_the_endpoint_statement_and_a_verified_fix(lake):
+    from pipeline.analysis.explain import explain
+
+    e = explain(PUBLISH_DENIED, lake)
+    assert (e.evaluation.policy_type, e.evaluation.owner, e.evaluation.statement_label) == (
+        "endpoint_policy", VPCE_SNS, "Sid NoPayments")
+    [fix] = e.fixes
+    assert fix.verified and fix.remove["Sid"] == "NoPayments"
+    assert fix.command.startswith(f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {VPCE_SNS} ")
+    assert VPCE_SNS in e.note  # the message does not name the endpoint: the lake's one SNS endpoint is assumed
+
+
+def test_explain_cli_with_the_lake(lake):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    result = CliRunner().invoke(app, ["--lake", str(lake.uri), "explain", "-f", "json", PUBLISH_DENIED])
+    assert result.exit_code == 0, result.output
+    [doc] = json.loads(result.stdout)
+    assert doc["evaluation"]["statement"] == "Sid NoPayments" and doc["fixes"][0]["verified"] is True

@@ -333,3 +333,26 @@ def fold_start_denials(access: list[dict], starts: list[dict]) -> list[dict]:
         if f["api"]["vpc_endpoint_id"] and not start["destination"]["id"]:
             start["destination"] = dict(f["destination"])
     return kept
+
+
+def lake_policies(store, d: denials.Denial) -> tuple[policy.PolicySet, dict, str | None] | None:
+    """For ``flowlogs explain`` with a lake: the imported policies a pasted denial is about (its role's,
+    the endpoint's, the resource's), the request's condition keys, and what was assumed; None when the
+    lake holds no policies of that role."""
+    from pipeline.analysis.connection import connect
+
+    policies = PolicyStore(connect(store))
+    role = policies.role(d.role_arn)
+    if role is None or not d.resource:
+        return None
+    endpoint, note = policies.endpoints.get(d.vpc_endpoint_id or ""), None
+    if endpoint is None:
+        # the message does not say the path: the service's one endpoint (with private DNS, calls use it)
+        candidates = [e for e in policies.endpoints.values() if e.get("aws_service") == d.service
+                      and (e.get("private_dns_enabled") or d.policy_type == "endpoint_policy")]
+        if len(candidates) == 1:
+            endpoint = candidates[0]
+            note = f"the call is taken to have gone through {endpoint['endpoint_id']}, the lake's {d.service} endpoint"
+    context = policy.network_context(endpoint["endpoint_id"] if endpoint else None,
+                                     endpoint.get("vpc_id") if endpoint else None, None)
+    return policies.policies(role, endpoint, policies.resource(d.resource), d.resource), context, note
