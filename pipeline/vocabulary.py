@@ -24,6 +24,8 @@ OBSERVATIONS = {
     "destination_ingress": "Arriving at the server's ENI (its security group ingress rules or its subnet's inbound network ACL).",
     "destination_egress_return": "The reply leaving the server's ENI (its subnet's outbound network ACL).",
     "source_ingress_return": "The reply arriving at the client's ENI (its subnet's inbound network ACL: ACLs are stateless).",
+    "api_call": "An AWS API call the service refused (CloudTrail: the connection worked, a policy said no).",
+    "task_event": "A task that stopped before it ran (its stoppedReason, from ECS task events or describe-tasks).",
 }
 
 KINDS = {
@@ -32,6 +34,9 @@ KINDS = {
     "refused": "The destination answered with a reset.",
     "endpoint_bypassed": "Traffic went to an AWS service's public addresses although the VPC has an interface endpoint for "
     "it that the task does not use (private DNS off or not resolving). A warning: it works, through the NAT.",
+    "access_denied": "AWS refused calls from a task (AccessDenied, VpceAccessDenied…): a policy, not the network, said no.",
+    "task_start_failed": "Tasks stopped before running (ResourceInitializationError, CannotPullContainerError…): the "
+    "execution role was denied, or the task could not reach the service at start.",
 }
 
 CAUSES = {
@@ -81,7 +86,9 @@ AWS_VALUES = {
 }
 
 #: Kinds that mean "the task cannot talk to the service"; the others are warnings.
-BROKEN_KINDS = ("reject", "no_return", "refused")
+BROKEN_KINDS = ("reject", "no_return", "refused", "access_denied", "task_start_failed")
+#: Kinds found in API calls and task events, not in flows (their own section of the HTML report).
+EVENT_KINDS = ("access_denied", "task_start_failed")
 #: States only given once the settle time has passed (a finding's last sighting is that much before the end).
 SETTLED_STATES = ("no_reply",)
 
@@ -91,12 +98,15 @@ KIND_LABELS = {
     "reject": "Rejected",
     "no_return": "No reply",
     "refused": "Refused",
+    "access_denied": "Access denied",
+    "task_start_failed": "Task start failed",
     "endpoint_bypassed": "Endpoint bypassed",
 }
 #: HTML colour (chart bars, badges) and terminal style of each kind.
-KIND_COLORS = {"reject": "#c9302c", "no_return": "#e08a00", "refused": "#7b3fa0", "endpoint_bypassed": "#2f6fb5"}
+KIND_COLORS = {"reject": "#c9302c", "no_return": "#e08a00", "refused": "#7b3fa0", "access_denied": "#a8431c",
+               "task_start_failed": "#4f5a6b", "endpoint_bypassed": "#2f6fb5"}
 KIND_STYLES = {"reject": "bold red", "no_return": "bold yellow", "refused": "bold magenta",
-               "endpoint_bypassed": "bold cyan"}
+               "access_denied": "bold red", "task_start_failed": "bold yellow", "endpoint_bypassed": "bold cyan"}
 #: A finding's state (never ``pending``), most serious first.
 STATE_LABELS = {
     "blocked": "blocked",

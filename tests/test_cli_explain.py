@@ -98,8 +98,9 @@ def test_unknown_format_is_refused():
     assert result.exit_code == 2 and "--format" in result.output and "Traceback" not in result.output
 
 
-def test_explain_with_the_policies_confirms_the_cause_and_gives_a_verified_fix():
+def test_explain_with_the_policies_confirms_the_cause_and_gives_a_verified_fix(tmp_path):
     from pipeline.analysis.explain import explain
+    from pipeline.lake.storage import Store
     from pipeline.analysis.policy import NamedPolicy, PolicySet, network_context
 
     vpce = "vpce-0a1b2c3d4e5f60718"
@@ -114,7 +115,7 @@ def test_explain_with_the_policies_confirms_the_cause_and_gives_a_verified_fix()
     [fix] = e.fixes
     assert fix.remove["Sid"] == "NoListing" and fix.verified
     assert fix.command.startswith(f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {vpce} --policy-document ")
-    unexplained = explain(IMPLICIT, lake=object())
+    unexplained = explain(IMPLICIT, lake=Store.open(tmp_path / "lake"))  # a lake without IAM metadata
     assert "no IAM policies" in unexplained.note and unexplained.evaluation is None
 
 

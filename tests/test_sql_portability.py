@@ -10,7 +10,8 @@ import sqlglot
 
 from pipeline import queries
 
-ANALYSIS = ["conversations", "findings", "destinations", "rejects", "no_return", "talkers", "endpoints", "task"]
+ANALYSIS = ["conversations", "findings", "destinations", "rejects", "no_return", "talkers", "endpoints", "task",
+            "access_denied", "task_start_failed"]
 
 
 @pytest.mark.parametrize("name", ANALYSIS)

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping
 
 from pipeline import times, vocabulary
 
-DOCUMENT_KEYS = ("generated_at", "lake", "window", "incidents", "findings", "timeline", "summary")
+DOCUMENT_KEYS = ("generated_at", "lake", "window", "incidents", "findings", "timeline", "trail_gaps", "summary")
 #: ``settle``: seconds before silence counts as no reply (``no_reply`` findings end that long before ``until``)
 WINDOW_KEYS = ("since", "until", "settle")
 FINDING_KEYS = (
@@ -40,11 +40,16 @@ INCIDENT_KEYS = (
 #: A failure seen this close to the end of the window (the longest flow-log aggregation
 #: interval) is still happening.
 ONGOING_SECONDS = 600
+#: Keys only the findings from API calls and task events carry (after the common ones).
+EVENT_KEYS = ("events", "api", "stopped_reason", "task_ids", "cross_evidence")
+API_KEYS = ("event_source", "event_name", "error_code", "error_message", "principal_arn", "role_arn", "role",
+            "vpc_endpoint_id")
 DESTINATION_KEYS = ("type", "id", "name", "aws_service", "region")
 CAUSE_KEYS = ("cause", "confirmed", "resource", "rule", "explanation", "fix")
 TIMELINE_KEYS = ("bucket", "destination", "kind", "flows")
 
-#: Most serious first (the vocabulary's order).  Unknown kinds sort after these, by name.
+#: The vocabulary's order: the flow kinds (most serious first), then the kinds from API calls and task
+#: events (their own section of the HTML report).  Unknown kinds sort after these, by name.
 KINDS = tuple(vocabulary.KINDS)
 KIND_RANK = {kind: i for i, kind in enumerate(KINDS)}
 #: Kinds that mean "the task cannot talk to the service"; the rest are warnings.
@@ -64,6 +69,8 @@ FLAT_COLUMNS = (
     "destination_region", "conversations", "flows", "packets", "bytes", "first_seen", "last_seen",
     "cause", "cause_confirmed", "cause_resource", "cause_rule", "cause_explanation",
     "cause_fix", "other_causes", "evidence_records",
+    "events", "api_event_source", "api_event_name", "api_error_code", "api_role", "stopped_reason", "task_ids",
+    "cross_evidence",
 )
 
 #: Columns of an incident flattened into one row (plain text, markdown tables).
@@ -96,7 +103,9 @@ def _ordered(obj: Mapping, keys: Iterable[str]) -> dict:
 
 
 def canonical_finding(finding: Mapping) -> dict:
-    f = _ordered(finding, FINDING_KEYS)
+    f = _ordered(finding, FINDING_KEYS + EVENT_KEYS)
+    if isinstance(f.get("api"), Mapping):
+        f["api"] = _ordered(f["api"], API_KEYS)
     if isinstance(f.get("destination"), Mapping):
         f["destination"] = _ordered(f["destination"], DESTINATION_KEYS)
     if isinstance(f.get("likely_causes"), list):
@@ -277,7 +286,13 @@ def flatten_finding(f: Mapping) -> dict:
         "cause_fix": top.get("fix"),
         "other_causes": " ".join(str(c) for c in others if c),
         "evidence_records": len(f.get("evidence") or []),
+        "events": f.get("events"),
+        "stopped_reason": f.get("stopped_reason"),
+        "task_ids": " ".join(map(str, f.get("task_ids") or [])) or None,
+        "cross_evidence": f.get("cross_evidence"),
     })
+    api = f.get("api") if isinstance(f.get("api"), Mapping) else {}
+    row.update({f"api_{k}": api.get(k) for k in ("event_source", "event_name", "error_code", "role")})
     return {k: row.get(k) for k in FLAT_COLUMNS}
 
 

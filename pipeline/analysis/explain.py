@@ -7,8 +7,8 @@ policies: a new inline policy with exactly that action and resource).
 
 With the policies that apply (``policies=``, a :class:`~pipeline.analysis.policy.PolicySet`),
 the evaluator confirms the cause, names the policy and statement, and gives every fix with
-its CLI command. ``lake`` is the extension point for reading those policies from the lake's
-IAM metadata: until the lake holds it, the explanation says so and stays message-only.
+its CLI command. With a ``lake`` the policies are read from its IAM metadata (the role's, the
+endpoint's, the resource's); without them there the explanation says so and stays message-only.
 """
 
 from __future__ import annotations
@@ -180,8 +180,9 @@ def explain(message: str | None, lake: Any = None, *, policies: P.PolicySet | No
 
     ``policies``: the policies that apply to the call (the role's identity policies, boundary,
     the endpoint's and the resource's), to evaluate it; ``context``: its condition keys
-    (see :func:`pipeline.analysis.policy.network_context`). ``lake``: where those will come
-    from once the lake holds IAM metadata."""
+    (see :func:`pipeline.analysis.policy.network_context`). ``lake``: a lake whose IAM
+    metadata gives those policies when ``policies`` is not given
+    (:func:`pipeline.analysis.iam_findings.lake_policies`)."""
     d = read_message(message)
     if d is None:
         shown = " ".join((message or "").split())[:80]
@@ -190,6 +191,13 @@ def explain(message: str | None, lake: Any = None, *, policies: P.PolicySet | No
                          "or errorCode, or an ECS task's stoppedReason")
     note = None
     evaluation = None
+    if policies is None and lake is not None:
+        from pipeline.analysis.iam_findings import lake_policies
+
+        found = lake_policies(lake, d)
+        if found is not None:
+            policies, keys, note = found
+            context = {**keys, **(context or {})}
     request = request_of(d, context)
     if policies is not None and request is not None:
         evaluation = P.evaluate_request(request, policies)
@@ -197,5 +205,6 @@ def explain(message: str | None, lake: Any = None, *, policies: P.PolicySet | No
     else:
         fixes = _message_fixes(d)
         if lake is not None:
-            note = "the lake holds no IAM policies yet: the cause is the message's, not confirmed by evaluation"
+            note = ("the lake holds no IAM policies of this role (flowlogs metadata import|collect): the cause is "
+                    "the message's, not confirmed by evaluation")
     return Explanation(d, _meaning(d), _checks(d), fixes, evaluation, note)

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 import duckdb
 
 from pipeline import queries
+from pipeline.analysis import iam_findings, trail_coverage
 from pipeline.times import iso
 from pipeline.analysis.causes import Diagnoser
 from pipeline.analysis.document import destination_label, roll_up
 from pipeline.analysis.network import Network
 
 DEFAULT_SETTLE = 15 * 60
+EVENTS_UNTIL = 2**33  # "no end" for the API-call and task-event queries (epoch seconds, year 2242)
 EVIDENCE = 5
 
 
@@ -96,12 +98,18 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
         findings.append(g)
     records = evidence(con, keys)
     document = [_finding(g, diagnoser.diagnose(g), records.get(i, [])) for i, g in enumerate(findings)]
+    # API calls and task events: the window asked for, else all of them (not just the flows' span)
+    events = {"since": window.since if window.since is not None else 0,
+              "until": window.until if window.until is not None else EVENTS_UNTIL}
+    starts = iam_findings.task_start_failed(con, events, document)
+    document += iam_findings.fold_start_denials(iam_findings.access_denied(con, events), starts) + starts
     return roll_up({
         "generated_at": iso(time.time()),
         "lake": lake,
         "window": {"since": iso(used["since"]), "until": iso(used["until"]), "settle": settle},
         "findings": document,
         "timeline": timeline(con, document),
+        "trail_gaps": trail_coverage.gaps(con),
     })
 
 
@@ -109,6 +117,8 @@ def timeline(con, document: list[dict]) -> list[dict]:
     """Flow records per minute (of each conversation's start) per destination and kind."""
     out = []
     for f in document:
+        if f["observed_at"] in ("api_call", "task_event"):
+            continue  # API calls and task events: no flow records
         for bucket, flows in con.execute(queries.get("timeline").sql, {
             "client": f["source_addr"], "addrs": f["dest_addrs"], "port": f["dest_port"], "proto": f["protocol"],
             "state": f["state"]}).fetchall():

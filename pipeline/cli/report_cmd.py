@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from pipeline.errors import EXIT_FOUND, FlowlogsError
+from pipeline.vocabulary import KINDS
 from pipeline.cli.app import app
 from pipeline.cli.common import BY_HELP, FORMAT_HELP, filters_from, open_store, write_output
 
@@ -20,7 +21,7 @@ Service = Annotated[Optional[str], typer.Option(help="Only this ECS service.")]
 Task = Annotated[Optional[str], typer.Option(help="Only this task (id or ARN).")]
 Dest = Annotated[Optional[str], typer.Option(help="Only this destination: address, CIDR, vpce-/nat- id, or AWS service (sns, sqs…).")]
 Port = Annotated[Optional[int], typer.Option(help="Only this destination port.", min=0, max=65535)]
-Kind = Annotated[Optional[list[str]], typer.Option("--kind", help="Only these finding kinds (repeatable): reject, no_return, refused, endpoint_bypassed.")]
+Kind = Annotated[Optional[list[str]], typer.Option("--kind", help=f"Only these finding kinds (repeatable): {', '.join(KINDS)}.")]
 Fmt = Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)]
 Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file (format from its extension unless --format).")]
 Settle = Annotated[int, typer.Option(help="Seconds before silence counts as no reply (delivery lag).", min=0)]
@@ -43,8 +44,6 @@ def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, c
     doc = findings_document(open_store(ctx), flt, settle)
     write_output(doc, fmt, output, title="Fargate connectivity findings", by=by)
     if fail_on is not None:
-        from pipeline.vocabulary import KINDS
-
         wanted = {k.strip() for k in fail_on.split(",") if k.strip()}
         unknown = wanted - set(KINDS)
         if unknown:

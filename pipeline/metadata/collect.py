@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
+from pipeline.metadata import iam
 from pipeline.metadata.importer import ImportResult, import_documents
 from pipeline.metadata.recognise import Document, make_document
 from pipeline.times import utcnow
@@ -74,14 +75,16 @@ class _Collector:
     def add(self, payload: dict, source: str, context: dict | None = None) -> None:
         self.docs.append(make_document(payload, source, self.observed_at, context))
 
-    def attempt(self, what: str, fn, *args, **kwargs):
+    def attempt(self, what: str, fn, *args, absent: frozenset = frozenset(), **kwargs):
+        """``fn(...)``, or None with a warning; error codes in ``absent`` mean "nothing there" (no warning)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return fn(*args, **kwargs)
         except ClientError as e:
             err = e.response.get("Error", {})
-            self.warnings.append(f"{what}: {err.get('Code', 'error')}: {err.get('Message', e)}")
+            if err.get("Code") not in absent:
+                self.warnings.append(f"{what}: {err.get('Code', 'error')}: {err.get('Message', e)}")
         except BotoCoreError as e:
             self.warnings.append(f"{what}: {e}")
         return None
@@ -120,10 +123,18 @@ def _describe(ecs, operation: str, key: str, batch_key: str, items: list[str], s
     return cli_json(merged)
 
 
+def _collect_task_definitions(c: _Collector, ecs, region: str, arns: set[str]) -> None:
+    for arn in sorted(arns):
+        doc = c.attempt(f"{region} ecs:DescribeTaskDefinition {arn}", ecs.describe_task_definition, taskDefinition=arn)
+        if doc is not None:
+            c.add(cli_json(doc), f"api:{region}:ecs:DescribeTaskDefinition:{arn.rsplit('/', 1)[-1]}")
+
+
 def _collect_ecs(c: _Collector, ecs, region: str, clusters: list[str] | None) -> None:
     if clusters is None:
         listed = c.attempt(f"{region} ecs:ListClusters", fetch_all, ecs, "list_clusters", ["clusterArns"])
         clusters = (listed or {}).get("clusterArns", [])
+    definitions: set[str] = set()
     for cluster in clusters:
         name = cluster.rsplit("/", 1)[-1]
         services = c.attempt(f"{region} ecs:ListServices {name}", fetch_all, ecs, "list_services",
@@ -134,12 +145,73 @@ def _collect_ecs(c: _Collector, ecs, region: str, clusters: list[str] | None) ->
                             cluster=cluster)
             if doc is not None:
                 c.add(doc, f"api:{region}:ecs:DescribeServices:{name}")
+                definitions.update(s["taskDefinition"] for s in doc["services"] if s.get("taskDefinition"))
         arns = c.attempt(f"{region} ecs:ListTasks {name}", _list_task_arns, ecs, cluster)
         if arns:
             doc = c.attempt(f"{region} ecs:DescribeTasks {name}", _describe, ecs, "describe_tasks", "tasks",
                             "tasks", arns, DESCRIBE_TASKS_BATCH, cluster=cluster)
             if doc is not None:
                 c.add(doc, f"api:{region}:ecs:DescribeTasks:{name}")
+                definitions.update(t["taskDefinitionArn"] for t in doc["tasks"] if t.get("taskDefinitionArn"))
+    _collect_task_definitions(c, ecs, region, definitions)
+
+
+def _collect_iam(c: _Collector, iam) -> None:
+    keys = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+    doc = c.attempt("iam:GetAccountAuthorizationDetails", fetch_all, iam, "get_account_authorization_details", keys,
+                    Filter=["Role", "LocalManagedPolicy", "AWSManagedPolicy"])
+    if doc is not None:
+        c.add(doc, "api:iam:GetAccountAuthorizationDetails")
+
+
+# error codes that mean "this resource has no policy", not a failure
+NO_POLICY = frozenset({"NoSuchBucketPolicy", "ResourceNotFoundException", "NotFoundException"})
+
+
+def _collect_resource_policies(c: _Collector, client, region: str, service: str) -> None:
+    """The resource policies of one service's resources in ``region``, as the CLI prints them."""
+    if service == "sqs":
+        listed = c.attempt(f"{region} sqs:ListQueues", fetch_all, client, "list_queues", ["QueueUrls"]) or {}
+        calls = [(url, {"QueueUrl": url, "AttributeNames": ["Policy", "QueueArn"]}, {})
+                 for url in listed.get("QueueUrls", [])]
+        fn = client.get_queue_attributes
+    elif service == "sns":
+        listed = c.attempt(f"{region} sns:ListTopics", fetch_all, client, "list_topics", ["Topics"]) or {}
+        calls = [(t["TopicArn"], {"TopicArn": t["TopicArn"]}, {}) for t in listed.get("Topics", [])]
+        fn = client.get_topic_attributes
+    elif service == "secretsmanager":
+        listed = c.attempt(f"{region} secretsmanager:ListSecrets", fetch_all, client, "list_secrets", ["SecretList"]) or {}
+        calls = [(s["ARN"], {"SecretId": s["ARN"]}, {}) for s in listed.get("SecretList", [])]
+        fn = client.get_resource_policy
+    elif service == "kms":
+        listed = c.attempt(f"{region} kms:ListKeys", fetch_all, client, "list_keys", ["Keys"]) or {}
+        calls = [(k["KeyId"], {"KeyId": k["KeyId"], "PolicyName": "default"}, {"resource_name": k["KeyId"]})
+                 for k in listed.get("Keys", [])]
+        fn = client.get_key_policy
+    else:  # s3: buckets are global; listed once
+        listed = c.attempt("s3:ListBuckets", client.list_buckets) or {}
+        calls = [(b["Name"], {"Bucket": b["Name"]}, {"resource_arn": f"arn:aws:s3:::{b['Name']}"})
+                 for b in listed.get("Buckets", [])]
+        fn = client.get_bucket_policy
+    for name, params, context in calls:
+        doc = c.attempt(f"{region} {service} policy of {name}", fn, absent=NO_POLICY, **params)
+        if doc is not None and iam.normalise_resource_policy(cli_json(doc), service, context)["resource_policies"]:
+            c.add(cli_json(doc), f"api:{region}:{service}:policy:{name}", context)
+
+
+def _collect_trails(c: _Collector, cloudtrail, region: str) -> None:
+    trails = c.attempt(f"{region} cloudtrail:DescribeTrails", cloudtrail.describe_trails)
+    if trails is None:
+        return
+    trails = cli_json(trails)
+    c.add(trails, f"api:{region}:cloudtrail:DescribeTrails")
+    for t in trails.get("trailList") or []:
+        if t.get("HomeRegion") not in (None, region):
+            continue  # a shadow of a trail whose home is another region: its selectors are read there
+        selectors = c.attempt(f"{region} cloudtrail:GetEventSelectors {t['Name']}", cloudtrail.get_event_selectors,
+                              TrailName=t["TrailARN"])
+        if selectors is not None:
+            c.add(cli_json(selectors), f"api:{region}:cloudtrail:GetEventSelectors:{t['Name']}")
 
 
 def collect(store: Store, session, clusters: list[str] | None = None, regions: list[str] | None = None, *,
@@ -163,6 +235,11 @@ def collect(store: Store, session, clusters: list[str] | None = None, regions: l
         kwargs = {"region_name": region, **({"endpoint_url": endpoint_url} if endpoint_url else {})}
         _collect_ec2(c, session.client("ec2", **kwargs), region)
         _collect_ecs(c, session.client("ecs", **kwargs), region, list(clusters) if clusters else None)
+        for service in ("sqs", "sns", "secretsmanager", "kms") + (("s3",) if region == regions[0] else ()):
+            _collect_resource_policies(c, session.client(service, **kwargs), region, service)
+        _collect_trails(c, session.client("cloudtrail", **kwargs), region)
+        if region == regions[0]:
+            _collect_iam(c, session.client("iam", **kwargs))
     if not c.docs:
         raise RuntimeError("collect: nothing could be collected: " + "; ".join(c.warnings[:5]))
     result = import_documents(store, c.docs, warnings=c.warnings)

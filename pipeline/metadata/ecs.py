@@ -1,4 +1,5 @@
-"""ECS ``describe-tasks``, ``describe-services`` and "ECS Task State Change" events as rows.
+"""ECS ``describe-tasks``, ``describe-services``, ``describe-task-definition`` and "ECS Task
+State Change" events as rows.
 
 A task (from DescribeTasks, or the ``detail`` of an event, which mirrors the Task object)
 gives one ``ecs_tasks`` row and one ``eni_assignments`` evidence row per task address.
@@ -6,6 +7,7 @@ gives one ``ecs_tasks`` row and one ``eni_assignments`` evidence row per task ad
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from pipeline.addresses import canonical_ip, ip_version
@@ -209,3 +211,43 @@ def normalise_services(doc: dict) -> Rows:
             "assign_public_ip": vpc.get("assignPublicIp"),
         })
     return {"ecs_services": rows}
+
+
+def _env(container: dict, key: str, value_key: str) -> dict:
+    return {e["name"]: e.get(value_key) for e in container.get(key) or [] if isinstance(e, dict) and e.get("name")}
+
+
+def _proxy(environment: dict, name: str) -> str | None:
+    """A proxy variable, upper case first (curl and the SDKs read both spellings)."""
+    return environment.get(name, environment.get(name.lower()))
+
+
+def normalise_task_definition(output: dict) -> Rows:
+    """``aws ecs describe-task-definition``: one ``task_definitions`` row per container.
+
+    The roles and the family/revision repeat on every container's row; ``environment`` and
+    ``secrets`` are JSON objects (name -> value, name -> valueFrom) as text."""
+    td = output.get("taskDefinition") or {}
+    common = {
+        "task_definition_arn": td.get("taskDefinitionArn"),
+        "family": td.get("family"),
+        "revision": as_int(td.get("revision")),
+        "task_role_arn": td.get("taskRoleArn"),
+        "execution_role_arn": td.get("executionRoleArn"),
+        "network_mode": td.get("networkMode"),
+        "status": td.get("status"),
+    }
+    rows = []
+    for c in td.get("containerDefinitions") or [{}]:
+        environment = _env(c, "environment", "value")
+        rows.append({
+            **common,
+            "container_name": c.get("name"),
+            "image": c.get("image"),
+            "environment": json.dumps(environment, sort_keys=True),
+            "secrets": json.dumps(_env(c, "secrets", "valueFrom"), sort_keys=True),
+            "http_proxy": _proxy(environment, "HTTP_PROXY"),
+            "https_proxy": _proxy(environment, "HTTPS_PROXY"),
+            "no_proxy": _proxy(environment, "NO_PROXY"),
+        })
+    return {"task_definitions": rows}

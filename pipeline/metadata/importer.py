@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -12,9 +12,12 @@ import pyarrow as pa
 
 from pipeline.metadata import ec2
 from pipeline.metadata import ecs
+from pipeline.metadata import iam
 from pipeline.metadata import ipranges
 from pipeline.metadata.assignments import evidence_from_interfaces
-from pipeline.metadata.recognise import ECS_EVENTS, IP_RANGES, Document, load_file
+from pipeline.metadata.recognise import (
+    ECS_EVENTS, EVENT_SELECTORS, IP_RANGES, RESOURCE_POLICY, TASK_DEFINITION, Document, load_file,
+)
 from pipeline.metadata.schema import SCHEMAS, to_table
 from pipeline.metadata.store import known_digests, write_snapshot
 from pipeline.times import iso, utcnow
@@ -49,6 +52,14 @@ def normalise(doc: Document) -> dict[str, list[dict]]:
     """Rows per table for one document (rows may carry their own ``snapshot_time``)."""
     p = doc.payload
     k = doc.kind
+    if isinstance(p, list) and k != ECS_EVENTS:  # several outputs of one command
+        merged: dict[str, list[dict]] = {}
+        for output in p:
+            for table, table_rows in normalise(replace(doc, payload=output)).items():
+                merged.setdefault(table, []).extend(table_rows)
+        return merged
+    if k == RESOURCE_POLICY:
+        return iam.normalise_resource_policy(p, doc.context["resource_type"], doc.context)
     if k == "ec2_network_interfaces":
         rows = ec2.normalise_network_interfaces(p)
         rows["eni_assignments"] = evidence_from_interfaces(rows["network_interfaces"], doc.observed_at, doc.source)
@@ -73,6 +84,10 @@ def normalise(doc: Document) -> dict[str, list[dict]]:
         "ec2_network_acls": ec2.normalise_network_acls,
         "ec2_flow_logs": ec2.normalise_flow_logs,
         "ec2_managed_prefix_lists": ec2.normalise_managed_prefix_lists,
+        "iam_authorization_details": iam.normalise_authorization_details,
+        "cloudtrail_trails": iam.normalise_trails,
+        EVENT_SELECTORS: iam.normalise_event_selectors,
+        TASK_DEFINITION: ecs.normalise_task_definition,
     }
     return simple[k](p)
 

@@ -1,8 +1,11 @@
 """Which AWS CLI output is this JSON document? Decided by content, never by file name.
 
-The one exception is ``aws ec2 get-managed-prefix-list-entries``: its output
-(``{"Entries": [...]}``) does not contain the prefix-list id, so the id is taken from
-the file name (``...pl-0123abcd...``).
+The exceptions are outputs that do not name their resource: ``aws ec2
+get-managed-prefix-list-entries`` (``{"Entries": [...]}``; the prefix-list id is taken
+from the file name, ``...pl-0123abcd...``), and a resource policy whose output and
+policy do not name the resource (``NAME.get-bucket-policy.json``,
+``NAME.get-queue-attributes.json``, ``NAME.get-topic-attributes.json``, a KMS key id
+anywhere in a ``get-key-policy`` file's name).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from pipeline.metadata import iam
 
 # kind -> (top-level key that identifies it, the command that prints it)
 KINDS: dict[str, tuple[str, str]] = {
@@ -31,7 +36,13 @@ KINDS: dict[str, tuple[str, str]] = {
     "ec2_prefix_list_entries": ("Entries", "aws ec2 get-managed-prefix-list-entries (pl-id in the file name)"),
     "ecs_tasks": ("tasks", "aws ecs describe-tasks"),
     "ecs_services": ("services", "aws ecs describe-services"),
+    "iam_authorization_details": ("RoleDetailList", "aws iam get-account-authorization-details"),
+    "cloudtrail_trails": ("trailList", "aws cloudtrail describe-trails"),
 }
+# outputs that are one object rather than a list under a key
+TASK_DEFINITION = "ecs_task_definition"
+EVENT_SELECTORS = "cloudtrail_event_selectors"
+RESOURCE_POLICY = "resource_policy"
 IP_RANGES = "aws_ip_ranges"
 ECS_EVENTS = "ecs_events"
 
@@ -40,6 +51,10 @@ EXPECTED = (
     + "; ".join(f'{cmd} ({{"{key}": [...]}})' for key, cmd in KINDS.values())
     + '; EventBridge "ECS Task State Change" events (one JSON object per line, or a JSON array)'
     + '; AWS ip-ranges.json ({"syncToken", "prefixes", "ipv6_prefixes"})'
+    + '; aws ecs describe-task-definition ({"taskDefinition": {...}})'
+    + '; aws cloudtrail get-event-selectors ({"TrailARN", "EventSelectors"|"AdvancedEventSelectors"})'
+    + "; a resource policy: " + ", ".join(iam.RESOURCE_COMMANDS.values())
+    + " (several outputs of one command: a JSON array or JSON lines)"
 )
 
 PREFIX_LIST_ID = re.compile(r"pl-[0-9a-f]{8,17}")
@@ -95,21 +110,55 @@ def _is_event(value: Any) -> bool:
     return isinstance(value, dict) and "detail-type" in value and "detail" in value
 
 
-def recognise(payload: Any, name: str) -> tuple[str, Any, dict]:
-    """(kind, payload, context) of a parsed document; ``ValueError`` naming ``name`` if unknown."""
+def recognise(payload: Any, name: str, context: dict | None = None) -> tuple[str, Any, dict]:
+    """(kind, payload, context) of a parsed document; ``ValueError`` naming ``name`` if unknown.
+
+    A JSON array (or JSON lines) is EventBridge events, or several outputs of one command:
+    then the payload is the list of outputs."""
     if isinstance(payload, list):
         if payload and all(_is_event(v) for v in payload):
             return ECS_EVENTS, payload, {}
+        if payload and all(isinstance(v, dict) for v in payload):
+            found = [_recognise_one(v, f"{name} (item {i})", context) for i, v in enumerate(payload, 1)]
+            if len({(k, json.dumps(c, sort_keys=True)) for k, _, c in found}) == 1:
+                return found[0][0], [p for _, p, _ in found], found[0][2]
         raise ValueError(
             f"{name}: a JSON array/lines that are not all EventBridge events "
-            f"(objects with 'detail-type' and 'detail'); expected {EXPECTED}"
+            f"(objects with 'detail-type' and 'detail') nor all outputs of one command; expected {EXPECTED}"
         )
+    return _recognise_one(payload, name, context)
+
+
+def _resource_policy_context(payload: dict, resource_type: str, name: str, given: dict) -> dict:
+    """Which resource the policy belongs to when the output does not say (the file-name convention)."""
+    row = iam.normalise_resource_policy(payload, resource_type, given)["resource_policies"]
+    if not row or row[0]["resource_arn"] or row[0]["resource_name"]:
+        return {"resource_type": resource_type}
+    named = iam.name_from_file(resource_type, Path(name).name)
+    if named is None:
+        suffix = iam.FILE_SUFFIXES.get(resource_type, "")
+        raise ValueError(
+            f"{name}: looks like '{iam.RESOURCE_COMMANDS[resource_type]}' output, which does not say which "
+            f"resource the policy belongs to; name the file after it, e.g. 'NAME{suffix}.json'"
+            + (" (or put the key id in the name)" if resource_type == "kms" else "")
+        )
+    return {"resource_type": resource_type, "resource_name": named}
+
+
+def _recognise_one(payload: Any, name: str, given: dict | None = None) -> tuple[str, Any, dict]:
     if not isinstance(payload, dict):
         raise ValueError(f"{name}: top-level JSON is a {type(payload).__name__}; expected {EXPECTED}")
     if _is_event(payload):
         return ECS_EVENTS, [payload], {}
     if "syncToken" in payload and ("prefixes" in payload or "ipv6_prefixes" in payload):
         return IP_RANGES, payload, {}
+    if isinstance(payload.get("taskDefinition"), dict):
+        return TASK_DEFINITION, payload, {}
+    if "TrailARN" in payload and ("EventSelectors" in payload or "AdvancedEventSelectors" in payload):
+        return EVENT_SELECTORS, payload, {}
+    resource_type = iam.resource_policy_kind(payload)
+    if resource_type:
+        return RESOURCE_POLICY, payload, _resource_policy_context(payload, resource_type, name, given or {})
     found = [kind for kind, (key, _) in KINDS.items() if isinstance(payload.get(key), list)]
     if len(found) > 1:
         raise ValueError(
@@ -149,7 +198,7 @@ def load_file(path: str | os.PathLike, observed_at: datetime | None = None) -> D
 
 def make_document(payload: Any, source: str, observed_at: datetime, context: dict | None = None) -> Document:
     """A document built in memory (from API responses); its digest covers the content and the time."""
-    kind, payload, ctx = recognise(payload, source)
+    kind, payload, ctx = recognise(payload, source, context)
     ctx = {**ctx, **(context or {})}
     digest = _digest(canonical_bytes(payload), {**ctx, "observed_at": observed_at.isoformat()})
     return Document(kind, payload, source, digest, observed_at, ctx)

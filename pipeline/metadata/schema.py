@@ -230,6 +230,69 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("security_group_ids", STRS),
         ("assign_public_ip", STR),
     ),
+    # one row per container of a task definition (the task-level columns repeat)
+    "task_definitions": _schema(
+        ("task_definition_arn", STR),
+        ("family", STR),
+        ("revision", I32),
+        ("task_role_arn", STR),
+        ("execution_role_arn", STR),
+        ("network_mode", STR),
+        ("status", STR),
+        ("container_name", STR),
+        ("image", STR),
+        ("environment", STR),  # JSON object text: variable name -> value
+        ("secrets", STR),  # JSON object text: variable name -> valueFrom (secret or parameter ARN)
+        ("http_proxy", STR),
+        ("https_proxy", STR),
+        ("no_proxy", STR),
+    ),
+    "iam_roles": _schema(
+        ("role_arn", STR),
+        ("role_name", STR),
+        ("role_id", STR),
+        ("path", STR),
+        ("trust_policy", STR),
+        ("permissions_boundary_arn", STR),
+        ("managed_policy_arns", STRS),
+        ("inline_policy_names", STRS),
+    ),
+    # the documents roles use: inline (role_arn set) and managed or boundary (policy_arn set)
+    "iam_policies": _schema(
+        ("policy_arn", STR),
+        ("policy_name", STR),
+        ("policy_type", STR),  # inline | managed
+        ("role_arn", STR),
+        ("version_id", STR),
+        ("document", STR),
+    ),
+    "resource_policies": _schema(
+        ("resource_arn", STR),
+        ("resource_type", STR),  # sqs | sns | secretsmanager | s3 | kms
+        ("resource_name", STR),
+        ("policy_name", STR),
+        ("policy_document", STR),
+    ),
+    "trails": _schema(
+        ("trail_arn", STR),
+        ("name", STR),
+        ("home_region", STR),
+        ("s3_bucket_name", STR),
+        ("s3_key_prefix", STR),
+        ("is_multi_region", BOOL),
+        ("is_organization_trail", BOOL),
+        ("include_global_service_events", BOOL),
+        ("cloudwatch_logs_log_group_arn", STR),
+        ("has_custom_event_selectors", BOOL),
+    ),
+    "trail_event_selectors": _schema(
+        ("trail_arn", STR),
+        ("management_events", BOOL),
+        ("read_write_type", STR),
+        ("data_resource_types", STRS),
+        ("network_activity_sources", STRS),
+        ("selectors", STR),  # the selectors as JSON text
+    ),
 }
 
 TABLES: tuple[str, ...] = tuple(SCHEMAS)
@@ -251,6 +314,12 @@ CURRENT_KEYS: dict[str, tuple[str, ...] | None] = {
     "aws_ip_ranges": None,
     "ecs_tasks": ("task_arn",),
     "ecs_services": ("service_arn",),
+    "task_definitions": ("task_definition_arn",),
+    "iam_roles": ("role_arn",),
+    "iam_policies": ("(coalesce(role_arn, policy_arn))",),
+    "resource_policies": ("(coalesce(resource_arn, resource_type || ':' || resource_name))",),
+    "trails": ("trail_arn",),
+    "trail_event_selectors": ("trail_arn",),
 }
 
 

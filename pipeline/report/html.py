@@ -32,7 +32,8 @@ DEFAULT_TITLE = "Fargate connectivity incident report"
 #: Colours per kind (chart bars, badges) and CSS classes per state (matrix cells).
 KIND_COLORS = vocabulary.KIND_COLORS
 STATE_CLASSES = {state: "st-" + state.replace("_", "") for state in vocabulary.STATE_LABELS}
-CHART_KINDS = vocabulary.BROKEN_KINDS  # what the timeline shows
+CHART_KINDS = tuple(k for k in vocabulary.BROKEN_KINDS if k not in vocabulary.EVENT_KINDS)  # the timeline
+EVENT_KINDS = vocabulary.EVENT_KINDS
 
 TCP_FLAGS = ((1, "FIN"), (2, "SYN"), (4, "RST"), (8, "PSH"), (16, "ACK"), (32, "URG"))
 
@@ -146,6 +147,8 @@ white-space:nowrap;border:1px solid transparent;vertical-align:middle}
 .k-no_return{background:var(--amber-bg);color:var(--amber);border-color:#f1d59c}
 .k-refused{background:var(--purple-bg);color:var(--purple);border-color:#dcc2ea}
 .k-endpoint_bypassed{background:var(--blue-bg);color:var(--blue);border-color:#bcd3ef}
+.k-access_denied{background:#fbeae3;color:#a8431c;border-color:#f0c7b6}
+.k-task_start_failed{background:#eceff3;color:#3b4452;border-color:#cfd5de}
 .badge.s-st-blocked,.badge.s-st-refused,.badge.s-st-noreply,.badge.s-st-established,.badge.s-st-unknown
 {background:#fff;color:var(--muted);border-color:var(--line)}
 .badge.ok{background:var(--green-bg);color:var(--green);border-color:#b9dcbb}
@@ -184,6 +187,9 @@ section.finding.k-reject{border-left-color:var(--red)}
 section.finding.k-no_return{border-left-color:#e08a00}
 section.finding.k-refused{border-left-color:var(--purple)}
 section.finding.k-endpoint_bypassed{border-left-color:var(--blue)}
+section.finding.k-access_denied{border-left-color:#a8431c}
+section.finding.k-task_start_failed{border-left-color:#4f5a6b}
+p.cross{background:#fff8e6;border:1px solid #f1d59c;border-radius:8px;padding:10px 14px;margin:0 0 14px}
 section.finding{background:#fff;color:var(--ink)}
 .fhead{display:flex;flex-wrap:wrap;align-items:center;gap:8px 10px;margin-bottom:14px}
 .fhead .num{background:var(--accent);color:#fff;border-radius:6px;font-weight:700;font-size:13px;
@@ -717,6 +723,29 @@ def _others(causes: list) -> str:
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
+def _event_facts(f: Mapping) -> list[str]:
+    """What an API-call or task-event finding has instead of addresses, ports and traffic."""
+    api = f.get("api") if isinstance(f.get("api"), Mapping) else {}
+    call = ":".join(str(v) for v in (api.get("event_source"), api.get("event_name")) if v)
+    facts = [_fact("API call", f'<span class="mono">{e(call) or "–"}</span>'),
+             _fact("Error", f'<span class="mono">{e(api.get("error_code")) or "–"}</span>'),
+             _fact(f"Role ({e(api.get('role') or 'unknown')})", f'<span class="mono">{e(api.get("role_arn"))}</span>'),
+             _fact("Path", f'<span class="mono">{e(api.get("vpc_endpoint_id"))}</span>' if api.get("vpc_endpoint_id")
+                   else "no VPC endpoint (NAT gateway or public IP)"),
+             _fact("Events", _num(f.get("events")))]
+    if f.get("task_ids"):
+        facts.append(_fact("Failed tasks", '<span class="mono">' + ", ".join(e(t) for t in f["task_ids"]) + "</span>"))
+    return facts
+
+
+def _event_evidence(f: Mapping) -> str:
+    api = f.get("api") if isinstance(f.get("api"), Mapping) else {}
+    text = f.get("stopped_reason") or api.get("error_message")
+    label = "stoppedReason" if f.get("stopped_reason") else "errorMessage"
+    return (f"<h4>Evidence <span class=\"mini\">({e(label)})</span></h4>"
+            f'<pre class="mono mini" style="white-space:pre-wrap;overflow-wrap:anywhere">{e(text) or "–"}</pre>')
+
+
 def _finding(i: int, f: Mapping) -> str:
     d = f.get("destination") if isinstance(f.get("destination"), Mapping) else {}
     kind = str(f.get("kind") or "")
@@ -741,21 +770,26 @@ def _finding(i: int, f: Mapping) -> str:
         _fact("First seen", _time_tag(f.get("first_seen"))),
         _fact("Last seen", _time_tag(f.get("last_seen"))),
     ]
+    if kind in EVENT_KINDS:
+        facts = facts[:4] + _event_facts(f) + facts[-2:]
     if d.get("region"):
         facts.append(_fact("Region", e(d.get("region"))))
+    cross = f'<p class="cross">{e(f.get("cross_evidence"))}</p>' if f.get("cross_evidence") else ""
+    evidence = _event_evidence(f) if kind in EVENT_KINDS else (
+        f"<h4>Evidence <span class=\"mini\">({e(_plural(len(f.get('evidence') or []), 'raw record'))})</span></h4>"
+        f"{_evidence(list(f.get('evidence') or []))}")
     what = d.get("aws_service") or d.get("name") or f.get("dest_addr") or "unknown"
     where = d.get("id") or F.destination_label(f).rpartition(" (")[2].rstrip(")")
     return (
         f'<section class="card finding k-{e(kind)}" id="{_anchor(i)}">'
         f'<div class="fhead"><span class="num">{i}</span>'
         f'<h3>{e(f.get("service"))}<span class="arrow">→</span>{e(what)} '
-        f'<small>{e(where)} · {e(_port(f))}</small></h3>'
-        f"{_kind_badge(kind)}{_state_badge(f.get('state'))}</div>"
+        f'<small>{e(where)}{"" if kind in EVENT_KINDS else " · " + e(_port(f))}</small></h3>'
+        f"{_kind_badge(kind)}{_state_badge(f.get('state')) if f.get('state') else ''}</div>"
         f'<dl class="facts">{"".join(facts)}</dl>'
-        f"{_cause_box(i, top)}"
+        f"{cross}{_cause_box(i, top)}"
         f"{_others((f.get('likely_causes') or [])[1:])}"
-        f"<h4>Evidence <span class=\"mini\">({e(_plural(len(f.get('evidence') or []), 'raw record'))})</span></h4>"
-        f"{_evidence(list(f.get('evidence') or []))}"
+        f"{evidence}"
         "</section>"
     )
 
@@ -784,10 +818,12 @@ LIMITS = (
 )
 
 
-def _limits() -> str:
+def _limits(trail_gaps: list) -> str:
     items = "".join(f"<li><b>{e(t)}</b> {e(body)}</li>" for t, body in LIMITS)
+    gaps = "".join(f"<li>{e(g.get('sentence'))}</li>" for g in trail_gaps if isinstance(g, Mapping))
+    trail = f"<h3>What this account's trails cannot show</h3><ul>{gaps}</ul>" if gaps else ""
     return ('<section class="card limits" id="limits"><h2>What flow logs cannot show</h2>'
-            f"<ul>{items}</ul></section>")
+            f"<ul>{items}</ul>{trail}</section>")
 
 
 # ----------------------------------------------------------------------- page
@@ -826,11 +862,16 @@ def report(doc: Mapping, *, title: str | None = None, by_incident: bool = True) 
     title = title or DEFAULT_TITLE
     meta = header_lines(doc, {"window": "Window {since} → {until}", "lake": "Lake <code>{lake}</code>",
                               "generated": "Generated {generated}"}, when=_when, text=e)
-    body = [_summary(doc, findings, by_incident), _timeline(doc), _matrix(findings)]
-    if findings:
-        body.append('<h2 style="margin:28px 0 12px;font-size:20px">Findings</h2>')
-    body += [_finding(i, f) for i, f in enumerate(findings, 1)]
-    body.append(_limits())
+    body = [_summary(doc, findings, by_incident), _timeline(doc),
+            _matrix([f for f in findings if f.get("kind") not in EVENT_KINDS])]
+    numbered = list(enumerate(findings, 1))
+    for heading, part in (("Findings", [(i, f) for i, f in numbered if f.get("kind") not in EVENT_KINDS]),
+                          ("Permissions and task starts",
+                           [(i, f) for i, f in numbered if f.get("kind") in EVENT_KINDS])):
+        if part:
+            body.append(f'<h2 style="margin:28px 0 12px;font-size:20px">{e(heading)}</h2>')
+            body += [_finding(i, f) for i, f in part]
+    body.append(_limits(list(doc.get("trail_gaps") or [])))
     version = _version()
     body.append(f"<footer>fargate-flowlogs{(' ' + e(version)) if version else ''} · "
                 f"{e(_plural(len(findings), 'finding'))} · generated {_when(doc.get('generated_at'))}</footer>")
