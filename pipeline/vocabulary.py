@@ -83,6 +83,18 @@ AWS_VALUES = {
     "egress": "flow-direction: the record left the network interface.",
     "ingress": "flow-direction: the record arrived at the network interface.",
     "interface": "VpcEndpointType of an interface endpoint (one with network interfaces and private DNS).",
+    # CloudTrail errorCode values (lower-cased) that mean the call was denied; the message says by which policy
+    "accessdenied": "errorCode: S3 and others, access denied.",
+    "accessdeniedexception": "errorCode: most JSON-protocol services, access denied.",
+    "authorizationerror": "errorCode: SNS, access denied.",
+    "authorizationerrorexception": "errorCode: access denied (some services' wording).",
+    "unauthorizedoperation": "errorCode: EC2 (Client.UnauthorizedOperation), access denied.",
+    "kmsaccessdenied": "errorCode: KMS denied a key use on behalf of the called service.",
+    "kmsaccessdeniedexception": "errorCode: KMS denied a key use on behalf of the called service.",
+    "vpceaccessdenied": "errorCode of a VPC endpoint network activity event: the endpoint policy denied it.",
+    # which of the task definition's roles made a call (the findings' api.role)
+    "task": "api.role: the task role (the application's own calls).",
+    "execution": "api.role: the task execution role (ECS pulling images, secrets and writing logs for the task).",
 }
 
 #: Kinds that mean "the task cannot talk to the service"; the others are warnings.
@@ -91,6 +103,13 @@ BROKEN_KINDS = ("reject", "no_return", "refused", "access_denied", "task_start_f
 EVENT_KINDS = ("access_denied", "task_start_failed")
 #: States only given once the settle time has passed (a finding's last sighting is that much before the end).
 SETTLED_STATES = ("no_reply",)
+
+#: A network failure at task start: the causes worth checking when no flow finding of the task explains it.
+START_NETWORK_CAUSES = ("route_missing", "security_group_egress", "network_acl_outbound")
+POLICY_OWNERS = {"identity_policy": "the role's policy", "endpoint_policy": "the endpoint policy",
+                 "resource_policy": "the resource policy", "permissions_boundary": "the permissions boundary",
+                 "service_control_policy": "a service control policy",
+                 "resource_control_policy": "a resource control policy", "session_policy": "the session policy"}
 
 # --- how the reports show the words ---------------------------------------------------
 

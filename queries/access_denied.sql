@@ -1,8 +1,10 @@
 -- name: access_denied
+-- kind: step
 -- title: API calls from tasks that AWS denied, grouped by task, service, action and resource
 -- why: A 403 travels inside TLS: the flows say `established` while the task fails. CloudTrail names the call, the role and the path.
 -- category: detection
--- params: since, until (epoch seconds)
+-- param: since int: API calls and task events at or after this time (epoch seconds)
+-- param: until int: API calls and task events before this time (epoch seconds)
 -- reads: api_calls, eni_assignments, ecs_tasks, task_definitions
 --
 -- The task is the session's (task and execution roles run as assumed-role/ROLE/TASK_ID), else

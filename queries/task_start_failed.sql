@@ -1,8 +1,10 @@
 -- name: task_start_failed
+-- kind: step
 -- title: Tasks that stopped before they ran, with their stoppedReason, ENI and execution role
 -- why: A service in a start loop never sends a byte of application traffic; its stoppedReason says whether the execution role was denied or the network timed out.
 -- category: detection
--- params: since, until (epoch seconds)
+-- param: since int: API calls and task events at or after this time (epoch seconds)
+-- param: until int: API calls and task events before this time (epoch seconds)
 -- reads: ecs_tasks, task_definitions, eni_assignments
 --
 -- One row per task (its latest state across describe-tasks snapshots and task events). A task

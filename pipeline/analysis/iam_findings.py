@@ -17,17 +17,14 @@ import json
 from collections import defaultdict
 
 from pipeline import queries
+from pipeline import vocabulary
 from pipeline.analysis import denials, policy
 from pipeline.analysis.causes import _cause
 from pipeline.metadata import iam as metadata_iam
-from pipeline.metadata.times import isoformat
+from pipeline.times import iso
 
-# a network failure at start: causes worth checking when no flow finding of the task explains it
-NETWORK_CANDIDATES = ("route_missing", "security_group_egress", "network_acl_outbound")
-POLICY_OWNER_WORDS = {"identity_policy": "the role's policy", "endpoint_policy": "the endpoint policy",
-                      "resource_policy": "the resource policy", "permissions_boundary": "the permissions boundary",
-                      "service_control_policy": "a service control policy",
-                      "resource_control_policy": "a resource control policy", "session_policy": "the session policy"}
+NETWORK_CANDIDATES = vocabulary.START_NETWORK_CAUSES
+POLICY_OWNER_WORDS = vocabulary.POLICY_OWNERS
 
 
 def _rows(con, sql: str, params: dict) -> list[dict]:
@@ -42,7 +39,7 @@ def _epoch(value) -> int | None:
 
 def _time(value) -> str | None:
     """Whole seconds, as the flow findings' times."""
-    return isoformat(value.replace(microsecond=0)) if value is not None else None
+    return iso(value.replace(microsecond=0)) if value is not None else None
 
 
 def has_relation(con, name: str) -> bool:
