@@ -75,20 +75,11 @@ def aws(moto_server, monkeypatch):
 
 @pytest.fixture(scope="session")
 def sample_lake(tmp_path_factory):
-    """The lake of the bundled sample account: sample_logs/s3 ingested, its metadata imported."""
-    import json
-    from datetime import datetime
-
-    from pipeline.ingest import load as ingest
-
-    from pipeline.ingest.sources.local import local_sources
+    """The lake of the bundled sample account: what `flowlogs demo` loads of it (its flow logs and metadata)."""
+    from pipeline.jobs import demo
     from pipeline.lake import store as lake
-    from pipeline.metadata.importer import import_files
 
     store = lake.open_lake(tmp_path_factory.mktemp("sample") / "lake")
-    summary, _ = ingest.ingest(store, local_sources([SAMPLE_LOGS / "s3"]), workers=2)
+    summary, _, _, _ = demo.load(store, workers=2)
     assert summary.clean, summary
-    captured = json.loads((SAMPLE_LOGS / "faults.json").read_text())["metadata_snapshot_at"]
-    import_files(store, sorted((SAMPLE_LOGS / "metadata").iterdir()),
-                 snapshot_time=datetime.fromisoformat(captured.replace("Z", "+00:00")))
     return store
