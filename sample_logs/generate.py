@@ -2713,9 +2713,11 @@ class MoreServices:
                                   "custom": [t.eni.id for t in flagged]}),
         ]
 
-    def public_addresses(self) -> list[dict]:
-        """Each public address a task connected to, and the name (and AWS service) behind it."""
+    def public_addresses(self, queries: list) -> list[dict]:
+        """Each public address a task connected to, the name (and AWS service) behind it, and whether a query
+        of the window answered it (lookups made before 09:00, e.g. for a connection that ends after it, are not)."""
         names, seen = self.names(), {}
+        answered = {(q["srcaddr"], a["Rdata"]) for _, q in queries for a in q["answers"] if a["Type"] == "A"}
         gateway = self.net.s3_gateway_id
         for conn in self.old_traffic.conns + self.traffic.conns:
             client = client_of(conn)
@@ -2731,7 +2733,8 @@ class MoreServices:
                    "no route (reports-isolated)" if task.service == "reports" else f"NAT gateway {self.net.nat_id}")
             entry = seen.setdefault((task.id, ip), {"service": task.service, "task_id": task.id, "address": ip,
                                                     "port": port, "names": [], "aws_service": service, "via": via,
-                                                    "replied": False})
+                                                    "replied": False,
+                                                    "in_query_log": (task.ip, ip) in answered})
             if name not in entry["names"]:
                 entry["names"].append(name)
             entry["replied"] |= replied
@@ -2750,7 +2753,7 @@ class MoreServices:
                           for fmt in ("default", "custom")},
             "healthy_services": ["api", "web"],
             "no_access_denied": sorted(s for s in ALL_SERVICES if s not in denied_services),
-            "public_addresses": self.public_addresses(),
+            "public_addresses": self.public_addresses(queries),
             "cloudtrail": {"trail": TRAIL, "bucket": BUCKET, **trail,
                            "management_event_names": sorted({e["eventName"] for _, e in mgmt}),
                            "denied_management_events": sum(1 for _, e in mgmt if e.get("errorCode")),
