@@ -11,10 +11,21 @@ services are healthy (``web``, ``api``) and five each carry one injected fault:
   reports   its subnet's route table has no 0.0.0.0/0 route; it calls STS's public addresses
   notifier  publishes to SNS through the NAT gateway: the SNS endpoint has private DNS off
 
+and six more (MoreServices, their own random streams) whose faults need other evidence:
+
+  inventory  task role lacks ssm:GetParameter (CloudTrail AccessDeniedException)
+  payouts    the KMS endpoint's policy denies its key (network activity events only)
+  exporter   execution role may not read its secret: 20 tasks fail to start
+  tracker    a private hosted zone shadows its API's name (NXDOMAIN in the query logs)
+  mailer     HTTPS_PROXY points at a proxy whose security group rejects it
+  indexer    the search host resets every connection (seen in a default-format flow log)
+
 Written under ``--out`` (default: the folder of this script):
 
-  s3/AWSLogs/...   the flow-log bucket as ``aws s3 sync`` copies it: the default (v2) format
-                   in the plain layout, a custom v7 format in the Hive-compatible hourly layout
+  s3/AWSLogs/...   the bucket as ``aws s3 sync`` copies it: flow logs in the default (v2) format
+                   in the plain layout and a custom v7 format in the Hive-compatible hourly layout,
+                   the CloudTrail trail (CloudTrail/, CloudTrail-NetworkActivity/, CloudTrail-Digest/)
+                   and the Route 53 Resolver query logs (vpcdnsquerylogs/)
   metadata/        one AWS CLI output per command (a snapshot taken at 11:05 UTC), EventBridge
                    "ECS Task State Change" events, and a small ip-ranges.json
   faults.json      machine-readable ground truth
