@@ -665,6 +665,7 @@ class Traffic:
 
     def __init__(self, net: Network, tasks: list[Task], rng: Rand):
         self.net, self.tasks, self.rng = net, tasks, rng
+        self.endpoints = net.endpoints
         self.conns: list[Conn] = []
         self.used_ports: dict[str, set] = {}
         self.used: dict[tuple, dict] = {}  # (service, Dest) -> {address: None}, insertion-ordered
@@ -706,12 +707,12 @@ class Traffic:
         return (lo, hi) if lo < hi else None
 
     def endpoint_eni(self, service: str, task: Task) -> Eni:
-        enis = self.net.endpoints[service].enis
+        enis = self.endpoints[service].enis
         same_az = [e for e in enis if e.subnet.az == task.subnet.az]
         return same_az[0] if self.rng.random() < 0.8 else self.rng.choice(enis)
 
     def endpoint_dest(self, service: str) -> Dest:
-        ep = self.net.endpoints[service]
+        ep = self.endpoints[service]
         return Dest("vpc_endpoint", ep.id, ep.service_name, service.split(".")[0], 443)
 
     def to_endpoint(self, task: Task, service: str, rtt: float = 0.0006, *, eni: Eni | None = None,
@@ -1261,27 +1262,30 @@ def full_access_policy() -> str:
     return json.dumps(policy, indent=2, separators=(", ", ": "))
 
 
+def interface_endpoint_json(net: Network, ep: Endpoint, rng: Rand, policy: str) -> dict:
+    """One interface endpoint as describe-vpc-endpoints prints it (``rng`` names its private hosted zone)."""
+    label = ".".join(reversed(ep.service.split(".")))  # ecr.api -> api.ecr
+    base = f"{ep.id}-{ep.dns_suffix}"
+    dns = [{"DnsName": f"{base}.{label}.{REGION}.vpce.amazonaws.com", "HostedZoneId": "Z38GZ743OKFT7T"}]
+    dns += [{"DnsName": f"{base}-{AZS[az][0]}.{label}.{REGION}.vpce.amazonaws.com",
+             "HostedZoneId": "Z38GZ743OKFT7T"} for az in "ab"]
+    if ep.private_dns:
+        zone = "Z0" + rng.alnum(19, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")  # the private hosted zone
+        dns.append({"DnsName": ep.private_dns, "HostedZoneId": zone})
+    return {
+        "VpcEndpointId": ep.id, "VpcEndpointType": "Interface", "VpcId": net.vpc_id,
+        "ServiceName": ep.service_name, "State": "available", "PolicyDocument": policy,
+        "RouteTableIds": [], "SubnetIds": [e.subnet.id for e in ep.enis],
+        "Groups": [{"GroupId": ep.sg.id, "GroupName": ep.sg.name}], "IpAddressType": "ipv4",
+        "DnsOptions": {"DnsRecordIpType": "ipv4"}, "PrivateDnsEnabled": ep.private_dns is not None,
+        "RequesterManaged": False, "NetworkInterfaceIds": [e.id for e in ep.enis], "DnsEntries": dns,
+        "CreationTimestamp": cli_time(ep.created), "Tags": tags(f"prod-{ep.service.replace('.', '-')}"),
+        "OwnerId": ACCOUNT,
+    }
+
+
 def describe_vpc_endpoints(net: Network, rng: Rand) -> dict:
-    out = []
-    for ep in net.endpoints.values():
-        label = ".".join(reversed(ep.service.split(".")))  # ecr.api -> api.ecr
-        base = f"{ep.id}-{ep.dns_suffix}"
-        dns = [{"DnsName": f"{base}.{label}.{REGION}.vpce.amazonaws.com", "HostedZoneId": "Z38GZ743OKFT7T"}]
-        dns += [{"DnsName": f"{base}-{AZS[az][0]}.{label}.{REGION}.vpce.amazonaws.com",
-                 "HostedZoneId": "Z38GZ743OKFT7T"} for az in "ab"]
-        if ep.private_dns:
-            zone = "Z0" + rng.alnum(19, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")  # the private hosted zone
-            dns.append({"DnsName": ep.private_dns, "HostedZoneId": zone})
-        out.append({
-            "VpcEndpointId": ep.id, "VpcEndpointType": "Interface", "VpcId": net.vpc_id,
-            "ServiceName": ep.service_name, "State": "available", "PolicyDocument": full_access_policy(),
-            "RouteTableIds": [], "SubnetIds": [e.subnet.id for e in ep.enis],
-            "Groups": [{"GroupId": ep.sg.id, "GroupName": ep.sg.name}], "IpAddressType": "ipv4",
-            "DnsOptions": {"DnsRecordIpType": "ipv4"}, "PrivateDnsEnabled": ep.private_dns is not None,
-            "RequesterManaged": False, "NetworkInterfaceIds": [e.id for e in ep.enis], "DnsEntries": dns,
-            "CreationTimestamp": cli_time(ep.created), "Tags": tags(f"prod-{ep.service.replace('.', '-')}"),
-            "OwnerId": ACCOUNT,
-        })
+    out = [interface_endpoint_json(net, ep, rng, full_access_policy()) for ep in net.endpoints.values()]
     out.append({
         "VpcEndpointId": net.s3_gateway_id, "VpcEndpointType": "Gateway", "VpcId": net.vpc_id,
         "ServiceName": f"com.amazonaws.{REGION}.s3", "State": "available", "PolicyDocument": full_access_policy(),
@@ -1305,22 +1309,22 @@ def describe_nat_gateways(net: Network) -> dict:
     }]}
 
 
+def flow_log_json(subnet: Subnet, flow_log_id: str, created: float) -> dict:
+    hive = subnet.fmt == "custom"
+    return {
+        "CreationTime": cli_time(created),
+        "DeliverLogsStatus": "SUCCESS", "FlowLogId": flow_log_id, "FlowLogStatus": "ACTIVE",
+        "ResourceId": subnet.id, "TrafficType": "ALL", "LogDestinationType": "s3",
+        "LogDestination": f"arn:aws:s3:::{BUCKET}",
+        "LogFormat": " ".join(f"${{{f}}}" for f in FORMATS[subnet.fmt][0]),
+        "Tags": tags(f"{subnet.name}-{'v7' if hive else 'default'}"), "MaxAggregationInterval": 60,
+        "DestinationOptions": {"FileFormat": "plain-text", "HiveCompatiblePartitions": hive, "PerHourPartition": hive},
+    }
+
+
 def describe_flow_logs(net: Network, rng: Rand) -> dict:
-    out = []
-    for name, fl in net.flow_logs.items():
-        fmt = net.subnets[name].fmt
-        hive = fmt == "custom"
-        out.append({
-            "CreationTime": cli_time(BUILT + 86400 + rng.randint(0, 3600) + rng.random()),
-            "DeliverLogsStatus": "SUCCESS", "FlowLogId": fl, "FlowLogStatus": "ACTIVE",
-            "ResourceId": net.subnets[name].id, "TrafficType": "ALL", "LogDestinationType": "s3",
-            "LogDestination": f"arn:aws:s3:::{BUCKET}",
-            "LogFormat": " ".join(f"${{{f}}}" for f in FORMATS[fmt][0]),
-            "Tags": tags(f"{name}-{'v7' if hive else 'default'}"), "MaxAggregationInterval": 60,
-            "DestinationOptions": {"FileFormat": "plain-text", "HiveCompatiblePartitions": hive,
-                                   "PerHourPartition": hive},
-        })
-    return {"FlowLogs": out}
+    return {"FlowLogs": [flow_log_json(net.subnets[name], fl, BUILT + 86400 + rng.randint(0, 3600) + rng.random())
+                         for name, fl in net.flow_logs.items()]}
 
 
 def describe_managed_prefix_lists() -> dict:
@@ -2248,37 +2252,13 @@ class MoreServices:
         ]}
 
     def extend_vpc_endpoints(self, doc: dict) -> dict:
-        ep = self.endpoints[KMS]
-        base = f"{ep.id}-{ep.dns_suffix}"
-        dns = [{"DnsName": f"{base}.kms.{REGION}.vpce.amazonaws.com", "HostedZoneId": "Z38GZ743OKFT7T"}]
-        dns += [{"DnsName": f"{base}-{AZS[az][0]}.kms.{REGION}.vpce.amazonaws.com", "HostedZoneId": "Z38GZ743OKFT7T"}
-                for az in "ab"]
-        dns.append({"DnsName": ep.private_dns, "HostedZoneId": "Z0" + self.rng_meta.alnum(19, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")})
-        doc["VpcEndpoints"].append({
-            "VpcEndpointId": ep.id, "VpcEndpointType": "Interface", "VpcId": self.net.vpc_id,
-            "ServiceName": ep.service_name, "State": "available",
-            "PolicyDocument": json.dumps(self.kms_endpoint_policy(), indent=2, separators=(", ", ": ")),
-            "RouteTableIds": [], "SubnetIds": [e.subnet.id for e in ep.enis],
-            "Groups": [{"GroupId": ep.sg.id, "GroupName": ep.sg.name}], "IpAddressType": "ipv4",
-            "DnsOptions": {"DnsRecordIpType": "ipv4"}, "PrivateDnsEnabled": True, "RequesterManaged": False,
-            "NetworkInterfaceIds": [e.id for e in ep.enis], "DnsEntries": dns, "CreationTimestamp": cli_time(ep.created),
-            "Tags": tags("prod-kms"), "OwnerId": ACCOUNT,
-        })
+        policy = json.dumps(self.kms_endpoint_policy(), indent=2, separators=(", ", ": "))
+        doc["VpcEndpoints"].append(interface_endpoint_json(self.net, self.endpoints[KMS], self.rng_meta, policy))
         return doc
 
     def extend_flow_logs(self, doc: dict) -> dict:
-        for name, fl in self.flow_logs.items():
-            fmt = self.subnets[name].fmt
-            hive = fmt == "custom"
-            doc["FlowLogs"].append({
-                "CreationTime": cli_time(hhmmss("08:20:00") - 30 * 86400 + self.rng_meta.random()),
-                "DeliverLogsStatus": "SUCCESS", "FlowLogId": fl, "FlowLogStatus": "ACTIVE",
-                "ResourceId": self.subnets[name].id, "TrafficType": "ALL", "LogDestinationType": "s3",
-                "LogDestination": f"arn:aws:s3:::{BUCKET}", "LogFormat": " ".join(f"${{{f}}}" for f in FORMATS[fmt][0]),
-                "Tags": tags(f"{name}-{'v7' if hive else 'default'}"), "MaxAggregationInterval": 60,
-                "DestinationOptions": {"FileFormat": "plain-text", "HiveCompatiblePartitions": hive,
-                                       "PerHourPartition": hive},
-            })
+        doc["FlowLogs"] += [flow_log_json(self.subnets[name], fl, hhmmss("08:20:00") - 30 * 86400 + self.rng_meta.random())
+                            for name, fl in self.flow_logs.items()]
         return doc
 
     def extend_services(self, doc: dict) -> dict:
@@ -2799,15 +2779,6 @@ class MoreTraffic(Traffic):
                 self.ssm_ips.append(ip)
         self.endpoints = {**self.net.endpoints, **more.endpoints}
         self.lookups_failed: list[tuple] = []  # (time, task): tracker's NXDOMAIN lookups
-
-    def endpoint_eni(self, service: str, task: Task) -> Eni:
-        enis = self.endpoints[service].enis
-        same_az = [e for e in enis if e.subnet.az == task.subnet.az]
-        return same_az[0] if self.rng.random() < 0.8 else self.rng.choice(enis)
-
-    def endpoint_dest(self, service: str) -> Dest:
-        ep = self.endpoints[service]
-        return Dest("vpc_endpoint", ep.id, ep.service_name, service.split(".")[0], 443)
 
     def build(self) -> MoreTraffic:
         for task in self.tasks:
