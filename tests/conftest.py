@@ -87,24 +87,27 @@ def aws(moto_server, monkeypatch):
     return moto_server
 
 
+# The sample's CLI outputs that the IAM, task-definition, trail and DNS importers of issues 11 and 12 will
+# read; until they exist, tests import the other metadata files (listed, so nothing else is dropped silently).
+AWAITING_IMPORTERS = ("get-account-authorization-details.", "describe-task-definition.", "get-queue-attributes.",
+                      "get-resource-policy.", "get-key-policy.", "describe-trails.", "get-event-selectors.",
+                      "describe-vpc-attribute.", "describe-dhcp-options.", "list-hosted-zones-by-vpc.",
+                      "list-resource-record-sets.", "list-resolver-query-log-config")
+
+
+def sample_metadata_readable() -> list[Path]:
+    return sorted(p for p in (SAMPLE_LOGS / "metadata").iterdir() if not p.name.startswith(AWAITING_IMPORTERS))
+
+
 @pytest.fixture(scope="session")
 def sample_lake(tmp_path_factory):
-    """The lake of the bundled sample account: sample_logs/s3 ingested, its metadata imported."""
-    import json
-    from datetime import datetime
-
-    from pipeline.ingest import load as ingest
-
-    from pipeline.ingest.sources.local import local_sources
+    """The lake of the bundled sample account: what `flowlogs demo` loads of it (its flow logs and metadata)."""
+    from pipeline.jobs import demo
     from pipeline.lake import store as lake
-    from pipeline.metadata.importer import import_files
 
     store = lake.open_lake(tmp_path_factory.mktemp("sample") / "lake")
-    summary, _ = ingest.ingest(store, local_sources([SAMPLE_LOGS / "s3"]), workers=2)
+    summary, _, _, _ = demo.load(store, workers=2)
     assert summary.clean, summary
-    captured = json.loads((SAMPLE_LOGS / "faults.json").read_text())["metadata_snapshot_at"]
-    import_files(store, sorted((SAMPLE_LOGS / "metadata").iterdir()),
-                 snapshot_time=datetime.fromisoformat(captured.replace("Z", "+00:00")))
     return store
     return store
 

@@ -11,9 +11,10 @@ import pytest
 
 from pipeline.metadata import import_files, register_views
 from pipeline.metadata import whois
-from pipeline.metadata.importer import expand_paths
 from pipeline.times import parse_time
 from pipeline.lake.storage import Store
+
+from conftest import sample_metadata_readable as readable
 
 SAMPLE_LOGS = Path(__file__).resolve().parents[1] / "sample_logs"
 METADATA = SAMPLE_LOGS / "metadata"
@@ -31,7 +32,7 @@ def faults() -> dict:
 def lake(tmp_path_factory, faults):
     store = Store.open(tmp_path_factory.mktemp("lake"))
     # The README says the metadata was collected at 11:05; the files' mtimes say when they were written.
-    result = import_files(store, [METADATA], snapshot_time=parse_time(faults["metadata_snapshot_at"]))
+    result = import_files(store, readable(), snapshot_time=parse_time(faults["metadata_snapshot_at"]))
     con = duckdb.connect()
     register_views(con, store)
     return store, result, con
@@ -39,8 +40,8 @@ def lake(tmp_path_factory, faults):
 
 def test_every_file_imports(lake):
     _, result, _ = lake
-    assert sorted(result.sources) == sorted(p.name for p in expand_paths([METADATA]))
-    assert sorted(result.sources) == sorted(p.name for p in METADATA.iterdir() if p.is_file())
+    assert sorted(result.sources) == sorted(p.name for p in readable())
+    assert len(readable()) == 15 and len(list(METADATA.iterdir())) == 30
     assert result.warnings == [] and result.skipped == []
     for table in ("vpcs", "subnets", "route_tables", "security_groups", "security_group_rules", "network_acls",
                   "vpc_endpoints", "nat_gateways", "network_interfaces", "flow_logs", "prefix_lists", "ecs_tasks",

@@ -51,7 +51,7 @@ class Sample:
         self.root = root
         self.lines: list[tuple[str, list[str], list[str]]] = []  # (file, header, fields)
         for name, path in files(root).items():
-            if name.endswith(".log.gz"):
+            if name.endswith(".log.gz") and "_vpcflowlogs_" in name:
                 text = gzip.decompress(path.read_bytes()).decode()
                 header, *rows = text.splitlines()
                 self.lines += [(name, header.split(), row.split()) for row in rows]
@@ -123,9 +123,9 @@ def test_another_seed_gives_other_data(regenerated, tmp_path):
 
 
 def test_size_is_small_but_realistic(sample):
-    assert 10_000 <= len(sample.records) <= 40_000
+    assert 10_000 <= len(sample.records) <= 60_000
     total = sum(p.stat().st_size for k, p in files(SAMPLE).items() if k not in HAND_WRITTEN)
-    assert total < 2_000_000
+    assert total < 5_000_000
 
 
 # ---------------------------------------------------------------- flow-log files
@@ -228,14 +228,17 @@ def test_describe_tasks_is_a_snapshot_at_1105(sample):
     assert any(t["lastStatus"] == "STOPPED" for t in tasks)
     started = {e["detail"]["taskArn"] for e in sample.events if e["detail"]["lastStatus"] == "RUNNING"}
     stopped = {e["detail"]["taskArn"] for e in sample.events if e["detail"]["lastStatus"] == "STOPPED"}
-    assert {t["taskArn"] for t in tasks} <= started
+    ran = {t["taskArn"] for t in tasks if t.get("stopCode") != "TaskFailedToStart"}  # exporter's never ran
+    assert ran <= started and ran != {t["taskArn"] for t in tasks}
     assert {t["taskArn"] for t in tasks if t["lastStatus"] == "STOPPED"} <= stopped
     assert stopped - {t["taskArn"] for t in tasks}  # some stops are older than an hour: events only
 
 
 def test_task_enis_look_like_fargate_enis(sample):
     for eni in sample.enis.values():
-        if eni["InterfaceType"] == "interface":
+        if eni["InterfaceType"] == "interface" and "InstanceId" in eni["Attachment"]:  # the proxy, the search host
+            assert eni["RequesterManaged"] is False and "RequesterId" not in eni
+        elif eni["InterfaceType"] == "interface":
             assert eni["Description"].startswith("arn:aws:ecs:eu-west-1:123456789012:attachment/")
             assert eni["RequesterManaged"] is True
     for event in sample.events:
@@ -252,7 +255,7 @@ def test_ip_ranges_and_prefix_list_agree(sample):
 
 # ---------------------------------------------------------------- ground truth
 
-@pytest.mark.parametrize("fid", ["F1", "F2", "F3", "F4", "F5"])
+@pytest.mark.parametrize("fid", ["F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F10", "F11"])
 def test_fault_records_have_the_described_shape(sample, fid):
     fault = sample.fault(fid)
     names = {name for _, header, _ in sample.lines for name in header}
@@ -357,3 +360,221 @@ def test_ip_reuse_is_seen_during_both_lifetimes(sample):
                      if case["ip"] in (r["srcaddr"], r["dstaddr"]) and lo <= int(r["start"]) <= hi]
             assert flows, (side, case[side]["service"])
             assert case[side]["interface_id"] in {r["interface-id"] for r in flows}
+
+
+
+# ---------------------------------------------------------------- the later services' evidence (issues 11-13)
+
+ACCOUNT = "123456789012"
+
+
+def json_gz(path: Path):
+    return json.loads(gzip.decompress(path.read_bytes()))
+
+
+@pytest.fixture(scope="module")
+def trail() -> dict:
+    """CloudTrail objects by folder: {folder: [(key, records)]}."""
+    out = defaultdict(list)
+    for name, path in files(SAMPLE).items():
+        if "/CloudTrail" in name:
+            out[name.split("/")[3]].append((name, json_gz(path)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def queries() -> list[dict]:
+    return [json.loads(line) for name, path in files(SAMPLE).items() if "/vpcdnsquerylogs/" in name
+            for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
+
+
+def records(trail, folder="CloudTrail") -> list[dict]:
+    return [r for _, doc in trail[folder] for r in doc["Records"]]
+
+
+def test_trail_objects_have_the_cloudtrail_layout(trail):
+    import re
+    key = re.compile(rf"s3/AWSLogs/{ACCOUNT}/(CloudTrail|CloudTrail-NetworkActivity)/eu-west-1/2026/11/27/"
+                     rf"{ACCOUNT}_CloudTrail_eu-west-1_20261127T\d{{4}}Z_[A-Za-z0-9]{{16}}\.json\.gz$")
+    for folder in ("CloudTrail", "CloudTrail-NetworkActivity"):
+        assert trail[folder] and all(key.match(name) for name, _ in trail[folder])
+        assert all(set(doc) == {"Records"} for _, doc in trail[folder])
+    times = [[r["eventTime"] for r in doc["Records"]] for _, doc in trail["CloudTrail"]]
+    assert any(t != sorted(t) for t in times)  # CloudTrail files are not ordered
+    by_id = defaultdict(set)
+    for name, doc in trail["CloudTrail"]:
+        for r in doc["Records"]:
+            by_id[r["eventID"]].add(name)
+    assert [len(v) for v in by_id.values() if len(v) > 1] == [2]  # one event delivered twice, in two files
+    assert SAMPLE.joinpath("faults.json").read_text().count(next(k for k, v in by_id.items() if len(v) > 1)) == 1
+
+
+def test_digests_list_each_delivered_file_with_its_hash(trail):
+    import hashlib
+    listed = {}
+    for _, digest in trail["CloudTrail-Digest"]:
+        assert digest["awsAccountId"] == ACCOUNT and digest["digestSignatureAlgorithm"] == "SHA256withRSA"
+        listed.update({f["s3Object"]: f["hashValue"] for f in digest["logFiles"]})
+    assert listed
+    for name, path in files(SAMPLE).items():
+        if name[3:] in listed:
+            assert hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest() == listed[name[3:]]
+    before_11 = {n[3:] for n, _ in trail["CloudTrail"] if n.rsplit("_", 2)[-2][9:11] in ("09", "10")}
+    assert set(listed) == before_11  # the 12:00 digest (for 11:00-12:00) is not delivered yet
+
+
+def test_denials_are_the_faulty_services_only(sample, trail):
+    denied = [r for r in records(trail) if r.get("errorCode")]
+    roles = {r["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"] for r in denied}
+    assert roles == {"inventory-task-role", "exporter-execution-role"}
+    tasks = {t: f["service"] for f in sample.truth["faults"] for t in f["task_ids"]}
+    assert {tasks[r["userIdentity"]["arn"].rsplit("/", 1)[1]] for r in denied} == {"inventory", "exporter"}
+    for fid in ("F6", "F8"):
+        api = sample.fault(fid)["api"]
+        mine = [r for r in denied if r["eventName"] == api["event_name"]]
+        assert len(mine) == api["events"] and {r["errorMessage"] for r in mine} >= {api["error_message"]}
+        assert f"is not authorized to perform: {api['action']} on resource: {api['resource']} because no " \
+               f"identity-based policy allows the {api['action']} action" in api["error_message"]
+    healthy = [r for r in records(trail) if r["userIdentity"].get("arn", "").split("/")[1:2] in (["api-task-role"],
+                                                                                                ["payouts-task-role"])]
+    assert len(healthy) >= 20 and not any(r.get("errorCode") for r in healthy)
+    ssm = [r for r in denied if r["eventSource"] == "ssm.amazonaws.com"]
+    nat_ip = sample.meta["describe-nat-gateways"]["NatGateways"][0]["NatGatewayAddresses"][0]["PublicIp"]
+    assert {r["sourceIPAddress"] for r in ssm} == {nat_ip} and not any("vpcEndpointId" in r for r in ssm)
+
+
+def test_endpoint_policy_denial_is_only_a_network_activity_event(sample, trail):
+    fault = sample.fault("F7")
+    network = records(trail, "CloudTrail-NetworkActivity")
+    assert {(r["eventType"], r["errorCode"], r["eventCategory"], r["vpcEndpointId"]) for r in network} == {
+        ("AwsVpceEvent", "VpceAccessDenied", "NetworkActivity", fault["expected"]["resource"]["id"])}
+    assert {r["sourceIPAddress"] for r in network} <= set(fault["source"]["addresses"])
+    assert {r["userIdentity"]["arn"].rsplit("/", 1)[1] for r in network} == set(fault["task_ids"])
+    assert not [r for r in records(trail) if r["eventSource"] == "kms.amazonaws.com"]  # KMS does not record it
+    endpoint = sample.endpoint("kms")
+    policy = json.loads(endpoint["PolicyDocument"])
+    deny = next(s for s in policy["Statement"] if s["Effect"] == "Deny")
+    assert deny["Sid"] == fault["expected"]["resource"]["statement"] and fault["api"]["resource"] != deny["NotResource"]
+    assert sample.matching(fault["expected_records"][1]["match"])  # the network lets it through
+
+
+def test_exporter_tasks_never_run_and_say_why(sample, trail):
+    fault = sample.fault("F8")
+    assert len(fault["failing_task_ids"]) == 20
+    arns = {f"arn:aws:ecs:eu-west-1:{ACCOUNT}:task/prod/{t}" for t in fault["failing_task_ids"]}
+    mine = [e["detail"] for e in sample.events if e["detail"]["taskArn"] in arns]
+    assert {d["lastStatus"] for d in mine} == {"PENDING", "STOPPED"}
+    request_ids = {r["requestID"] for r in records(trail) if r.get("errorCode") == "AccessDenied"}
+    for d in mine:
+        if d["lastStatus"] == "STOPPED":
+            task_id = d["taskArn"].rsplit("/", 1)[1]
+            assert d["stopCode"] == "TaskFailedToStart" and "startedAt" not in d
+            assert d["stoppedReason"].startswith("ResourceInitializationError: unable to pull secrets or registry "
+                                                 "auth: execution resource retrieval failed: ")
+            assert f"assumed-role/exporter-execution-role/{task_id} is not authorized" in d["stoppedReason"]
+            assert d["stoppedReason"].rsplit("request id: ", 1)[1] in request_ids
+    shown = [t for t in sample.meta["describe-tasks"]["tasks"] if t["taskArn"] in arns]
+    assert shown and all(t["stopCode"] == "TaskFailedToStart" for t in shown)
+
+
+def test_query_logs_name_every_public_address(sample, queries):
+    assert {q["version"] for q in queries} == {"1.100000"} and all(q["query_name"].endswith(".") for q in queries)
+    answered = defaultdict(set)  # (srcaddr, address) -> names
+    for q in queries:
+        for a in q["answers"]:
+            if a["Type"] == "A":
+                answered[(q["srcaddr"], a["Rdata"])].add(q["query_name"].rstrip("."))
+    ip_of = {e["detail"]["taskArn"].rsplit("/", 1)[1]: d["value"] for e in sample.events
+             for d in e["detail"]["attachments"][0]["details"] if d["name"] == "privateIPv4Address"}
+    found = 0
+    for entry in sample.truth["public_addresses"]:
+        if not entry["in_query_log"]:
+            continue
+        names = answered.get((ip_of[entry["task_id"]], entry["address"]), set())
+        assert names & set(entry["names"]), entry
+        found += 1
+    assert found >= 40
+    assert sum(e["in_query_log"] for e in sample.truth["public_addresses"]) > 0.9 * len(sample.truth["public_addresses"])
+    assert {e["aws_service"] for e in sample.truth["public_addresses"]} >= {"s3", "sns", "sts", "ssm", None}
+
+
+def test_query_logs_agree_with_the_endpoints_and_zones(sample, queries):
+    prefix = "com.amazonaws.eu-west-1."
+    private = {e["ServiceName"][len(prefix):]: sample.endpoint_ips(e["ServiceName"][len(prefix):])
+               for e in sample.meta["describe-vpc-endpoints"]["VpcEndpoints"]
+               if e["VpcEndpointType"] == "Interface" and e["PrivateDnsEnabled"]}
+    for service in ("secretsmanager", "sqs", "kms", "logs"):
+        got = {a["Rdata"] for q in queries if q["query_name"] == f"{service}.eu-west-1.amazonaws.com."
+               for a in q["answers"]}
+        assert got == private[service]
+    sns = {a["Rdata"] for q in queries if q["query_name"] == "sns.eu-west-1.amazonaws.com." for a in q["answers"]}
+    assert sns == set(sample.fault("F5")["destination"]["addresses"])  # private DNS off: public answers
+    assert all(not q["answers"] or {a["Type"] for a in q["answers"]} == {"CNAME"}
+               for q in queries if q["query_type"] == "AAAA")
+    assert any([a["Type"] for a in q["answers"]][:2] == ["CNAME", "A"] for q in queries)
+    fault = sample.fault("F9")
+    nx = [q for q in queries if q["rcode"] == "NXDOMAIN"]
+    assert {q["query_name"] for q in nx} == {fault["dns"]["query_name"]} and len(nx) == fault["dns"]["queries"] > 100
+    assert {q["srcaddr"] for q in nx} == set(fault["source"]["addresses"])
+    zone = next(z for z in sample.meta["list-hosted-zones-by-vpc"]["HostedZoneSummaries"]
+                if z["HostedZoneId"] == fault["expected"]["resource"]["id"])
+    assert fault["dns"]["query_name"].endswith("." + zone["Name"])
+    sets = sample.meta[f"list-resource-record-sets.{zone['HostedZoneId']}"]["ResourceRecordSets"]
+    assert fault["dns"]["query_name"] not in {r["Name"] for r in sets}
+    assert not sample.matching({"srcaddr": fault["source"]["addresses"], "dstport": "443",
+                                "pkt-dst-aws-service": ["AMAZON", "EC2"]})  # no flow to the API
+    assert sample.meta["describe-vpc-attribute.enableDnsSupport"]["EnableDnsSupport"]["Value"] is True
+    servers = [c for o in sample.meta["describe-dhcp-options"]["DhcpOptions"] for c in o["DhcpConfigurations"]
+               if c["Key"] == "domain-name-servers"]
+    assert servers[0]["Values"] == [{"Value": "AmazonProvidedDNS"}]
+    vpc = sample.meta["describe-vpcs"]["Vpcs"][0]["VpcId"]
+    assert [a["ResourceId"] for a in sample.meta["list-resolver-query-log-config-associations"][
+        "ResolverQueryLogConfigAssociations"]] == [vpc] == list({q["vpc_id"] for q in queries})
+
+
+def test_task_definitions_and_roles_cover_every_task(sample):
+    defs = {d["taskDefinition"]["taskDefinitionArn"]: d["taskDefinition"]
+            for d in sample.meta["describe-task-definition"]}
+    used = {e["detail"]["taskDefinitionArn"] for e in sample.events}
+    assert used == set(defs)
+    roles = {r["Arn"]: r for r in sample.meta["get-account-authorization-details"]["RoleDetailList"]}
+    for d in defs.values():
+        assert d["taskRoleArn"] in roles and d["executionRoleArn"] in roles
+    inventory = roles[sample.fault("F6")["expected"]["resource"]["id"]]
+    actions = {a for p in inventory["RolePolicyList"] for s in p["PolicyDocument"]["Statement"] for a in s["Action"]}
+    assert "ssm:GetParameters" in actions and "ssm:GetParameter" not in actions
+    exporter = roles[sample.fault("F8")["expected"]["resource"]["id"]]
+    allowed = [s["Resource"] for p in exporter["RolePolicyList"] for s in p["PolicyDocument"]["Statement"]]
+    assert sample.fault("F8")["api"]["resource"] not in allowed
+    secret = next(c["secrets"][0]["valueFrom"] for d in defs.values() for c in d["containerDefinitions"]
+                  if d["family"] == "exporter")
+    assert secret == sample.fault("F8")["api"]["resource"]
+
+
+def test_mailer_goes_to_a_proxy_that_does_not_let_it_in(sample):
+    fault = sample.fault("F10")
+    proxy = fault["proxy"]
+    family, revision = fault["expected"]["resource"]["id"].split(":")
+    d = next(x["taskDefinition"] for x in sample.meta["describe-task-definition"]
+             if (x["taskDefinition"]["family"], str(x["taskDefinition"]["revision"])) == (family, revision))
+    env = {e["name"]: e["value"] for c in d["containerDefinitions"] for e in c["environment"]}
+    assert env["HTTPS_PROXY"] == f"http://{proxy['address']}:{proxy['port']}"
+    assert "169.254.170.2" not in env["NO_PROXY"]
+    eni = sample.enis[proxy["interface_id"]]
+    assert eni["Attachment"]["InstanceId"] == proxy["instance_id"] and eni["PrivateIpAddress"] == proxy["address"]
+    sg = sample.security_group(proxy["security_group"])
+    allowed = {g["GroupId"] for p in sg["IpPermissions"] for g in p["UserIdGroupPairs"]}
+    assert sample.service_sg("mailer") not in allowed
+
+
+def test_resets_in_the_default_format_are_one_packet_of_40_bytes(sample):
+    fault = sample.fault("F11")
+    v2 = fault["flow_log_formats"]["default"]
+    search = fault["destination"]["addresses"]
+    replies = [r for r in sample.ok() if r["interface-id"] in v2 and r["srcaddr"] in search]
+    requests = [r for r in sample.ok() if r["interface-id"] in v2 and r["dstaddr"] in search]
+    assert len(replies) > 100 and "tcp-flags" not in replies[0]
+    assert {(r["packets"], r["bytes"]) for r in replies} == {("1", "40")}
+    assert {r["packets"] for r in requests} <= {"1", "2"}
+    flagged = sample.matching({"interface-id": fault["flow_log_formats"]["custom"], "srcaddr": search})
+    assert flagged and {r["tcp-flags"] for r in flagged} == {"4"}
