@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+from pipeline.errors import FlowlogsError
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-class TimeParseError(ValueError):
+class TimeParseError(FlowlogsError, ValueError):
     pass
 
 

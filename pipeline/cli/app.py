@@ -9,18 +9,24 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from pipeline.errors import FlowlogsError
+import click
+
+from pipeline.errors import explain_unexpected
 
 
 class _Group(TyperGroup):
-    """Turns library errors into ``Error: …`` / ``Hint: …`` and an exit status, once for all commands."""
+    """Turns every error into ``Error: …`` / ``Hint: …`` and an exit status, once for all commands:
+    library errors with their own status, anything unexpected with 2; the traceback only with --debug."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except FlowlogsError as exc:
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, typer.Exit, typer.Abort):
+            raise
+        except Exception as raised:  # noqa: BLE001 - the one boundary between the library and a shell
             if ctx.obj is not None and getattr(ctx.obj, "debug", False):
                 raise
+            exc = explain_unexpected(raised)
             typer.echo(f"Error: {exc.message}", err=True)
             if exc.hint:
                 typer.echo(f"Hint: {exc.hint}", err=True)

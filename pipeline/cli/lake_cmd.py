@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from pipeline.cli.app import app
-from pipeline.cli.common import open_store
+from pipeline.cli.common import read_store
 
 lake_app = typer.Typer(help="Inspect the lake: partitions, counts, formats, quarantine.", no_args_is_help=True)
 app.add_typer(lake_app, name="lake", rich_help_panel="Load")
@@ -23,7 +23,7 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
 
     from pipeline.lake.info import lake_info
 
-    data = lake_info(open_store(ctx))
+    data = lake_info(read_store(ctx))
     if as_json:
         print(json.dumps(data, indent=2))
         return
@@ -51,5 +51,5 @@ def quarantine(ctx: typer.Context, limit: Annotated[int, typer.Option(help="Rows
     """
     from pipeline.lake.info import quarantine_rows
 
-    for row in quarantine_rows(open_store(ctx), limit):
+    for row in quarantine_rows(read_store(ctx), limit):
         print(f"{row['_source']}:{row['_line'] if row['_line'] is not None else '-'}: {row['reason']}\n    {row['text']}")

@@ -8,7 +8,7 @@ import typer
 
 from pipeline.errors import FlowlogsError
 from pipeline.cli.app import app
-from pipeline.cli.common import FORMAT_HELP, aws_settings, open_store, write_output
+from pipeline.cli.common import FORMAT_HELP, aws_settings, open_store, read_store, write_output
 
 metadata_app = typer.Typer(help="Import or collect ECS/EC2 metadata (tasks, ENIs, endpoints, rules).", no_args_is_help=True)
 app.add_typer(metadata_app, name="metadata", rich_help_panel="Load")
@@ -117,7 +117,7 @@ def whois_cmd(
     from pipeline.times import parse_time
 
     try:
-        answer = whois(open_store(ctx), target, parse_time(at) if at else None)
+        answer = whois(read_store(ctx), target, parse_time(at) if at else None)
     except ValueError as exc:
         raise FlowlogsError(str(exc), "give an IPv4/IPv6 address or an eni-… id") from None
     if fmt in (None, "json"):
