@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from typing import Annotated, Optional
 
@@ -23,6 +25,9 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:  # the reader went away (| head): nothing more to say, to anyone
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except Exception as raised:  # noqa: BLE001 - the one boundary between the library and a shell
             if ctx.obj is not None and getattr(ctx.obj, "debug", False):
                 raise

@@ -30,6 +30,8 @@ def info(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", hel
     print(f"lake {data['lake']}  ({data['runs']} runs, {data['sources']} sources)")
     for table, t in data["tables"].items():
         print(f"  {table:<17} {t['records']:>12,} records  {t['partitions']:>4} partitions  {t['first'] or '-'} .. {t['last'] or '-'}")
+        if t["duplicates"]:
+            print(f"  {'':<17} {t['duplicates']:>12,} duplicate records: the same record from more than one source")
     print(f"  {'quarantine':<17} {data['quarantined']:>12,} lines")
     for fmt, n in data["formats"].items():
         print(f"  format ({n} sources): {fmt}")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
+
+from pipeline.fields import BY_NAME, RECORD_IDENTITY
 
 from pipeline.lake import store as lake
 from pipeline.lake.storage import Store
@@ -19,21 +22,20 @@ def _dataset(store: Store, table: str):
 
 
 def lake_info(store: Store) -> dict:
-    import pyarrow.compute as pc
-
     all_runs = lake.runs(store)
     manifest = lake.manifest(store, all_runs)
     tables = {}
     for name in lake.RECORD_TABLES:
         data = _dataset(store, name)
         if data is None:
-            tables[name] = {"records": 0, "partitions": 0, "first": None, "last": None}
+            tables[name] = {"records": 0, "partitions": 0, "first": None, "last": None, "duplicates": 0}
             continue
         t = data.to_table(columns=["start", "end"])
         first = pc.min(t["start"]).as_py()
         last = pc.max(t["end"]).as_py()
         parts = {f.rsplit("/", 1)[0] for f in data.files}
-        tables[name] = {"records": t.num_rows, "partitions": len(parts), "first": _iso(first), "last": _iso(last)}
+        tables[name] = {"records": t.num_rows, "partitions": len(parts), "first": _iso(first), "last": _iso(last),
+                        "duplicates": duplicate_records(data)}
     q = _dataset(store, "quarantine")
     formats = Counter(f for e in manifest.values() for f in e.get("formats", []))
     return {
@@ -46,6 +48,17 @@ def lake_info(store: Store) -> dict:
         "refused": {e["source"]: e["refused"] for e in manifest.values() if e.get("refused")},
         "last_run": _last_run(all_runs),
     }
+
+
+def duplicate_records(data) -> int:
+    """Records that are in the table more than once from different sources (the same record
+    delivered twice, or one delivery ingested under two identities): the extra copies."""
+    columns = [BY_NAME[name].column for name in RECORD_IDENTITY]
+    table = data.to_table(columns=columns + ["_ingest_id"])
+    groups = table.group_by(columns, use_threads=False).aggregate(
+        [("_ingest_id", "count"), ("_ingest_id", "count_distinct")])
+    repeated = pc.greater(groups["_ingest_id_count_distinct"], 1)
+    return (pc.sum(pc.subtract(groups.filter(repeated)["_ingest_id_count"], 1)).as_py() or 0)
 
 
 def _last_run(all_runs: list[dict]) -> dict | None:

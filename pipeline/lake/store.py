@@ -150,7 +150,9 @@ class SourceEntry:
     refused: str | None = None  # why the whole source (or its tail) could not be read
     formats: list = field(default_factory=list)
     files: list = field(default_factory=list)
-    etag: str | None = None
+    etag: str | None = None  # the version whose rows are in the lake
+    lines: int = 0  # the last line (or event) number read: how far this version reaches
+    versions: list = field(default_factory=list)  # every version read (copies of a delivery), not to be read again
 
 
 @dataclass
