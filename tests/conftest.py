@@ -18,6 +18,17 @@ SAMPLE_LOGS = REPO / "sample_logs"
 REAL_SAMPLES = REPO.parent / "shared" / "real_samples"
 
 
+def shared_or_skip(path: Path) -> Path:
+    """``path`` under ../shared (beside the repository on the team's machines only), or a skip with
+    the reason where it is absent, as on a fresh clone; under CI=true its absence is a failure."""
+    if not path.exists():
+        reason = f"{path} is absent: ../shared lies beside the repository only on the team's machines"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; CI=true, so this is an error, not a skip")
+        pytest.skip(reason)
+    return path
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

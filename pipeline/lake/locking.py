@@ -50,7 +50,7 @@ def _whose(holder: str) -> str:
 
 def _waiting(store: Store, holder: str, wait: float, on_wait) -> None:
     if on_wait:
-        on_wait(f"waiting up to {wait:.0f}s for the lock of the lake {store.uri}, held by {_whose(holder)}")
+        on_wait(f"waiting up to {wait:g}s for the lock of the lake {store.uri}, held by {_whose(holder)}")
 
 
 @contextlib.contextmanager
