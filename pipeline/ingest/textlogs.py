@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -27,7 +28,9 @@ MAX_LINE = 1 << 20  # bytes: a longer line is quarantined (a flow-log record is 
 _HEAD = 1 << 16
 _TGW_RESOURCE_TYPES = {"TransitGateway", "TransitGatewayAttachment"}
 _QUARANTINED_TEXT = 4096  # characters of a bad line kept in the quarantine
-_NOT_TEXT = "bytes that are not UTF-8 text (shown as \ufffd): the file is damaged or not a flow log"
+_NOT_TEXT = ("bytes that are not UTF-8 text, or a carriage return inside the line (shown as \ufffd): "
+             "the file is damaged or not a flow log")
+_LONE_CR = re.compile(rb"\r(?!\n|\Z)")  # pyarrow would end a line there, and every line number after it shift
 
 
 class _Text(io.RawIOBase):
@@ -36,8 +39,9 @@ class _Text(io.RawIOBase):
     Lines of more than ``MAX_LINE`` bytes (no flow-log record is) are taken out, leaving an
     empty line so that line numbers stay exact, and listed in ``cut`` to be quarantined:
     pyarrow would otherwise stop the whole file at a line longer than its block. Bytes that
-    are not UTF-8 become U+FFFD (pyarrow would stop the whole file at them), and
-    ``damaged`` says it happened, so that those lines are quarantined. All-ASCII data of
+    are not UTF-8 become U+FFFD (pyarrow would stop the whole file at them), and so does a
+    carriage return inside a line (pyarrow would end the line there); ``damaged`` says it
+    happened, so that those lines are quarantined. All-ASCII data of
     ordinary lines, the normal case, passes through untouched.
     """
 
@@ -119,6 +123,8 @@ class _Text(io.RawIOBase):
         return last
 
     def _clean(self, data: bytes) -> bytes:
+        if b"\r" in data:
+            data = _LONE_CR.sub("\ufffd".encode(), data)
         if data.isascii() and not self._decoder.getstate()[0]:
             return data
         text = self._decoder.decode(data, final=self._eof)
