@@ -25,6 +25,7 @@ def lake_info(store: Store) -> dict:
     all_runs = lake.runs(store)
     manifest = lake.manifest(store, all_runs)
     tables = {}
+    duplicates = duplicate_records(store)
     for name in lake.RECORD_TABLES:
         data = _dataset(store, name)
         if data is None:
@@ -35,7 +36,7 @@ def lake_info(store: Store) -> dict:
         last = pc.max(t["end"]).as_py()
         parts = {f.rsplit("/", 1)[0] for f in data.files}
         tables[name] = {"records": t.num_rows, "partitions": len(parts), "first": _iso(first), "last": _iso(last),
-                        "duplicates": duplicate_records(data)}
+                        "duplicates": duplicates[name]}
     q = _dataset(store, "quarantine")
     formats = Counter(f for e in manifest.values() for f in e.get("formats", []))
     return {
@@ -50,15 +51,19 @@ def lake_info(store: Store) -> dict:
     }
 
 
-def duplicate_records(data) -> int:
-    """Records that are in the table more than once from different sources (the same record
-    delivered twice, or one delivery ingested under two identities): the extra copies."""
-    columns = [BY_NAME[name].column for name in RECORD_IDENTITY]
-    table = data.to_table(columns=columns + ["_ingest_id"])
-    groups = table.group_by(columns, use_threads=False).aggregate(
-        [("_ingest_id", "count"), ("_ingest_id", "count_distinct")])
-    repeated = pc.greater(groups["_ingest_id_count_distinct"], 1)
-    return (pc.sum(pc.subtract(groups.filter(repeated)["_ingest_id_count"], 1)).as_py() or 0)
+def duplicate_records(store: Store) -> dict[str, int]:
+    """Per record table, the records that are in it more than once from different sources (the same
+    record delivered twice, or one delivery ingested under two identities): the extra copies."""
+    import duckdb
+
+    from pipeline.lake.views import register_record_views
+
+    con = duckdb.connect()
+    register_record_views(con, store)
+    columns = ", ".join(f'"{BY_NAME[name].column}"' for name in RECORD_IDENTITY)
+    return {table: con.execute(
+        f'SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n, count(DISTINCT "_ingest_id") AS sources '
+        f'FROM "{table}" GROUP BY {columns}) WHERE sources > 1').fetchall()[0][0] for table in lake.RECORD_TABLES}
 
 
 def _last_run(all_runs: list[dict]) -> dict | None:
