@@ -279,6 +279,11 @@ def _row_text(batch: pa.RecordBatch, i: int) -> str:
     return " ".join("-" if v is None else v for v in (column[i].as_py() for column in batch.columns))
 
 
+def _blank(line: str) -> bool:
+    """A line of nothing but spaces and tabs: skipped, like an empty one."""
+    return not line.strip(" \t\r")
+
+
 def _has_empty(column: pa.Array) -> bool:
     """Whether a string column holds an empty value (not a NULL), from its offsets where it can."""
     if column.null_count == len(column):
@@ -298,8 +303,9 @@ def _drop_blank_and_headers(batch: pa.RecordBatch, numbers: np.ndarray, header_t
         for column in batch.columns[1:]:
             empty = pc.or_(empty, pc.fill_null(pc.equal(pc.binary_length(column), 0), False))
         for i in np.flatnonzero(empty.to_numpy(zero_copy_only=False)):
-            if line := _row_text(batch, int(i)).strip():  # not a blank line
-                odd.append((int(numbers[i]), line))
+            line = _row_text(batch, int(i))
+            if not _blank(line):
+                odd.append((int(numbers[i]), line.strip()))
         drop = empty
     if header_tokens:
         header = pc.equal(batch.column(0), header_tokens[0])
@@ -318,6 +324,8 @@ def _recover(odd, columns, fmt: _Format, ctx) -> Iterator[tuple[pa.Table, list[P
     problems: list[Problem] = []
     by_format: dict[tuple[str, ...], list[tuple[int, list[str]]]] = {}
     for number, text in odd:
+        if _blank(text):
+            continue
         tokens = text.split()
         if "\ufffd" in text:
             problems.append(Problem(number, _NOT_TEXT, text[:_QUARANTINED_TEXT]))
