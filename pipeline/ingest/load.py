@@ -1,9 +1,10 @@
 """Ingest sources into the lake: one source per worker process, streamed, idempotent.
 
 A source has a ``name``, a ``size``, ``open()`` (a binary file object, possibly
-seekable) and ``identity()`` → (ingest id, etag). ``LocalFile`` (here) is identified by
-its content; S3 objects and CloudWatch stream-hours by their name, with the ETag (or a
-content digest) as the version. Sources whose identity comes from a listing set
+seekable) and ``identity()`` → (ingest id, etag). An AWS delivery is identified by its
+file name (``keys.delivery_id``) whichever way it comes, a local copy's version being its
+decompressed content and an S3 object's its ETag; other local files by their decompressed
+content, other S3 objects by their URL, CloudWatch stream-hours by their name. Sources whose identity comes from a listing set
 ``LISTED = True`` and are skipped without a fetch when that version is known; they may
 also give ``key_info()`` and a ``log_format``.
 
