@@ -1,6 +1,14 @@
-"""Errors a user can act on: a message, a hint, and the exit status they map to."""
+"""Errors a user can act on: a message, a hint, and the exit status they map to.
+
+Every error the library raises on purpose is a ``FlowlogsError`` (or a subclass), so
+the command line shows it as ``Error: …`` / ``Hint: …`` with its exit status; anything
+else reaching the command line is a bug or an environment failure (a full disk), shown
+the same way with exit 2, the traceback only with ``--debug``.
+"""
 
 from __future__ import annotations
+
+import errno
 
 EXIT_OK = 0
 EXIT_FOUND = 1  # findings over threshold, or rows quarantined / sources refused
@@ -15,3 +23,26 @@ class FlowlogsError(Exception):
         self.message = message
         self.hint = hint
         self.exit_code = exit_code
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "free some space (or point --lake elsewhere) and run the command again",
+    errno.EDQUOT: "free some space (or point --lake elsewhere) and run the command again",
+    errno.EROFS: "the file system is read-only: point --lake (or --output) at a writable place",
+    errno.EACCES: "check the permissions of that path, or point --lake (or --output) elsewhere",
+    errno.ENOTDIR: "a part of that path is a file, not a directory",
+    errno.EISDIR: "that path is a directory; give a file",
+    errno.ENOENT: "check the path (its folder must exist)",
+}
+
+
+def explain_unexpected(exc: BaseException) -> FlowlogsError:
+    """An error the library did not raise on purpose, as something a user can read."""
+    if isinstance(exc, FlowlogsError):
+        return exc
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        text = exc.strerror or str(exc) or type(exc).__name__
+        return FlowlogsError(f"{text}{where}", _OS_HINTS.get(exc.errno, "run it again with --debug for details"))
+    return FlowlogsError(f"{type(exc).__name__}: {exc}",
+                         "this is unexpected: run it again with --debug and report the traceback")

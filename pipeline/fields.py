@@ -24,6 +24,10 @@ class Field:
     type: str  # "string", "int32" or "int64" (AWS Parquet types)
     version: int  # the flow-log version that introduced it
     meaning: str
+    # The values AWS writes (a record with another value is quarantined, the reason naming the field):
+    range: tuple[int, int] | None = None  # lowest and highest number
+    values: tuple[str, ...] | None = None  # the words
+    address: bool = False  # an IPv4 or IPv6 address
 
     @property
     def column(self) -> str:
@@ -35,8 +39,11 @@ class Field:
         return TYPES[self.type]
 
 
-def _f(name: str, type_: str, version: int, meaning: str) -> Field:
-    return Field(name, type_, version, meaning)
+def _f(name: str, type_: str, version: int, meaning: str, **domain) -> Field:
+    return Field(name, type_, version, meaning, **domain)
+
+
+PORT = (0, 65535)
 
 
 FIELDS: tuple[Field, ...] = (
@@ -44,25 +51,27 @@ FIELDS: tuple[Field, ...] = (
     _f("version", "int32", 2, "Flow log version: 2 for the default format, else the highest version among the fields."),
     _f("account-id", "string", 2, "Account that owns the source ENI; AWS writes `unknown` for some service-created ENIs (kept as is)."),
     _f("interface-id", "string", 2, "ENI on which the traffic was recorded."),
-    _f("srcaddr", "string", 2, "Source address of incoming traffic, or the ENI's primary private address for outgoing traffic."),
-    _f("dstaddr", "string", 2, "Destination address of outgoing traffic, or the ENI's primary private address for incoming traffic."),
-    _f("srcport", "int32", 2, "Source port."),
-    _f("dstport", "int32", 2, "Destination port."),
-    _f("protocol", "int32", 2, "IANA protocol number (6 TCP, 17 UDP, 1 ICMP)."),
+    _f("srcaddr", "string", 2, "Source address of incoming traffic, or the ENI's primary private address for outgoing traffic.", address=True),
+    _f("dstaddr", "string", 2, "Destination address of outgoing traffic, or the ENI's primary private address for incoming traffic.", address=True),
+    _f("srcport", "int32", 2, "Source port.", range=PORT),
+    _f("dstport", "int32", 2, "Destination port.", range=PORT),
+    _f("protocol", "int32", 2, "IANA protocol number (6 TCP, 17 UDP, 1 ICMP).", range=(0, 255)),
     _f("packets", "int64", 2, "Packets in the flow during the aggregation interval."),
     _f("bytes", "int64", 2, "Bytes in the flow during the aggregation interval."),
     _f("start", "int64", 2, "Unix seconds of the first packet in the interval (millisecond values are converted)."),
     _f("end", "int64", 2, "Unix seconds of the last packet in the interval (millisecond values are converted)."),
-    _f("action", "string", 2, "ACCEPT or REJECT (security group, network ACL, or a packet after the connection closed)."),
-    _f("log-status", "string", 2, "OK, NODATA (no traffic in the interval) or SKIPDATA (records were skipped)."),
+    _f("action", "string", 2, "ACCEPT or REJECT (security group, network ACL, or a packet after the connection closed).",
+       values=("ACCEPT", "REJECT")),
+    _f("log-status", "string", 2, "OK, NODATA (no traffic in the interval) or SKIPDATA (records were skipped).",
+       values=("OK", "NODATA", "SKIPDATA")),
     # v3
     _f("vpc-id", "string", 3, "VPC of the ENI."),
     _f("subnet-id", "string", 3, "Subnet of the ENI."),
     _f("instance-id", "string", 3, "Instance of the ENI if you own it; NULL for requester-managed ENIs (NAT, endpoints, Fargate)."),
-    _f("tcp-flags", "int32", 3, "TCP flags OR-ed over the interval: FIN 1, SYN 2, RST 4, SYN-ACK 18."),
+    _f("tcp-flags", "int32", 3, "TCP flags OR-ed over the interval: FIN 1, SYN 2, RST 4, SYN-ACK 18.", range=(0, 255)),
     _f("type", "string", 3, "IPv4, IPv6 or EFA."),
-    _f("pkt-srcaddr", "string", 3, "Packet-level (original) source address, e.g. behind a NAT gateway."),
-    _f("pkt-dstaddr", "string", 3, "Packet-level (original) destination address."),
+    _f("pkt-srcaddr", "string", 3, "Packet-level (original) source address, e.g. behind a NAT gateway.", address=True),
+    _f("pkt-dstaddr", "string", 3, "Packet-level (original) destination address.", address=True),
     # v4
     _f("region", "string", 4, "Region of the ENI."),
     _f("az-id", "string", 4, "Availability Zone ID of the ENI (e.g. euw1-az1)."),
@@ -71,7 +80,7 @@ FIELDS: tuple[Field, ...] = (
     # v5
     _f("pkt-src-aws-service", "string", 5, "ip-ranges.json service of pkt-srcaddr when it is a public AWS address (S3, AMAZON…)."),
     _f("pkt-dst-aws-service", "string", 5, "ip-ranges.json service of pkt-dstaddr when it is a public AWS address."),
-    _f("flow-direction", "string", 5, "ingress or egress, relative to the ENI."),
+    _f("flow-direction", "string", 5, "ingress or egress, relative to the ENI.", values=("ingress", "egress")),
     _f("traffic-path", "int32", 5, "Egress path: 1 in-VPC, 2 IGW or gateway endpoint, 3 VGW, 4/5 peering, 6 local gateway, 7 gateway endpoint, 8 IGW."),
     # v6: transit gateway flow logs
     _f("resource-type", "string", 6, "TransitGateway or TransitGatewayAttachment (transit gateway flow logs)."),
@@ -133,6 +142,15 @@ TGW_DEFAULT_FORMAT: tuple[str, ...] = (
     "packets-lost-ttl-expired tcp-flags region flow-direction pkt-src-aws-service pkt-dst-aws-service"
 ).split()
 """The transit gateway flow log default format (36 fields)."""
+
+ORDERED: tuple[tuple[str, str], ...] = (("start", "end"),)
+"""Pairs of fields whose first is never after its second in a record."""
+
+RECORD_IDENTITY: tuple[str, ...] = (
+    "interface-id", "tgw-attachment-id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets", "bytes",
+    "start", "end", "action", "log-status")
+"""The fields that tell one record from another: the same values twice is the same record delivered twice
+(fields a source may fill in from its file name, like the region, are left out)."""
 
 # Columns every lake record carries besides the catalog's (provenance and unknown fields).
 EXTRA_COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (

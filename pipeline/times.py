@@ -14,13 +14,15 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+from pipeline.errors import FlowlogsError
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _IPRANGES_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
-class TimeParseError(ValueError):
+class TimeParseError(FlowlogsError, ValueError):
     pass
 
 

@@ -32,6 +32,17 @@ def cli_commands(group=None, prefix=()):
             yield (*prefix, name), cmd
 
 
+def shared_or_skip(path: Path) -> Path:
+    """``path`` under ../shared (beside the repository on the team's machines only), or a skip with
+    the reason where it is absent, as on a fresh clone; under CI=true its absence is a failure."""
+    if not path.exists():
+        reason = f"{path} is absent: ../shared lies beside the repository only on the team's machines"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; CI=true, so this is an error, not a skip")
+        pytest.skip(reason)
+    return path
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -260,8 +260,8 @@ def test_a_file_that_vanishes_or_cannot_be_opened_is_refused_and_the_run_goes_on
     os.chmod(unreadable, 0)
     listed = local_source.local_sources
 
-    def list_then_change(found):
-        sources = listed(found)
+    def list_then_change(found, **options):
+        sources = listed(found, **options)
         os.remove(vanished)
         os.remove(became_dir)
         os.mkdir(became_dir)

@@ -55,13 +55,14 @@ def test_unrecognised_json_names_the_file_and_what_was_expected(tmp_path):
     instances = tmp_path / "describe-instances.json"
     instances.write_text(json.dumps({"Reservations": []}))
     store = Store.open(tmp_path / "lake")
-    with pytest.raises(ValueError) as e:
-        import_files(store, [FIXTURES / "describe-vpcs.json", instances])
-    message = str(e.value)
+    result = import_files(store, [FIXTURES / "describe-vpcs.json", instances])
+    [(name, message)] = result.refused
+    assert name == str(instances)
     assert message.startswith(f"{instances}: not a recognised AWS CLI output (top-level keys: Reservations)")
     assert "aws ec2 describe-network-interfaces" in message and "ip-ranges.json" in message
     assert '"ECS Task State Change"' in message
-    assert read_manifests(store) == []  # nothing was written
+    assert result.sources == ["describe-vpcs.json"]  # the recognised file is imported
+    assert len(read_manifests(store)) == 1
 
 
 @pytest.mark.parametrize("content, fragment", [

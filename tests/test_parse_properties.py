@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.ingest.conform import SCHEMA
-from pipeline.fields import BY_NAME, FIELDS, normalise
+from pipeline.fields import BY_NAME, FIELDS, ORDERED, normalise
 from pipeline.ingest.logformat import parse_log_format
 from pipeline.ingest.readers import read_source
 
@@ -29,10 +29,20 @@ _TOKEN = st.text(alphabet="abcdefABCDEF0123456789.:/_-xyz", min_size=1, max_size
 )
 
 
+_ADDRESS = st.ip_addresses().map(str)
+
+
 def _value(name: str):
+    """Values as AWS writes them: within the catalog's ranges, words and address syntax."""
     field = BY_NAME[name]
     if name in ("start", "end"):
         value = st.integers(0, MS_THRESHOLD)
+    elif field.range:
+        value = st.integers(*field.range)
+    elif field.values:
+        value = st.sampled_from(field.values)
+    elif field.address:
+        value = _ADDRESS
     elif field.type == "int32":
         value = st.integers(0, 2**31 - 1)
     elif field.type == "int64":
@@ -44,10 +54,18 @@ def _value(name: str):
     return st.none() | value  # None is AWS's `-`
 
 
+def _in_order(row: dict) -> dict:
+    """The catalog's ordered pairs (start, end) in order, as AWS writes them."""
+    for first, second in ORDERED:
+        if row.get(first) is not None and row.get(second) is not None and row[first] > row[second]:
+            row[first], row[second] = row[second], row[first]
+    return row
+
+
 @st.composite
 def flow_logs(draw):
     names = draw(st.lists(st.sampled_from([f.name for f in FIELDS]), min_size=1, max_size=len(FIELDS), unique=True))
-    row = st.fixed_dictionaries({n: _value(n) for n in names})
+    row = st.fixed_dictionaries({n: _value(n) for n in names}).map(_in_order)
     rows = draw(st.lists(row, min_size=1, max_size=12))
     return tuple(names), rows
 

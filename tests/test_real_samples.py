@@ -17,9 +17,15 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from conftest import REAL_SAMPLES, shared_or_skip
 from pipeline.cli import app
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real_samples"
+SAMPLES = REAL_SAMPLES
+
+
+@pytest.fixture(autouse=True)
+def _samples_beside_the_repository():
+    shared_or_skip(SAMPLES)
 
 V3_FLAGS_ORDER = (
     "${version} ${vpc-id} ${subnet-id} ${instance-id} ${interface-id} ${account-id} ${type} ${srcaddr} "

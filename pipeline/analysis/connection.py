@@ -12,19 +12,26 @@ import tempfile
 
 import duckdb
 
-from pipeline.lake.views import register_record_views
+from pipeline.lake.views import lock_down, register_record_views, sql_literal
 from pipeline.metadata import register_views as register_metadata_views
 from pipeline.analysis.network import Network
 from pipeline.lake.storage import Store
 
 
-def connect(store: Store) -> duckdb.DuckDBPyConnection:
-    """A connection with the record views first (metadata views derive task evidence from flows)."""
+def connect(store: Store, *, locked: bool = True) -> duckdb.DuckDBPyConnection:
+    """A connection with the record views first (metadata views derive task evidence from flows).
+
+    ``locked`` (the default): DuckDB can then open no file outside the lake (see ``lock_down``);
+    only a caller that writes a file of its own, after checking where, passes False.
+    """
     con = duckdb.connect()
     # large lakes may spill to disk instead of failing at the memory limit (80% of RAM by default)
-    con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/flowlogs-duckdb'")
+    scratch = f"{tempfile.gettempdir()}/flowlogs-duckdb"
+    con.execute(f"SET temp_directory = {sql_literal(scratch)}")
     register_record_views(con, store)
     register_metadata_views(con, store)
+    if locked:
+        lock_down(con, store, scratch)
     return con
 
 

@@ -16,7 +16,7 @@ from pipeline.errors import FlowlogsError
 from pipeline.metadata.schema import SCHEMAS
 from pipeline.analysis.document import flatten_finding
 from pipeline.lake.storage import Store
-from pipeline.lake.views import one_per_event
+from pipeline.lake.views import one_per_event, sql_literal
 from pipeline.tables import TABLES
 
 
@@ -29,15 +29,19 @@ def export_duckdb(store: Store, path: str, window: findings.Window = findings.Wi
         raise FlowlogsError("export --duckdb needs a local lake: its views point at the Parquet files",
                             "copy the lake first (aws s3 sync s3://… ./lake) and export from it")
     target = Path(path).resolve()
+    if target.is_relative_to(store.root):
+        raise FlowlogsError(f"--duckdb {path} is inside the lake {store.uri}", "write the database outside the lake")
+    if not target.parent.is_dir():
+        raise FlowlogsError(f"--duckdb {path}: the folder {target.parent} does not exist", "create it first")
     target.unlink(missing_ok=True)
-    con = analysis.connect(store)
+    con = analysis.connect(store, locked=False)  # it writes the database file, checked above
     doc = findings.find(con, analysis.load_network(con), window, settle, lake=store.uri)
     flat = [flatten_finding(f) for f in doc["findings"]]
     con.register("findings_flat", pa.Table.from_pylist(flat) if flat else pa.table({"kind": pa.array([], pa.string())}))
-    con.execute(f"ATTACH '{target}' AS out")
+    con.execute(f"ATTACH {sql_literal(str(target))} AS out")
     for table in lake.RECORD_TABLES:
         if lake.has_files(store, table):
-            con.execute(f"CREATE VIEW out.{table} AS SELECT * FROM read_parquet('{lake.record_glob(store, table)}', "
+            con.execute(f"CREATE VIEW out.{table} AS SELECT * FROM read_parquet({sql_literal(lake.record_glob(store, table))}, "
                         f"hive_partitioning = true, union_by_name = true) {one_per_event(TABLES[table].unique)}")
     copies = {name: name for name in SCHEMAS}
     copies.update({f"current_{name}": f"current_{name}" for name in SCHEMAS if name != "eni_assignments"})

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
 
-from pipeline.errors import FlowlogsError
+import click
+from pipeline.errors import explain_unexpected
 from pipeline.settings import OPTIONS, Settings
 
 
@@ -38,7 +41,8 @@ def globals_first(args: list[str]) -> list[str]:
 
 
 class _Group(TyperGroup):
-    """Turns library errors into ``Error: …`` / ``Hint: …`` and an exit status, once for all commands."""
+    """Turns every error into ``Error: …`` / ``Hint: …`` and an exit status, once for all commands:
+    library errors with their own status, anything unexpected with 2; the traceback only with --debug."""
 
     def parse_args(self, ctx, args):
         return super().parse_args(ctx, globals_first(args) if ctx.parent is None else args)
@@ -46,9 +50,15 @@ class _Group(TyperGroup):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except FlowlogsError as exc:
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, typer.Exit, typer.Abort):
+            raise
+        except BrokenPipeError:  # the reader went away (| head): nothing more to say, to anyone
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
+        except Exception as raised:  # noqa: BLE001 - the one boundary between the library and a shell
             if ctx.obj is not None and getattr(ctx.obj, "debug", False):
                 raise
+            exc = explain_unexpected(raised)
             typer.echo(f"Error: {exc.message}", err=True)
             if exc.hint:
                 typer.echo(f"Hint: {exc.hint}", err=True)

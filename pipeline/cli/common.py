@@ -17,17 +17,19 @@ def aws_settings(ctx: typer.Context, role_arn: str | None = None):
     return settings_of(ctx).with_role(role_arn)
 
 
-def open_store(ctx: typer.Context):
-    """The lake named by --lake / $FLOWLOGS_LAKE / the default, opened for use."""
+def open_store(ctx: typer.Context, *, create: bool = True):
+    """The lake named by --lake / $FLOWLOGS_LAKE / the default, opened for use (created if missing)."""
     from pipeline.lake import store as lake
     from pipeline.aws import pyarrow_s3_options
 
     g = settings_of(ctx)
     options = pyarrow_s3_options(aws_settings(ctx)) if (g.lake or "").startswith("s3://") else None
-    try:
-        return lake.open_lake(g.lake, s3_options=options)
-    except lake.LakeError as exc:
-        raise FlowlogsError(str(exc)) from None
+    return lake.open_lake(g.lake, s3_options=options, create=create)
+
+
+def read_store(ctx: typer.Context):
+    """The lake, for commands that only read it: a mistyped --lake is an error, never a new lake."""
+    return open_store(ctx, create=False)
 
 
 FORMAT_HELP = "table (default on a terminal), plain (default in a pipe), json, jsonl, csv, markdown, html."
@@ -52,6 +54,15 @@ def filters_from(since, until, cluster, service, task, dest, port, kinds):
         raise FlowlogsError(f"--kind: unknown kind {', '.join(bad)}", f"valid kinds: {', '.join(KINDS)}")
     return Filters(instant("--since", since), instant("--until", until), cluster, service, task, dest, port,
                    tuple(kinds or ()))
+
+
+def check_output(output: str | None) -> None:
+    """Refuse an --output whose folder does not exist before any work is done."""
+    import os
+
+    folder = os.path.dirname(os.path.abspath(output)) if output else None
+    if folder and not os.path.isdir(folder):
+        raise FlowlogsError(f"--output {output}: the folder {folder} does not exist", "create it, or write elsewhere")
 
 
 BY_HELP = ("incident: one line per problem (service → destination, kind, cause, tasks), then the details; "

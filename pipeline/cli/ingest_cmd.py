@@ -46,7 +46,8 @@ def ingest(
                       tuple(account or ()), tuple(s3_region or ()), stream_prefix)
     store = open_store(ctx)
     summary, run, notes = pull(store, aws_settings(ctx, role_arn), request,
-                               lambda files, size: progress_bar(files, size, disable=quiet))
+                               lambda files, size: progress_bar(files, size, disable=quiet),
+                               say=lambda message: typer.echo(message, err=True))
     for note in notes:
         typer.echo(note)
     print_summary(summary, run, store)

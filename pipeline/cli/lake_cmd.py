@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from pipeline.cli.app import app
-from pipeline.cli.common import FORMAT_HELP, open_store, write_output
+from pipeline.cli.common import FORMAT_HELP, read_store, write_output
 
 lake_app = typer.Typer(help="Inspect the lake: partitions, counts, formats, quarantine.", no_args_is_help=True)
 app.add_typer(lake_app, name="lake", rich_help_panel="Load")
@@ -28,7 +28,7 @@ def info(
     from pipeline import report
     from pipeline.lake.info import lake_info
 
-    data = lake_info(open_store(ctx))
+    data = lake_info(read_store(ctx))
     fmt = "json" if as_json else fmt
     known = fmt is None or report.ALIASES.get(fmt, fmt) in report.format_names()
     name = report.resolve_format(fmt, sys.stdout) if known else fmt  # unknown: write_output says which exist
@@ -53,6 +53,8 @@ def _notes(data: dict) -> list[str]:
     lines += [f"refused {source}: {reason}" for source, reason in data["refused"].items()]
     if data.get("ignored"):
         lines.append(f"ignored {data['ignored']:,} files without records (CloudTrail digest files)")
+    lines += [f"{t}: {v['duplicates']:,} duplicate records: the same record from more than one source"
+              for t, v in data["tables"].items() if v.get("duplicates")]
     last = data["last_run"]
     if last and last["status"] != "complete":
         lines.append(f"last run {last['run_id']} ({last['command']}): {last['status']}, {len(last['left'])} sources "
@@ -69,5 +71,5 @@ def quarantine(ctx: typer.Context, limit: Annotated[int, typer.Option(help="Rows
     """
     from pipeline.lake.info import quarantine_rows
 
-    for row in quarantine_rows(open_store(ctx), limit):
+    for row in quarantine_rows(read_store(ctx), limit):
         print(f"{row['_source']}:{row['_line'] if row['_line'] is not None else '-'}: {row['reason']}\n    {row['text']}")

@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from pipeline.errors import FlowlogsError
+from pipeline.errors import EXIT_FOUND, FlowlogsError
 from pipeline.cli.app import app
-from pipeline.cli.common import aws_settings, open_store, write_output
+from pipeline.cli.common import aws_settings, open_store, read_store, write_output
 
 metadata_app = typer.Typer(help="Import or collect ECS/EC2 metadata (tasks, ENIs, endpoints, rules).", no_args_is_help=True)
 app.add_typer(metadata_app, name="metadata", rich_help_panel="Load")
@@ -17,13 +17,16 @@ app.add_typer(metadata_app, name="metadata", rich_help_panel="Load")
 def _print_result(result) -> None:
     counts = ", ".join(f"{t} {n}" for t, n in sorted(result.counts.items()) if n)
     if result.snapshot_id is None:
-        typer.echo("nothing new: every file was imported before")
+        typer.echo("nothing imported: every file was refused" if result.refused and not result.skipped
+                   else "nothing new: every file was imported before")
     else:
         typer.echo(f"snapshot {result.snapshot_id}: {counts or 'no rows'}")
     for name in result.skipped:
         typer.echo(f"  skipped (already imported): {name}")
     for warning in result.warnings:
         typer.echo(f"  warning: {warning}", err=True)
+    for name, reason in result.refused:
+        typer.echo(f"  refused {name}: {reason}", err=True)
 
 
 @metadata_app.command("import")
@@ -34,7 +37,8 @@ def import_cmd(
 ) -> None:
     """Import AWS CLI JSON: describe-network-interfaces, describe-tasks, describe-security-groups, …
 
-    Files are recognised by content; importing the same files twice adds nothing.
+    Files are recognised by content; importing the same files twice adds nothing. Files not
+    recognised are listed with the reason and the others imported (exit status 1).
 
     Example: flowlogs metadata import sample_logs/metadata/
     """
@@ -50,6 +54,8 @@ def import_cmd(
     except (ValueError, FileNotFoundError) as exc:
         raise FlowlogsError(str(exc)) from None
     _print_result(result)
+    if result.refused:
+        raise typer.Exit(EXIT_FOUND)
 
 
 @metadata_app.command("collect")
@@ -118,7 +124,7 @@ def whois_cmd(
     from pipeline.times import parse_time
 
     try:
-        answer = whois(open_store(ctx), target, parse_time(at) if at else None)
+        answer = whois(read_store(ctx), target, parse_time(at) if at else None)
     except ValueError as exc:
         raise FlowlogsError(str(exc), "give an IPv4/IPv6 address or an eni-… id") from None
     if fmt in (None, "json"):

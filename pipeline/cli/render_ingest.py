@@ -36,9 +36,10 @@ def progress_bar(files: int, total_bytes: int, *, disable: bool = False):
 def print_summary(summary, run, store) -> None:
     records = summary.records or {}
     rate = sum(records.values()) / summary.seconds if summary.seconds else 0
-    unfetched = summary.sources - summary.skipped - len(run.sources)
+    read = len(run.sources) - len(summary.kept)
+    unfetched = summary.sources - summary.skipped - read
     print(
-        f"ingested {len(run.sources)} of {summary.sources} sources ({summary.skipped} already in the lake"
+        f"ingested {read} of {summary.sources} sources ({summary.skipped} already in the lake"
         f"{f', {unfetched} left' if unfetched else ''}) into {store.uri} in {summary.seconds:.1f}s"
     )
     for table in TABLES:
@@ -56,5 +57,7 @@ def print_summary(summary, run, store) -> None:
     ignored = [e for e in run.sources if e.get("ignored")]
     for reason in sorted({e["ignored"] for e in ignored}):
         print(f"  ignored {sum(e['ignored'] == reason for e in ignored)} files: {reason}")
+    for source in summary.kept:
+        print(f"  skipped {source}: a shorter copy of a delivery the lake holds a longer version of")
     for source, reason in summary.left:
         print(f"  left {source}: {reason}")

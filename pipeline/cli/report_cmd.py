@@ -9,7 +9,7 @@ import typer
 from pipeline.errors import EXIT_FOUND, FlowlogsError
 from pipeline.vocabulary import KINDS
 from pipeline.cli.app import app
-from pipeline.cli.common import BY_HELP, FORMAT_HELP, filters_from, open_store, write_output
+from pipeline.cli.common import BY_HELP, FORMAT_HELP, check_output, filters_from, read_store, write_output
 
 report_app = typer.Typer(help="Findings and reports, in table/json/jsonl/csv/markdown/html.", no_args_is_help=True)
 app.add_typer(report_app, name="report", rich_help_panel="Analyse")
@@ -39,21 +39,21 @@ def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, c
     Example: flowlogs report findings --since 2h --service orders --format json
     """
     from pipeline.analysis.reports import findings_document
+    from pipeline.vocabulary import KINDS
 
     flt = filters_from(since, until, cluster, service, task, dest, port, kind)
-    doc = findings_document(open_store(ctx), flt, settle)
+    wanted = {k.strip() for k in (fail_on or "").split(",") if k.strip()}
+    if wanted - set(KINDS):  # options are checked before any work or output
+        raise FlowlogsError(f"--fail-on: unknown kind {', '.join(sorted(wanted - set(KINDS)))}",
+                            f"valid kinds: {', '.join(KINDS)}")
+    check_output(output)
+    doc = findings_document(read_store(ctx), flt, settle)
     write_output(doc, fmt, output, title="Fargate connectivity findings", by=by)
-    if fail_on is not None:
-        wanted = {k.strip() for k in fail_on.split(",") if k.strip()}
-        unknown = wanted - set(KINDS)
-        if unknown:
-            raise FlowlogsError(f"--fail-on: unknown kind {', '.join(sorted(unknown))}",
-                                f"valid kinds: {', '.join(KINDS)}")
-        failing = sum(1 for incident in doc["incidents"] if incident["kind"] in wanted)
-        if failing:
-            typer.echo(f"--fail-on: {failing} incident{'s' if failing > 1 else ''} of {', '.join(sorted(wanted))}",
-                       err=True)
-            raise typer.Exit(EXIT_FOUND)
+    failing = sum(1 for incident in doc["incidents"] if incident["kind"] in wanted)
+    if failing:
+        typer.echo(f"--fail-on: {failing} incident{'s' if failing > 1 else ''} of {', '.join(sorted(wanted))}",
+                   err=True)
+        raise typer.Exit(EXIT_FOUND)
 
 
 def _table(name: str):
@@ -62,7 +62,7 @@ def _table(name: str):
         from pipeline.analysis.reports import table_report
 
         flt = filters_from(since, until, None, None, None, None, port, None)
-        write_output(table_report(open_store(ctx), name, flt, settle), fmt, output, title=name)
+        write_output(table_report(read_store(ctx), name, flt, settle), fmt, output, title=name)
 
     return command
 
@@ -88,5 +88,5 @@ def task_cmd(ctx: typer.Context, task_id: Annotated[str, typer.Argument(help="Ta
     from pipeline.analysis.reports import task_report
 
     flt = filters_from(since, until, None, None, None, None, None, None)
-    result = task_report(open_store(ctx), task_id, flt)
+    result = task_report(read_store(ctx), task_id, flt)
     write_output(result["records"], fmt, output, title=f"task {task_id}", sort=False)

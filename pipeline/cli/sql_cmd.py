@@ -8,7 +8,7 @@ import typer
 
 from pipeline.errors import FlowlogsError
 from pipeline.cli.app import app
-from pipeline.cli.common import FORMAT_HELP, open_store, write_output
+from pipeline.cli.common import FORMAT_HELP, check_output, read_store, write_output
 
 
 @app.command("sql", rich_help_panel="Analyse")
@@ -20,8 +20,11 @@ def sql_cmd(
     list_queries: Annotated[bool, typer.Option("--list", help="List the saved questions in queries/ with their parameters and defaults.")] = False,
     fmt: Annotated[Optional[str], typer.Option("--format", help=FORMAT_HELP)] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file.")] = None,
+    allow_writes: Annotated[bool, typer.Option("--allow-writes", help="Let the SQL read and write files outside the lake (COPY … TO, ATTACH); the lake's own files stay read-only.")] = False,
 ) -> None:
     """Run DuckDB SQL over the lake's views (flows, conversations, findings, metadata).
+
+    The lake is opened read-only and DuckDB can open no other file, unless --allow-writes.
 
     With no query, opens an interactive prompt with history. Views: flows,
     interface_status, tgw_flows, quarantine, every metadata table (and current_<table>),
@@ -43,7 +46,7 @@ def sql_cmd(
         except OSError as exc:
             raise FlowlogsError(f"--file: {exc}") from None
     if query is None:
-        _prompt(ctx)
+        _prompt(ctx, allow_writes)
         return
     given = _params(param or [])
     if query in queries.registry():
@@ -52,7 +55,8 @@ def sql_cmd(
         query, params = saved.sql, saved.param_values(given)
     else:
         params = {name: _value(text) for name, text in given.items()}
-    write_output(_run(ctx, query, params), fmt, output, title="sql", sort=False)
+    check_output(output)
+    write_output(_run(ctx, query, params, allow_writes), fmt, output, title="sql", sort=False)
 
 
 def _check_runnable(saved) -> None:
@@ -82,18 +86,18 @@ def _value(text: str):
     return int(text) if text.lstrip("-").isdigit() else text
 
 
-def _run(ctx, sql: str, params: dict):
+def _run(ctx, sql: str, params: dict, allow_writes: bool):
     import duckdb
 
     from pipeline.analysis.sql import run
 
     try:
-        return run(open_store(ctx), sql, params)
+        return run(read_store(ctx), sql, params, allow_writes=allow_writes)
     except duckdb.Error as exc:
         raise FlowlogsError(f"SQL: {exc}", "views: flows, conversations, findings, metadata tables; see flowlogs sql --list") from None
 
 
-def _prompt(ctx) -> None:
+def _prompt(ctx, allow_writes: bool) -> None:
     """A small REPL over one connection (every view built once): statements end with ';',
     history in ~/.flowlogs_history."""
     import os
@@ -102,9 +106,10 @@ def _prompt(ctx) -> None:
     import duckdb
 
     from pipeline.analysis.findings import rows
-    from pipeline.analysis.sql import DERIVED, connect_for
+    from pipeline.analysis.sql import DERIVED, check, connect_for
 
-    con = connect_for(open_store(ctx), " ".join(DERIVED))
+    store = read_store(ctx)
+    con = connect_for(store, " ".join(DERIVED), allow_writes=allow_writes)
 
     history = os.path.expanduser("~/.flowlogs_history")
     try:
@@ -119,8 +124,9 @@ def _prompt(ctx) -> None:
             buffer += line + "\n"
             if buffer.strip().endswith(";"):
                 try:
+                    check(store, buffer, allow_writes=allow_writes)
                     write_output(rows(con, buffer.strip().rstrip(";")), None, None, title="sql", sort=False)
-                except duckdb.Error as exc:
+                except (duckdb.Error, FlowlogsError) as exc:
                     typer.echo(f"Error: {exc}", err=True)
                 buffer = ""
     except EOFError:
@@ -140,5 +146,5 @@ def export_cmd(
     """
     from pipeline.analysis.export import export_duckdb
 
-    counts = export_duckdb(open_store(ctx), duckdb_file)
+    counts = export_duckdb(read_store(ctx), duckdb_file)
     typer.echo(f"wrote {duckdb_file}: flows views, " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))

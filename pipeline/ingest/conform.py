@@ -13,7 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.fields import BY_NAME
+from pipeline.addresses import ip_keys
+from pipeline.fields import BY_COLUMN, BY_NAME, ORDERED
 from pipeline.lake.store import SCHEMA, Problem
 
 _INT32_MAX = 2**31 - 1
@@ -72,6 +73,27 @@ def _integers(name: str, array: pa.Array, rejects: _Rejects) -> pa.Array:
     return pc.cast(array, pa.int64())
 
 
+def _check_values(typed: dict[str, pa.Array], rejects: _Rejects) -> None:
+    """Reject the values the field catalog says AWS never writes (ranges, words, addresses, order)."""
+    for column, values in typed.items():
+        field = BY_COLUMN[column]
+        if field.range and values.null_count < len(values):
+            low, high = field.range
+            outside = pc.or_(pc.less(values, low), pc.greater(values, high))
+            rejects.add(outside, lambda i, f=field, v=values: f"{f.name} {v[i].as_py()} is outside {low}..{high}")
+        if field.values:
+            other = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, pa.array(field.values))))
+            rejects.add(other, lambda i, f=field, v=values:
+                        f"{f.name} is not one of {', '.join(f.values)}: {v[i].as_py()!r}")
+        if field.address:
+            bad = pc.and_(pc.is_valid(values), pc.is_null(ip_keys(values)))
+            rejects.add(bad, lambda i, f=field, v=values: f"{f.name} is not an IP address: {v[i].as_py()!r}")
+    for first, second in ORDERED:
+        a, b = typed.get(BY_NAME[first].column), typed.get(BY_NAME[second].column)
+        if a is not None and b is not None:
+            rejects.add(pc.less(b, a), lambda i: f"{second} {b[i].as_py()} is before {first} {a[i].as_py()}")
+
+
 def conform(columns: dict[str, pa.Array], lines: np.ndarray, ctx: Context) -> tuple[pa.Table, list[Problem]]:
     """Type ``columns`` (keyed by field name, unknown names allowed) into the lake schema.
 
@@ -107,6 +129,8 @@ def conform(columns: dict[str, pa.Array], lines: np.ndarray, ctx: Context) -> tu
             rejects.add(too_big, lambda i, v=values: f"{name} is out of range: {v[i].as_py()}")
             values = pc.if_else(too_big, None, values)
         typed[field.column] = pc.cast(values, field.arrow_type)
+
+    _check_values(typed, rejects)
 
     for column, value in ctx.defaults.items():
         if value is not None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from pipeline.errors import FlowlogsError
 from pipeline.ingest.conform import Context, Problem, conform
 from pipeline.ingest.events import Events
 from pipeline.fields import BY_NAME, normalise
@@ -29,7 +30,7 @@ from pipeline.fields import BY_NAME, normalise
 _STREAM_ENI = re.compile(r"^(eni-[0-9a-f]+)")
 
 
-class NotFlowLogs(ValueError):
+class NotFlowLogs(FlowlogsError, ValueError):
     """The file is JSON but not one of the flow-log delivery shapes."""
 
 

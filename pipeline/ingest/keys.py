@@ -18,6 +18,7 @@ Route 53 Resolver query logs go to ``AWSLogs/{account}/vpcdnsquerylogs/{vpc-id}/
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -43,9 +44,33 @@ _TRAIL_NAME = re.compile(
     r"(?P<account>\d{12})_CloudTrail(?:-[A-Za-z]+)?_(?P<region>[a-z0-9-]+)_(?P<stamp>\d{8}T\d{4}Z)_\w+\.json(?:\.gz)?$"
 )
 _NAME = re.compile(
-    r"(?P<account>\d{12})_vpcflowlogs_(?P<region>[a-z0-9-]+)_(?P<flow_log>fl-[0-9a-f]+)_"
-    r"(?P<stamp>\d{8}T\d{4}Z)_[0-9a-f]+\.(?:log\.gz|log|log\.parquet|gz\.parquet|parquet)$"
+    r"(?P<delivery>(?P<account>\d{12})_vpcflowlogs_(?P<region>[a-z0-9-]+)_(?P<flow_log>fl-[0-9a-f]+)_"
+    r"(?P<stamp>\d{8}T\d{4}Z)_[0-9a-f]+)\.(?:log\.gz|log|log\.parquet|gz\.parquet|parquet)$"
 )
+
+# The file names AWS gives each delivery, by the kind of log. The ``delivery`` group is the
+# name without folder and compression suffix: the same whether the object is read from S3, a
+# local download, gunzipped or gzipped again. A new kind of delivery is one more entry.
+DELIVERIES: dict[str, re.Pattern] = {
+    "vpcflowlogs": _NAME,
+    # {account}_CloudTrail_{region}_{YYYYMMDDTHHmmZ}_{unique}.json.gz
+    "cloudtrail": re.compile(r"(?P<delivery>\d{12}_CloudTrail_[a-z0-9-]+_\d{8}T\d{4}Z_[0-9A-Za-z]+)\.json(?:\.gz)?$"),
+}
+
+
+def delivery_id(key: str) -> str | None:
+    """The ingest id of the AWS delivery a key or path is a copy of (None: not an AWS file name)."""
+    name = delivery_name(key)
+    return hashlib.sha256(f"delivery {name}".encode()).hexdigest() if name else None
+
+
+def delivery_name(key: str) -> str | None:
+    """``kind/name`` of the AWS delivery a key or path is a copy of, or None (not an AWS file name)."""
+    base = key.rsplit("/", 1)[-1]
+    for kind, pattern in DELIVERIES.items():
+        if match := pattern.search(base):
+            return f"{kind}/{match['delivery']}"
+    return None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """Ingest sources into the lake: one source per worker process, streamed, idempotent.
 
 A source has a ``name``, a ``size``, ``open()`` (a binary file object, possibly
-seekable) and ``identity()`` → (ingest id, etag). ``LocalFile`` (here) is identified by
-its content; S3 objects and CloudWatch stream-hours by their name, with the ETag (or a
-content digest) as the version. Sources whose identity comes from a listing set
+seekable) and ``identity()`` → (ingest id, etag). An AWS delivery is identified by its
+file name (``keys.delivery_id``) whichever way it comes, a local copy's version being its
+decompressed content and an S3 object's its ETag; other local files by their decompressed
+content, other S3 objects by their URL, CloudWatch stream-hours by their name. Sources whose identity comes from a listing set
 ``LISTED = True`` and are skipped without a fetch when that version is known; they may
 also give ``key_info()`` and a ``log_format``.
 
@@ -16,11 +17,15 @@ the previous one. A source that cannot be fetched now is reported as left, not r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import os
 import shutil
+import signal
+import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -31,8 +36,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import aws
+from pipeline.errors import FlowlogsError
 from pipeline.lake import store as lake
-from pipeline.ingest.keys import KeyInfo, parse_key
+from pipeline.ingest.keys import KeyInfo, delivery_name, parse_key
 from pipeline.ingest.readers import SourceError, SourceIgnored, read_source
 from pipeline.ingest.sources import SourceUnavailable
 from pipeline.lake.storage import Store
@@ -86,15 +92,32 @@ def _key_info(src) -> KeyInfo:
 
 
 def _unchanged(ingest_id: str, etag: str | None, known: dict[str, dict]) -> bool:
-    return ingest_id in known and known[ingest_id].get("etag") == etag
+    """Whether this version of the source was read before (kept, or found shorter than the one kept),
+    or its content was, from a file without the delivery's name (a local file's version is its content)."""
+    entry = known.get(ingest_id)
+    if entry is not None and etag in (entry.get("versions") or [entry.get("etag")]):
+        return True
+    return etag is not None and etag in known
 
 
-def ingest_one(store: Store, src, log_format: tuple[str, ...] | None, known: dict[str, dict]) -> dict:
+def _with_contents(known: dict[str, dict]) -> dict[str, dict]:
+    """``known``, and each delivery's content digests as ids: a renamed copy of a delivery is that delivery."""
+    contents = {v: {"versions": [None]} for e in known.values() for v in e.get("versions") or () if v}
+    return {**contents, **known}
+
+
+class LakeWriteError(FlowlogsError):
+    """The lake (or its staging folder) cannot be written: a full disk, a read-only file system.
+    The run stops; what it published is consistent, and the next run redoes the rest."""
+
+
+def ingest_one(store: Store, src, log_format: tuple[str, ...] | None, known: dict[str, dict], staging: str) -> dict:
     """Read one source into the lake; returns its manifest entry.
 
     The entry says ``skipped`` if this version is already in, or ``left`` (with the
-    reason) if the source could not be fetched; a new version of a source replaces
-    the rows of the previous one.
+    reason) if the source could not be fetched. A new version of a source replaces the
+    rows of the previous one; for an AWS delivery met elsewhere (copies of one immutable
+    file: truncated, gunzipped, fetched another way) only if it is not shorter.
     """
     retries_before = aws.retries()
     try:
@@ -106,8 +129,9 @@ def ingest_one(store: Store, src, log_format: tuple[str, ...] | None, known: dic
     if _unchanged(ingest_id, etag, known):
         return {**base, "skipped": True}
     previous = known.get(ingest_id)
+    longest_wins = delivery_name(src.name) is not None
     try:
-        entry = asdict(_read_into_lake(store, src, ingest_id, etag, log_format, previous))
+        entry = _read_into_lake(store, src, ingest_id, etag, log_format, previous, staging, longest_wins)
     except SourceUnavailable as exc:
         entry = {**base, "left": str(exc)}
     return {**entry, "retries": aws.retries() - retries_before}
@@ -116,17 +140,33 @@ def ingest_one(store: Store, src, log_format: tuple[str, ...] | None, known: dic
 def _refused(store: Store, src, reason: str) -> lake.SourceEntry:
     """The entry (and quarantine row) of a source that cannot even be identified; keyed by its name."""
     ingest_id = hashlib.sha256(f"unreadable {src.name}".encode()).hexdigest()
-    store.write_parquet(f"quarantine/{ingest_id[:16]}.parquet",
-                        lake.quarantine_table([lake.Problem(None, reason, "")], src.name, ingest_id))
+    _writing(store.write_parquet, f"quarantine/{ingest_id[:16]}.parquet",
+             lake.quarantine_table([lake.Problem(None, reason, "")], src.name, ingest_id))
     return lake.SourceEntry(ingest_id=ingest_id, source=src.name, size=src.size, refused=reason)
 
 
-def _read_into_lake(store, src, ingest_id, etag, log_format, previous) -> lake.SourceEntry:
+def _writing(write, *args):
+    """``write(*args)``, a failure to write being the lake's (the run stops), not the source's."""
+    try:
+        return write(*args)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise LakeWriteError(f"could not write to the lake: {exc.strerror or exc}{where}",
+                             "free some space or fix the lake's folder, then run again: "
+                             "the sources not finished are read again") from None
+
+
+def _longer(entry: lake.SourceEntry, previous: dict) -> bool:
+    """Whether ``entry`` reaches at least as far as ``previous`` (more lines; as many, fewer bad)."""
+    return (entry.lines, -entry.quarantined) >= (previous.get("lines", 0), -previous.get("quarantined", 0))
+
+
+def _read_into_lake(store, src, ingest_id, etag, log_format, previous, staging_root, longest_wins) -> dict:
     info = _key_info(src)
     key_defaults = {"account": info.account, "region": info.region, "date": info.date}
     defaults = {"account_id": info.account, "region": info.region, "vpc_id": info.vpc_id}
     entry = lake.SourceEntry(ingest_id=ingest_id, source=src.name, size=src.size, etag=etag)
-    staging = tempfile.mkdtemp(prefix=f"ingest-{ingest_id[:16]}-", dir=_staging_root(store))
+    staging = _writing(tempfile.mkdtemp, "", f"{ingest_id[:16]}-", staging_root)
     outputs = _Outputs(staging, ingest_id)
     problems = []
     formats: set[str] = set()
@@ -138,6 +178,7 @@ def _read_into_lake(store, src, ingest_id, etag, log_format, previous) -> lake.S
                 problems += bad
                 if not batch.num_rows:
                     continue
+                entry.lines = max(entry.lines, pc.max(batch["_line"]).as_py() or 0)
                 formats.update(pc.unique(batch["_format"]).to_pylist())
                 tables, foreign = lake.route(batch)
                 problems += foreign
@@ -148,75 +189,116 @@ def _read_into_lake(store, src, ingest_id, etag, log_format, previous) -> lake.S
                     values = pc.unique(parts).to_pylist()
                     for part in values:
                         rows = table if len(values) == 1 else table.filter(pc.equal(parts, part))
-                        outputs.add(f"{name}/{part}/{outputs.stem}-0.parquet", rows)
+                        _writing(outputs.add, f"{name}/{part}/{outputs.stem}-0.parquet", rows)
         except SourceIgnored as exc:
             entry.ignored = str(exc)
         except SourceError as exc:
             entry.refused = str(exc)
             problems.append(lake.Problem(None, str(exc), ""))
+        except LakeWriteError:
+            raise
         except OSError as exc:
             entry.refused = f"could not read the file: {exc}"
             problems.append(lake.Problem(None, entry.refused, ""))
-        files = outputs.close()
-        _publish(store, outputs.local, files, ingest_id, lake.quarantine_table(problems, src.name, ingest_id), previous)
+        entry.files = _writing(outputs.close)
+        entry.formats = sorted(formats)
+        for relpath, rows in outputs.rows.items():
+            table = relpath.split("/", 1)[0]
+            entry.records[table] = entry.records.get(table, 0) + rows
+        entry.quarantined = sum(1 for p in problems if p.line is not None)
+        entry.lines = max([entry.lines] + [p.line for p in problems if p.line is not None])
+        versions = (previous.get("versions") or [previous.get("etag")]) if previous else []
+        if previous and longest_wins and previous.get("source") != src.name and not _longer(entry, previous):
+            return {**previous, "versions": versions + [etag], "kept": src.name}
+        entry.versions = versions + [etag]
+        _publish(store, outputs.local, entry.files, ingest_id, lake.quarantine_table(problems, src.name, ingest_id),
+                 previous)
     finally:
-        outputs.close()
         shutil.rmtree(staging, ignore_errors=True)
-    entry.files = files
-    entry.formats = sorted(formats)
-    for relpath, rows in outputs.rows.items():
-        table = relpath.split("/", 1)[0]
-        entry.records[table] = entry.records.get(table, 0) + rows
-    entry.quarantined = sum(1 for p in problems if p.line is not None)
-    return entry
+        with contextlib.suppress(Exception):
+            outputs.close()
+    return asdict(entry)
 
 
 def _publish(store: Store, staged: dict[str, str], files: list[str], ingest_id: str, quarantined: pa.Table,
              previous: dict | None) -> None:
     """Move the staged files into the lake, write the quarantine, prune what a previous version left."""
     quarantine = f"quarantine/{ingest_id[:16]}.parquet"
-    try:
-        for relpath in files:
-            store.publish(staged[relpath], relpath)
-        if quarantined.num_rows:
-            store.write_parquet(quarantine, quarantined)
-        elif previous:
-            store.delete(quarantine)
-        for stale in set(previous["files"]) - set(files) if previous else ():
-            store.delete(stale)  # the previous version wrote a partition this one does not
-    except OSError as exc:
-        raise SourceUnavailable(f"could not write to the lake: {exc}") from None
+    for relpath in files:
+        _writing(store.publish, staged[relpath], relpath)
+    if quarantined.num_rows:
+        _writing(store.write_parquet, quarantine, quarantined)
+    elif previous:
+        _writing(store.delete, quarantine)
+    for stale in set(previous["files"]) - set(files) if previous else ():
+        _writing(store.delete, stale)  # the previous version wrote a partition this one does not
 
 
-def _staging_root(store: Store) -> str | None:
-    if store.is_local:
-        root = store.path("_staging")
-        os.makedirs(root, exist_ok=True)
-        return root
-    return None
+def _staging_root(store: Store) -> str:
+    """Where runs stage their files: in the lake (same file system: publishing is a rename), or for
+    a lake on S3 in the temporary directory."""
+    return store.path("_staging") if store.is_local else os.path.join(tempfile.gettempdir(), "flowlogs-staging")
 
 
-def _sweep_staging(store: Store) -> None:
-    """Remove the staging folders killed runs left behind (local lakes; on S3 staging is in /tmp)."""
+def _run_staging(store: Store, run_id: str) -> str:
+    """This run's staging folder, after removing those of runs that are not running any more."""
     root = _staging_root(store)
+    _writing(os.makedirs, root, 0o777, True)
     cutoff = time.time() - STALE_STAGING
-    for entry in os.scandir(root) if root else ():
-        if entry.stat().st_mtime < cutoff:
+    for entry in os.scandir(root):
+        host, _, rest = entry.name.partition("--")
+        pid = rest.partition("--")[0]
+        if (host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))) or entry.stat().st_mtime < cutoff:
             shutil.rmtree(entry.path, ignore_errors=True)
+    folder = os.path.join(root, f"{socket.gethostname()}--{os.getpid()}--{run_id}")
+    _writing(os.makedirs, folder, 0o777, True)
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 _worker_state: tuple | None = None
 
 
-def _init_worker(location: str, s3_options: dict | None, log_format, known: dict) -> None:
+def _init_worker(location: str, s3_options: dict | None, log_format, known: dict, staging: str, parent: int) -> None:
     global _worker_state
     pa.set_cpu_count(1)  # the parallelism is the processes: one Arrow thread each avoids oversubscription
-    _worker_state = (Store.open(location, s3_options=s3_options), log_format, known)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop (and says so)
+    threading.Thread(target=_die_with, args=(parent,), name="parent-watch", daemon=True).start()
+    _worker_state = (Store.open(location, s3_options=s3_options), log_format, known, staging)
 
 
-def _worker(src) -> dict:
-    store, log_format, known = _worker_state
-    return ingest_one(store, src, log_format, known)
+def _die_with(parent: int) -> None:
+    """End this worker as soon as its parent is gone (killed with SIGKILL, say): it must not go on
+    publishing files for a run nobody records."""
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
+
+
+def _worker(group: list) -> list[dict]:
+    store, log_format, known, staging = _worker_state
+    return _ingest_group(store, group, log_format, known, staging)
+
+
+def _ingest_group(store: Store, group: list, log_format, known: dict, staging: str) -> list[dict]:
+    """Copies of one delivery, one after the other (each compared with what the previous left)."""
+    known = dict(known)
+    entries = []
+    for src in group:
+        entry = ingest_one(store, src, log_format, known, staging)
+        if not entry.get("skipped") and not entry.get("left"):
+            known[entry["ingest_id"]] = entry
+        entries.append(entry)
+    return entries
 
 
 @dataclass
@@ -232,6 +314,7 @@ class Summary:
     seconds: float = 0.0
     retries: int = 0  # requests retried (throttling, 5xx, dropped connections)
     left: list = field(default_factory=list)  # [source, reason]: not fetched, the next run retries
+    kept: list = field(default_factory=list)  # copies of a delivery shorter than the version in the lake
 
     @property
     def clean(self) -> bool:
@@ -254,14 +337,14 @@ def ingest(
     ``left`` lists what planning could not reach ([what, reason]); it is reported with the run.
 
     The run's manifest is checkpointed as sources complete, so a killed run loses at
-    most the sources in flight, and the next run redoes exactly those. Concurrent runs
-    on one lake should hold ``locking.lake_lock``.
+    most the sources in flight, and the next run redoes exactly those. SIGTERM stops the
+    run cleanly (``Stopped``); its workers end with it, whatever kills it. Concurrent
+    runs on one lake should hold ``locking.lake_lock``.
     """
     started = time.monotonic()
-    _sweep_staging(store)
     run = lake.new_run(store, command)
-    known = lake.manifest(store) if known is None else known
-    known = {k: {"etag": v.get("etag"), "files": v.get("files", [])} for k, v in known.items()}
+    staging = _run_staging(store, run.run_id)
+    known = _with_contents(lake.manifest(store) if known is None else known)
     summary = Summary(run.run_id, left=list(left or []))
     workers = max(1, workers or os.cpu_count() or 1)
     last_save = 0.0
@@ -275,6 +358,10 @@ def ingest(
             summary.skipped += 1
         elif entry.get("left"):
             summary.left.append([entry["source"], entry["left"]])
+        elif entry.get("kept"):  # a shorter copy of a delivery already in: remembered, not read again
+            summary.skipped += 1
+            summary.kept.append(entry.pop("kept"))
+            run.sources.append(entry)
         else:
             run.sources.append(entry)
             summary.refused += bool(entry["refused"])
@@ -285,27 +372,71 @@ def ingest(
         if progress:
             progress(entry)
         if time.monotonic() - last_save > 2:
-            run.save(store)
+            _writing(run.save, store)
             last_save = time.monotonic()
 
-    todo = []
+    groups: dict[str, list] = {}
     for src in sources:  # listed sources know their identity without a fetch: skip known ones here
         if getattr(src, "LISTED", False) and _unchanged(*src.identity(), known):
             done({"ingest_id": src.identity()[0], "source": src.name, "size": src.size, "skipped": True})
-        else:
-            todo.append(src)
-    if workers == 1 or len(todo) <= 1:
-        for src in todo:
-            done(ingest_one(store, src, log_format, known))
-    elif todo:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx, initializer=_init_worker,
-                                 initargs=(store.uri, store.s3_options, log_format, known)) as pool:
-            for future in as_completed([pool.submit(_worker, src) for src in todo]):
-                done(future.result())
+        else:  # copies of one delivery go to one worker, one after the other
+            groups.setdefault(delivery_name(src.name) or src.name, []).append(src)
+    try:
+        with _stop_on_sigterm():
+            if workers == 1 or len(groups) <= 1:
+                for group in groups.values():
+                    for entry in _ingest_group(store, group, log_format, known, staging):
+                        done(entry)
+            elif groups:
+                _in_workers(store, list(groups.values()), log_format, known, staging, workers, done)
+    except Stopped as exc:
+        run.status = "stopped"
+        _writing(run.save, store)
+        raise Stopped(f"{exc.message}: {len(run.sources)} sources were ingested, {summary.skipped} skipped",
+                      "run the same command again: it goes on where this one stopped") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     run.left = summary.left
     run.finished = lake.now_iso()
     run.status = "incomplete" if summary.left else "complete"
-    run.save(store)
+    _writing(run.save, store)
     summary.seconds = time.monotonic() - started
     return summary, run
+
+
+def _in_workers(store, groups, log_format, known, staging, workers, done) -> None:
+    """The groups in worker processes; on any way out (SIGTERM, an error) the workers are ended."""
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(groups)), mp_context=ctx, initializer=_init_worker,
+                               initargs=(store.uri, store.s3_options, log_format, known, staging, os.getpid()))
+    try:
+        for future in as_completed([pool.submit(_worker, group) for group in groups]):
+            for entry in future.result():
+                done(entry)
+    except BaseException:
+        for child in multiprocessing.active_children():
+            child.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+class Stopped(FlowlogsError):
+    """The run was asked to stop (SIGTERM, as ``timeout``, cron and ECS send)."""
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm():
+    """SIGTERM raises ``Stopped`` in the main thread (elsewhere signals cannot be caught)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Stopped(f"ingest stopped by {signal.Signals(signum).name}")
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from pipeline.errors import FlowlogsError
 from pipeline.fields import BY_NAME, DEFAULT_FORMAT, normalise
 
 _NAME_SHAPE = re.compile(r"^(\$\{)?[a-z][a-z0-9_-]*\}?$")
@@ -16,7 +17,7 @@ EXPORT_TIME = "_export_time"  # the leading timestamp of a CloudWatch Logs expor
 _EXPORT_TIME_SHAPE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?$")
 
 
-class LogFormatError(ValueError):
+class LogFormatError(FlowlogsError, ValueError):
     pass
 
 

@@ -21,15 +21,16 @@ def _no_progress(files: int, total_bytes: int):
     yield None
 
 
-def pull(store, settings, request: "Request", progress: Callable = _no_progress):
+def pull(store, settings, request: "Request", progress: Callable = _no_progress, say: Callable | None = None):
     """Ingest what ``request`` names; returns (summary, run, notes). Holds the lake's lock meanwhile.
 
-    ``progress(files, bytes)`` is a context manager yielding a per-source callback (or None).
+    ``progress(files, bytes)`` is a context manager yielding a per-source callback (or None);
+    ``say(message)`` is told at once when the run has to wait for another run's lock.
     """
     from pipeline.lake import locking
 
     notes: list[str] = []
-    with locking.lake_lock(store, " ".join(["ingest", *request.paths])[:200]):
+    with locking.lake_lock(store, " ".join(["ingest", *request.paths])[:200], on_wait=say):
         runner = _cloudwatch if request.paths[0] == "cloudwatch" else _files_and_s3
         summary, run = runner(store, settings, request, progress, notes)
     return summary, run, notes
@@ -72,7 +73,7 @@ def _files_and_s3(store, settings, request, progress, notes):
         raise FlowlogsError("--since, --until, --account and --region select S3 objects or CloudWatch events",
                             "give an s3:// URL or `cloudwatch LOG_GROUP`")
     try:
-        sources = local.local_sources(local_paths)
+        sources = local.local_sources(local_paths, notes=notes)
     except FileNotFoundError as exc:
         raise FlowlogsError(str(exc), "check the path; S3 URLs start with s3://") from None
     retries_before, left, digests = aws.retries(), [], 0
@@ -84,7 +85,7 @@ def _files_and_s3(store, settings, request, progress, notes):
         digests += listing.digests
     if not sources and not left:
         if not urls:
-            raise FlowlogsError(f"no files under {' '.join(request.paths)}")
+            raise FlowlogsError(f"no files under {' '.join(request.paths)}", "; ".join(notes) or None)
         notes.append(f"no log objects under {' '.join(urls)} in the window")
     if digests:
         notes.append(f"skipped {digests} CloudTrail digest files (signatures of the trail's log files, no events)")

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.errors import FlowlogsError
 from pipeline.ingest import arrowjson, events, jsonlogs
 from pipeline.ingest import textlogs
 from pipeline.ingest.conform import SCHEMA, Context, Problem, conform
@@ -23,7 +24,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20  # compressed bytes read at a time
 
 
-class SourceError(Exception):
+class SourceError(FlowlogsError):
     """The source as a whole cannot be read (refused, unreadable, corrupt)."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -23,42 +24,110 @@ from pipeline.ingest.conform import SCHEMA, Context, Problem, conform
 from pipeline.fields import TGW_DEFAULT_FORMAT
 
 BLOCK_SIZE = 4 << 20
+MAX_LINE = 1 << 20  # bytes: a longer line is quarantined (a flow-log record is at most a few KiB)
 _HEAD = 1 << 16
 _TGW_RESOURCE_TYPES = {"TransitGateway", "TransitGatewayAttachment"}
 _QUARANTINED_TEXT = 4096  # characters of a bad line kept in the quarantine
-_NOT_TEXT = "bytes that are not UTF-8 text (shown as \ufffd): the file is damaged or not a flow log"
+_NOT_TEXT = ("bytes that are not UTF-8 text, or a carriage return inside the line (shown as \ufffd): "
+             "the file is damaged or not a flow log")
+_LONE_CR = re.compile(rb"\r(?!\n|\Z)")  # pyarrow would end a line there, and every line number after it shift
 
 
 class _Text(io.RawIOBase):
     """The stream pyarrow reads: ``head`` (already read, to sniff the format), then the rest.
 
-    Bytes that are not UTF-8 become U+FFFD (pyarrow would stop the whole file at them),
-    and ``damaged`` says it happened, so that those lines are quarantined. All-ASCII
-    data, the normal case, passes through untouched.
+    Lines of more than ``MAX_LINE`` bytes (no flow-log record is) are taken out, leaving an
+    empty line so that line numbers stay exact, and listed in ``cut`` to be quarantined:
+    pyarrow would otherwise stop the whole file at a line longer than its block. Bytes that
+    are not UTF-8 become U+FFFD (pyarrow would stop the whole file at them), and so does a
+    carriage return inside a line (pyarrow would end the line there); ``damaged`` says it
+    happened, so that those lines are quarantined. All-ASCII data of
+    ordinary lines, the normal case, passes through untouched.
     """
 
     def __init__(self, head: bytes, rest):
         self._rest = rest
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self.damaged = False
-        self._pending = self._clean(head)
+        self.cut: list[Problem] = []  # the long lines taken out, not yet reported
+        self._lines = 0  # newlines passed on
+        self._partial = b""  # the start of a line not yet ended (at most MAX_LINE bytes)
+        self._long: tuple[int, bytes] | None = None  # (bytes so far, start) of a long line being skipped
+        self._eof = False
+        self._pending = self._clean(self._lines_of(head))
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
-            out, self._pending = self._pending + self._clean(self._rest.read()), b""
+            out = self._pending + self._clean(self._lines_of(self._rest.read()) + self._end())
+            self._pending = b""
             return out
-        if len(self._pending) < size:  # a full block (pyarrow parses what one read gives as a block)
-            self._pending += self._clean(self._rest.read(size - len(self._pending)))
+        while len(self._pending) < size and not self._eof:  # never b"" before the end: pyarrow takes it as EOF
+            chunk = self._rest.read(size - len(self._pending))
+            self._pending += self._clean(self._lines_of(chunk) if chunk else self._end())
+            if self._pending:
+                break
         out, self._pending = self._pending[:size], self._pending[size:]  # never more than asked
         return out
 
+    def _lines_of(self, data: bytes) -> bytes:
+        """The whole lines ``data`` completes (long ones emptied); the start of the next line is held."""
+        if self._long is None and len(self._partial) + len(data) <= MAX_LINE:  # no line can be too long
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                self._partial += data
+                return b""
+            out = self._partial + data[: cut + 1]
+            self._partial = data[cut + 1 :]
+            self._lines += out.count(b"\n")
+            return out
+        out: list[bytes] = []
+        pieces = data.split(b"\n")
+        for i, piece in enumerate(pieces):
+            self._take(piece, out, ended=i < len(pieces) - 1)
+        return b"".join(out)
+
+    def _take(self, piece: bytes, out: list, ended: bool) -> None:
+        """One piece of a line (the rest of it if ``ended``), into ``out`` or the long line skipped."""
+        if self._long is None and len(self._partial) + len(piece) > MAX_LINE:
+            self._long, self._partial = (len(self._partial), self._partial[:_QUARANTINED_TEXT]), b""
+        if self._long is not None:
+            seen, start = self._long
+            self._long = (seen + len(piece), start if len(start) >= _QUARANTINED_TEXT else start + piece[:_QUARANTINED_TEXT])
+            if ended:
+                self._lines += 1
+                size, start = self._long
+                self.cut.append(Problem(self._lines, f"a line of {size:,} bytes, longer than any flow-log record "
+                                        f"({MAX_LINE:,} bytes at most): not a record",
+                                        start[:_QUARANTINED_TEXT].decode("utf-8", "replace")))
+                self._long = None
+                out.append(b"\n")
+            return
+        if ended:
+            self._lines += 1
+            out.append(self._partial + piece + b"\n")
+            self._partial = b""
+        else:
+            self._partial += piece
+
+    def _end(self) -> bytes:
+        """At the end of the data: the last line, which has no newline."""
+        self._eof = True
+        if self._long is not None:
+            out: list = []
+            self._take(b"", out, True)
+            return b"".join(out)
+        last, self._partial = self._partial, b""
+        return last
+
     def _clean(self, data: bytes) -> bytes:
+        if b"\r" in data:
+            data = _LONE_CR.sub("\ufffd".encode(), data)
         if data.isascii() and not self._decoder.getstate()[0]:
             return data
-        text = self._decoder.decode(data, final=not data)
+        text = self._decoder.decode(data, final=self._eof)
         self.damaged = self.damaged or "\ufffd" in text
         return text.encode()
 
@@ -185,8 +254,13 @@ def read_text(
         if odd:
             yield from _recover(sorted(odd), columns, fmt, ctx)
             odd.clear()
+        if text.cut:
+            yield SCHEMA.empty_table(), text.cut
+            text.cut = []
     if odd:  # lines of a last block that gave no rows
         yield from _recover(sorted(odd), columns, fmt, ctx)
+    if text.cut:
+        yield SCHEMA.empty_table(), text.cut
 
 
 def _drop_replaced(batch: pa.RecordBatch, numbers: np.ndarray):
@@ -203,6 +277,11 @@ def _drop_replaced(batch: pa.RecordBatch, numbers: np.ndarray):
 def _row_text(batch: pa.RecordBatch, i: int) -> str:
     """The line a row came from (``-`` for NULL), for the quarantine."""
     return " ".join("-" if v is None else v for v in (column[i].as_py() for column in batch.columns))
+
+
+def _blank(line: str) -> bool:
+    """A line of nothing but spaces and tabs: skipped, like an empty one."""
+    return not line.strip(" \t\r")
 
 
 def _has_empty(column: pa.Array) -> bool:
@@ -224,8 +303,9 @@ def _drop_blank_and_headers(batch: pa.RecordBatch, numbers: np.ndarray, header_t
         for column in batch.columns[1:]:
             empty = pc.or_(empty, pc.fill_null(pc.equal(pc.binary_length(column), 0), False))
         for i in np.flatnonzero(empty.to_numpy(zero_copy_only=False)):
-            if line := _row_text(batch, int(i)).strip():  # not a blank line
-                odd.append((int(numbers[i]), line))
+            line = _row_text(batch, int(i))
+            if not _blank(line):
+                odd.append((int(numbers[i]), line.strip()))
         drop = empty
     if header_tokens:
         header = pc.equal(batch.column(0), header_tokens[0])
@@ -244,6 +324,8 @@ def _recover(odd, columns, fmt: _Format, ctx) -> Iterator[tuple[pa.Table, list[P
     problems: list[Problem] = []
     by_format: dict[tuple[str, ...], list[tuple[int, list[str]]]] = {}
     for number, text in odd:
+        if _blank(text):
+            continue
         tokens = text.split()
         if "\ufffd" in text:
             problems.append(Problem(number, _NOT_TEXT, text[:_QUARANTINED_TEXT]))

@@ -73,8 +73,25 @@ def load(path: str | Path) -> Config:
     if bad:
         raise FlowlogsError(f"--config {path}: unknown fail_on kind {', '.join(sorted(bad))}",
                             f"valid kinds: {', '.join(KINDS)}")
+    _check_times(path, data)
     top = {k: data.pop(k) for k in _SETTINGS if k in data}
     return Config(Settings(**top), **data)
+
+
+def _check_times(path, data: dict) -> None:
+    """Times and durations are checked when the file is read, before any step runs."""
+    from pipeline.times import TimeParseError, parse_duration, parse_time
+
+    for section, key, parse in (("ingest", "since", parse_time), ("ingest", "until", parse_time),
+                                ("ingest", "late_margin", parse_duration), ("report", "since", parse_time),
+                                ("report", "until", parse_time)):
+        value = data.get(section, {}).get(key)
+        try:
+            if value is not None:
+                parse(str(value))
+        except TimeParseError as exc:
+            raise FlowlogsError(f"--config {path}: [{section}] {key}: {exc}",
+                                "times are ISO-8601 (2026-11-27T09:30Z) or back from now (2h, 30m, 7d)") from None
 
 
 def _pull_requests(cfg: Config):

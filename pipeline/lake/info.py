@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
+
+from pipeline.fields import BY_NAME, RECORD_IDENTITY
 
 from pipeline.lake import store as lake
 from pipeline.lake.storage import Store
@@ -21,20 +24,21 @@ def _dataset(store: Store, table: str):
 
 
 def lake_info(store: Store) -> dict:
-    import pyarrow.compute as pc
-
     all_runs = lake.runs(store)
     manifest = lake.manifest(store, all_runs)
     tables = {}
+    duplicates = duplicate_records(store)
     for kind in TABLES.values():
         data = _dataset(store, kind.name)
         if data is None:
-            tables[kind.name] = {"records": 0, "partitions": 0, "first": None, "last": None}
+            tables[kind.name] = {"records": 0, "partitions": 0, "first": None, "last": None,
+                                 "duplicates": duplicates.get(kind.name, 0)}
             continue
         t = data.to_table(columns=list(dict.fromkeys(kind.time + kind.unique)))
         parts = {f.rsplit("/", 1)[0] for f in data.files}
         tables[kind.name] = {"records": _events(t, kind.unique), "partitions": len(parts),
-                             "first": iso(pc.min(t[kind.time[0]]).as_py()), "last": iso(pc.max(t[kind.time[-1]]).as_py())}
+                             "first": iso(pc.min(t[kind.time[0]]).as_py()), "last": iso(pc.max(t[kind.time[-1]]).as_py()),
+                             "duplicates": duplicates.get(kind.name, 0)}
         if kind.unique:
             tables[kind.name]["stored"] = t.num_rows  # rows, duplicates included (the view shows one of each)
     q = _dataset(store, "quarantine")
@@ -50,6 +54,21 @@ def lake_info(store: Store) -> dict:
         "ignored": sum(1 for e in manifest.values() if e.get("ignored")),
         "last_run": _last_run(all_runs),
     }
+
+
+def duplicate_records(store: Store) -> dict[str, int]:
+    """Per record table, the records that are in it more than once from different sources (the same
+    record delivered twice, or one delivery ingested under two identities): the extra copies."""
+    import duckdb
+
+    from pipeline.lake.views import register_record_views
+
+    con = duckdb.connect()
+    register_record_views(con, store)
+    columns = ", ".join(f'"{BY_NAME[name].column}"' for name in RECORD_IDENTITY)
+    return {table: con.execute(
+        f'SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n, count(DISTINCT "_ingest_id") AS sources '
+        f'FROM "{table}" GROUP BY {columns}) WHERE sources > 1').fetchall()[0][0] for table in lake.RECORD_TABLES}
 
 
 def _last_run(all_runs: list[dict]) -> dict | None:

@@ -33,20 +33,37 @@ def _owner(run: str, ttl: float) -> bytes:
 
 
 def _busy(store: Store, holder: str, wait: float, hint: str) -> FlowlogsError:
-    return FlowlogsError(f"another ingest holds the lock of the lake {store.uri} ({holder or 'unknown owner'}); "
+    return FlowlogsError(f"another ingest holds the lock of the lake {store.uri} ({_whose(holder)}); "
                          f"waited {wait:.0f}s", hint)
 
 
+def _whose(holder: str) -> str:
+    """Who holds the lock, from its owner record, for people."""
+    try:
+        owner = json.loads(holder)
+    except ValueError:
+        return holder.strip() or "unknown owner"
+    left = owner.get("expires", 0) - time.time()
+    expiry = f"expires in {left:.0f}s unless renewed" if left > 0 else f"expired {-left:.0f}s ago"
+    return f"run {owner.get('run', '?')!r} on {owner.get('host', '?')}, pid {owner.get('pid', '?')}; {expiry}"
+
+
+def _waiting(store: Store, holder: str, wait: float, on_wait) -> None:
+    if on_wait:
+        on_wait(f"waiting up to {wait:g}s for the lock of the lake {store.uri}, held by {_whose(holder)}")
+
+
 @contextlib.contextmanager
-def lake_lock(store: Store, run: str, *, wait: float = 600.0, ttl: float = 120.0):
-    """Hold the lake's ingest lock for the block, waiting up to ``wait`` seconds for it."""
+def lake_lock(store: Store, run: str, *, wait: float = 600.0, ttl: float = 120.0, on_wait=None):
+    """Hold the lake's ingest lock for the block, waiting up to ``wait`` seconds for it;
+    ``on_wait(message)`` says whose lock it waits for, once, when it has to wait."""
     lock = _local_lock if store.is_local else _s3_lock
-    with lock(store, run, wait, ttl):
+    with lock(store, run, wait, ttl, on_wait):
         yield
 
 
 @contextlib.contextmanager
-def _local_lock(store: Store, run: str, wait: float, ttl: float):
+def _local_lock(store: Store, run: str, wait: float, ttl: float, on_wait):
     import fcntl
 
     path = store.path(LOCK)
@@ -58,9 +75,13 @@ def _local_lock(store: Store, run: str, wait: float, ttl: float):
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip()
                 if time.monotonic() > deadline:
-                    f.seek(0)
-                    raise _busy(store, f.read().strip(), wait, "it is released when that process ends") from None
+                    raise _busy(store, holder, wait, "it is released when that process ends") from None
+                if on_wait:
+                    _waiting(store, holder, wait, on_wait)
+                    on_wait = None
                 time.sleep(0.25)
         f.seek(0)
         f.truncate()
@@ -85,7 +106,7 @@ def _s3_client(store: Store):
 
 
 @contextlib.contextmanager
-def _s3_lock(store: Store, run: str, wait: float, ttl: float):
+def _s3_lock(store: Store, run: str, wait: float, ttl: float, on_wait):
     from botocore.exceptions import ClientError
 
     from pipeline.aws import error_code, explain
@@ -112,6 +133,9 @@ def _s3_lock(store: Store, run: str, wait: float, ttl: float):
             expired = json.loads(holder or "{}").get("expires", 0) < time.time()
             if expired and (etag := put(IfMatch=current["ETag"])) is not None:
                 break
+            if on_wait:
+                _waiting(store, holder, wait, on_wait)
+                on_wait = None
         except ClientError as exc:
             if error_code(exc) not in ("NoSuchKey", "404"):
                 raise explain(exc, "s3:GetObject", arn) from None

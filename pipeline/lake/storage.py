@@ -7,6 +7,8 @@ single PUT is already atomic.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import os
 import posixpath
@@ -28,14 +30,17 @@ class Store:
     s3_options: dict | None = field(default=None, repr=False, compare=False)  # holds credentials: never print
 
     @classmethod
-    def open(cls, location: str | os.PathLike, *, s3_options: dict | None = None) -> "Store":
-        """Open ``s3://bucket/prefix`` or a local directory (created if missing)."""
+    def open(cls, location: str | os.PathLike, *, s3_options: dict | None = None, create: bool = True) -> "Store":
+        """Open ``s3://bucket/prefix`` or a local directory (created if missing, unless ``create`` is false)."""
         text = str(location)
         if text.startswith("s3://"):
             options = {"retry_strategy": pafs.AwsDefaultS3RetryStrategy(max_attempts=10), **(s3_options or {})}
             return cls(pafs.S3FileSystem(**options), text[len("s3://"):].rstrip("/"), s3_options)
         path = Path(text).expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "the lake must be a directory, and this is a file", text)
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
         return cls(pafs.LocalFileSystem(), str(path))
 
     @property
@@ -65,11 +70,16 @@ class Store:
         if self.is_local:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             tmp = f"{target}.{uuid.uuid4().hex}.tmp"
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, target)
+            except BaseException:  # a full disk: leave no half-written file behind
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
+                raise
         else:
             with self.fs.open_output_stream(target) as f:
                 f.write(data)

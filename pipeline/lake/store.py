@@ -34,6 +34,7 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.errors import FlowlogsError
 from pipeline.fields import lake_schema
 from pipeline.tables import TABLES, Table, table_of
 from pipeline.lake.storage import Store
@@ -49,6 +50,7 @@ QUARANTINE_SCHEMA = pa.schema(
      ("_ingest_id", pa.string())]
 )
 DEFAULT_LAKE = "flowlogs-lake"
+VERSION_FILE = "_flowlogs_version"  # marks a directory (or prefix) as a lake
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class Problem:
     text: str
 
 
-class LakeError(Exception):
+class LakeError(FlowlogsError):
     pass
 
 
@@ -68,17 +70,31 @@ def default_location() -> str:
     return os.environ.get("FLOWLOGS_LAKE") or DEFAULT_LAKE
 
 
-def open_lake(location: str | os.PathLike | None = None, *, s3_options: dict | None = None) -> Store:
-    """Open (and initialise) the lake at ``location``; refuse a lake from a newer version."""
-    store = Store.open(location or default_location(), s3_options=s3_options)
-    raw = store.read_bytes("_flowlogs_version")
+def open_lake(location: str | os.PathLike | None = None, *, s3_options: dict | None = None,
+              create: bool = True) -> Store:
+    """Open the lake at ``location``, initialising it if ``create`` (readers pass False: a mistyped
+    path is an error, not a new empty lake); refuse a lake from another version of this tool."""
+    location = location or default_location()
+    try:
+        store = Store.open(location, s3_options=s3_options, create=create)
+    except NotADirectoryError:
+        raise LakeError(f"--lake {location} is a file, not a lake directory",
+                        "give the lake's directory (or a new one), e.g. --lake ./flowlogs-lake") from None
+    raw = store.read_bytes(VERSION_FILE) if create or not store.is_local or os.path.isdir(store.root) else None
     if raw is None:
-        store.write_bytes("_flowlogs_version", f"{LAKE_VERSION}\n".encode())
-    elif int(raw.strip() or 0) > LAKE_VERSION:
-        raise LakeError(
-            f"the lake at {store.uri} has layout version {raw.strip().decode()}, newer than this tool's "
-            f"{LAKE_VERSION}; upgrade fargate-flowlogs"
-        )
+        if not create:
+            raise LakeError(f"no lake at {store.uri} (no {VERSION_FILE} there)",
+                            "check --lake / $FLOWLOGS_LAKE, or create the lake with `flowlogs ingest`")
+        store.write_bytes(VERSION_FILE, f"{LAKE_VERSION}\n".encode())
+        return store
+    text = raw.decode("utf-8", "replace").strip()
+    if not text.isdigit():
+        raise LakeError(f"the lake's version file {store.path(VERSION_FILE)} is damaged (it holds {text[:40]!r})",
+                        f"if this is a fargate-flowlogs lake, write {LAKE_VERSION} into that file")
+    if int(text) != LAKE_VERSION:
+        newer = int(text) > LAKE_VERSION
+        raise LakeError(f"the lake at {store.uri} has layout version {text}, this tool reads version {LAKE_VERSION}",
+                        "upgrade fargate-flowlogs" if newer else "re-ingest into a new lake (--lake NEW_DIR)")
     return store
 
 
@@ -148,7 +164,9 @@ class SourceEntry:
     ignored: str | None = None  # why a source holds no records by design (a CloudTrail digest file)
     formats: list = field(default_factory=list)
     files: list = field(default_factory=list)
-    etag: str | None = None
+    etag: str | None = None  # the version whose rows are in the lake
+    lines: int = 0  # the last line (or event) number read: how far this version reaches
+    versions: list = field(default_factory=list)  # every version read (copies of a delivery), not to be read again
 
 
 @dataclass

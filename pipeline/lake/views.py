@@ -21,8 +21,19 @@ from pipeline.tables import TABLES
 PARTITIONS = pa.schema([(name, pa.string()) for name in lake.PARTITION_KEYS])
 
 
-def _quote(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal (paths may hold quotes)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def lock_down(con, store: Store, scratch: str | None = None) -> None:
+    """After the views are registered: DuckDB may open no file but the lake's (and its ``scratch``
+    spill folder), and the configuration is locked so that SQL cannot undo it. Views over a lake on S3
+    are pyarrow datasets, read by pyarrow, so they are not affected."""
+    folders = ([store.root] if store.is_local else []) + ([scratch] if scratch else [])
+    con.execute("SET allowed_directories = [" + ", ".join(sql_literal(f.rstrip("/") + "/") for f in folders) + "]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
 
 
 def register_record_views(con, store: Store) -> None:
@@ -46,7 +57,7 @@ def _register(con, store: Store, table: str, schema: pa.Schema, *, partitioned: 
         hive = ", hive_partitioning = true, hive_types = {" + ", ".join(
             f"'{k}': 'VARCHAR'" for k in lake.PARTITION_KEYS) + "}" if partitioned else ""
         columns = ", ".join(f'"{name}"' for name in schema.names)
-        con.execute(f'CREATE VIEW "{rows}" AS SELECT {columns} FROM read_parquet({_quote(pattern)}, '
+        con.execute(f'CREATE VIEW "{rows}" AS SELECT {columns} FROM read_parquet({sql_literal(pattern)}, '
                     f"union_by_name = true{hive})")
     else:
         dataset = ds.dataset(

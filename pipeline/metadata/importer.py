@@ -36,6 +36,7 @@ class ImportResult:
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     snapshot_time: datetime | None = None
+    refused: list[list[str]] = field(default_factory=list)  # [file, reason]: not recognised, not imported
 
     def to_dict(self) -> dict:
         return {
@@ -45,6 +46,7 @@ class ImportResult:
             "skipped": list(self.skipped),
             "warnings": list(self.warnings),
             "snapshot_time": iso(self.snapshot_time),
+            "refused": [list(r) for r in self.refused],
         }
 
 
@@ -157,6 +159,8 @@ def expand_paths(paths) -> list[Path]:
     for p in map(Path, paths):
         if p.is_dir():
             out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in FILE_SUFFIXES)
+        elif not p.exists():
+            raise ValueError(f"{p}: cannot read (no such file or directory)")
         else:
             out.append(p)
     return out
@@ -165,8 +169,9 @@ def expand_paths(paths) -> list[Path]:
 def import_files(store: Store, paths, *, snapshot_time: datetime | None = None) -> ImportResult:
     """Import AWS CLI JSON outputs, EventBridge task events and ip-ranges.json files.
 
-    ``paths``: files or directories. Every file is recognised by content first, so an
-    unrecognised file raises ``ValueError`` (naming it) before anything is written.
+    ``paths``: files or directories. Every file is recognised by content; the files that
+    are not (or cannot be read) are left out and listed in ``refused`` with the reason,
+    as ``ingest`` does, and the others imported.
     ``snapshot_time`` replaces each file's modification time as its observation time;
     times stated inside a document (an event's ``time``, ip-ranges ``createDate``) win
     over both. Files already imported (same sha256) are skipped.
@@ -174,5 +179,12 @@ def import_files(store: Store, paths, *, snapshot_time: datetime | None = None) 
     files = expand_paths(paths)
     if not files:
         raise ValueError(f"no metadata files found in {', '.join(map(str, paths)) if not isinstance(paths, (str, os.PathLike)) else paths}")
-    docs = [load_file(f, snapshot_time) for f in files]
-    return import_documents(store, docs)
+    docs, refused = [], []
+    for f in files:
+        try:
+            docs.append(load_file(f, snapshot_time))
+        except ValueError as exc:
+            refused.append([str(f), str(exc)])
+    result = import_documents(store, docs) if docs else ImportResult(None)
+    result.refused = refused
+    return result

@@ -166,6 +166,7 @@ def whois(store: Store, address_or_eni: str, at: datetime | str | None = None, *
     """
     import duckdb
 
+    from pipeline.lake.views import lock_down
     from pipeline.metadata.views import register_views
 
     query = str(address_or_eni).strip()
@@ -178,6 +179,7 @@ def whois(store: Store, address_or_eni: str, at: datetime | str | None = None, *
     if own:
         con = duckdb.connect()
         register_views(con, store)
+        lock_down(con, store)
     try:
         result = _whois_eni(con, query, at_dt) if is_eni else _whois_address(con, ip, at_dt)
         if not is_eni and query != ip:

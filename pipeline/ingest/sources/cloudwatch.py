@@ -40,7 +40,7 @@ FETCH_THREADS = 4
 MAX_SAME_TOKEN = 50
 
 
-class Stalled(Exception):
+class Stalled(FlowlogsError):
     """Paging did not move forward: the chunk is left for the next run."""
 
 

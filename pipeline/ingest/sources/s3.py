@@ -30,7 +30,7 @@ from pipeline.aws import client, explain, is_transient
 from pipeline.settings import Settings
 from pipeline.errors import FlowlogsError
 from pipeline.ingest.load import SourceUnavailable
-from pipeline.ingest.keys import parse_key
+from pipeline.ingest.keys import delivery_id, parse_key
 
 HEAD_BYTES = 1 << 20
 AGGREGATION = timedelta(minutes=10)
@@ -61,8 +61,9 @@ class S3Object:
         return f"s3://{self.bucket}/{self.key}"
 
     def identity(self) -> tuple[str, str]:
-        """(ingest id, etag): the id is the object's URL, so a changed object replaces its old rows."""
-        return hashlib.sha256(self.name.encode()).hexdigest(), self.etag
+        """(ingest id, etag): an AWS delivery is known by its file name (``keys.delivery_id``), so a local
+        copy of it is the same source; any other object by its URL, so a changed object replaces its rows."""
+        return delivery_id(self.key) or hashlib.sha256(self.name.encode()).hexdigest(), self.etag
 
     def open(self) -> "ObjectReader":
         return ObjectReader(self)
