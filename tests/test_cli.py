@@ -14,10 +14,12 @@ from conftest import SAMPLE_LOGS, sample_metadata_readable
 from pipeline.cli import app
 
 TRUTH = json.loads((SAMPLE_LOGS / "faults.json").read_text())
-# The faults flow logs show (F6-F9 need CloudTrail, task events or query logs), and inventory, which
-# flows alone flag endpoint_bypassed until names are known (see test_findings_sample_logs.py).
+# The faults flow logs show, the permission faults CloudTrail and task events show (F6-F8; F9 needs
+# the query logs' analysis), and inventory, which flows alone flag endpoint_bypassed until names are
+# known (see test_findings_sample_logs.py).
 FLOW_FAULTS = [f for f in TRUTH["faults"] if f.get("expected_from_flows", f["expected"])]
-FAULTY = {f["service"] for f in FLOW_FAULTS} | {"inventory"}
+IAM_FAULTS = [f for f in TRUTH["faults"] if f["expected"]["kind"] in ("access_denied", "task_start_failed")]
+FAULTY = {f["service"] for f in FLOW_FAULTS + IAM_FAULTS} | {"inventory"}
 runner = CliRunner()
 
 
@@ -59,7 +61,7 @@ def test_filters_narrow_the_findings(sample_lake):
 
     assert services("--service", "orders") == {"orders"}
     assert services("--dest", "sqs") == {"orders"}
-    assert services("--dest", "secretsmanager") == {"billing", "ledger"}
+    assert services("--dest", "secretsmanager") == {"billing", "ledger", "exporter"}  # exporter: its execution role
     assert services("--kind", "no_return") == {"reports"}
     assert services("--port", "22") == set()
     assert services("--since", "2026-11-27T10:30:00Z") >= {"orders", "billing"}

@@ -379,9 +379,10 @@ def test_9_a_held_local_lock_says_whose_it_is_and_how_long_it_waits(tmp_path):
 def test_9_a_stale_s3_lock_is_announced_at_once(aws):
     make_bucket("lake-bucket")
     s3 = boto3.client("s3")
-    from pipeline.aws import AwsSettings, pyarrow_s3_options
+    from pipeline.aws import pyarrow_s3_options
+    from pipeline.settings import Settings
 
-    store = Store.open("s3://lake-bucket/lake", s3_options=pyarrow_s3_options(AwsSettings(endpoint_url=aws)))
+    store = Store.open("s3://lake-bucket/lake", s3_options=pyarrow_s3_options(Settings(endpoint_url=aws)))
     owner = {"run": "ingest s3://x", "host": "old-box", "pid": 77, "expires": time.time() + 90}
     s3.put_object(Bucket="lake-bucket", Key=f"lake/{locking.LOCK}", Body=json.dumps(owner))
     said = []
@@ -399,11 +400,12 @@ def test_9_a_stale_s3_lock_is_announced_at_once(aws):
 def test_10_metadata_import_takes_the_files_it_recognises_and_lists_the_others(tmp_path):
     folder = tmp_path / "metadata"
     shutil.copytree(SAMPLE_LOGS / "metadata", folder)
-    (folder / "describe-trails.json").write_text(json.dumps({"trailList": [{"Name": "org-trail"}]}))
+    # a command's output it does not read (AWS Config rules), saved next to the others
+    (folder / "describe-config-rules.json").write_text(json.dumps({"ConfigRules": [{"ConfigRuleName": "x"}]}))
     lake = tmp_path / "lake"
     result = run_cli("--lake", str(lake), "metadata", "import", str(folder))
     assert result.exit_code == 1, result.output
-    assert f"refused {folder / 'describe-trails.json'}: " in result.output
+    assert f"refused {folder / 'describe-config-rules.json'}: " in result.output
     assert "snapshot " in result.output
     manifests = list((lake / "metadata").rglob("*.json"))
     assert manifests and "network_interfaces" in {p.parent.name for p in (lake / "metadata").rglob("*.parquet")}
