@@ -126,9 +126,4 @@ def sample_lake(tmp_path_factory):
 def shared(*parts: str) -> Path:
     """A path under ../shared (the team's reference files): the test is skipped when it is
     absent, and fails under CI=true, where it must be there."""
-    path = REPO.parent.joinpath("shared", *parts)
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing (CI=true: the shared reference files must be present)")
-        pytest.skip(f"{path} is absent (the shared reference files are not checked out here)")
-    return path
+    return shared_or_skip(REPO.parent.joinpath("shared", *parts))

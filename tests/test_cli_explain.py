@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from pathlib import Path
 
-import pytest
 
 from typer.testing import CliRunner
 
+from conftest import shared
 from pipeline.cli import app
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real_samples"
 
 GUIDE = ("An error occurred (AuthorizationError) when calling the ListTopics operation: User: "
          "arn:aws:sts::123456789012:assumed-role/TaskRole/123456789012 is not authorized to perform: SNS:ListTopics "
@@ -120,13 +118,7 @@ def test_explain_with_the_policies_confirms_the_cause_and_gives_a_verified_fix(t
 
 
 def sample(relative: str) -> str:
-    path = SAMPLES / relative
-    if not path.is_file():
-        reason = f"{path} is absent (the shared real samples sit next to the checkout)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + "; CI=true, so this is an error, not a skip")
-        pytest.skip(reason)
-    return path.read_text(encoding="utf-8")
+    return shared("real_samples", *Path(relative).parts).read_text(encoding="utf-8")
 
 
 def test_a_pasted_cloudtrail_record_and_task_event():

@@ -5,12 +5,13 @@ reference's tables and the samples' own fields, not from the classifier's output
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from pipeline.analysis.denials import classify, classify_event, principal_parts, service_of
+
+from conftest import shared
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SAMPLES = SHARED / "real_samples"
@@ -21,13 +22,7 @@ EXEC = "arn:aws:sts::221192224682:assumed-role/ecsTaskExecutionRole/26e17af95b5e
 
 def shared_file(relative: str) -> Path:
     """A file under ../shared: skipped with the reason when absent, a failure under CI=true."""
-    path = SHARED / relative
-    if not path.is_file():
-        reason = f"{path} is absent (the shared reference files sit next to the checkout)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + "; CI=true, so this is an error, not a skip")
-        pytest.skip(reason)
-    return path
+    return shared(*Path(relative).parts)
 
 
 def base(action: str, resource: str = "arn:aws:sns:us-east-1:123456789012:orders") -> str:

@@ -5,7 +5,6 @@ a policy, a queue policy, ECS task events) imported as CLI JSON, CloudTrail call
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -13,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from conftest import REPO
+from conftest import shared
 from pipeline.analysis import denials, iam_findings
 from pipeline.lake.storage import Store
 from pipeline.metadata import import_files, register_views
@@ -292,17 +291,10 @@ def test_a_start_that_timed_out_takes_the_cause_of_the_task_flow_finding(con):
 
 # ------------------------------------------------------------------ every real stoppedReason
 
-def _shared(*parts: str):
-    path = REPO.parent.joinpath("shared", *parts)
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing (CI=true: the shared reference files must be present)")
-        pytest.skip(f"{path} is absent (the shared reference files are not checked out here)")
-    return path
 
 
 def _real_reasons() -> list[str]:
-    root = _shared("real_samples", "ecs-events")
+    root = shared("real_samples", "ecs-events")
     reasons = []
     for path in sorted(root.rglob("*")):
         if path.suffix == ".txt":
