@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipeline.metadata import dns
 from pipeline.metadata import ec2
 from pipeline.metadata import ecs
 from pipeline.metadata import ipranges
 from pipeline.metadata.assignments import evidence_from_interfaces
-from pipeline.metadata.recognise import ECS_EVENTS, IP_RANGES, Document, load_file
+from pipeline.metadata.recognise import ECS_EVENTS, IP_RANGES, VPC_ATTRIBUTE, Document, load_file
 from pipeline.metadata.schema import SCHEMAS, to_table
 from pipeline.metadata.store import known_digests, write_snapshot
 from pipeline.metadata.times import isoformat, utcnow
@@ -55,6 +56,10 @@ def normalise(doc: Document) -> dict[str, list[dict]]:
         return rows
     if k == "ec2_prefix_list_entries":
         return ec2.normalise_prefix_list_entries(p, doc.context["prefix_list_id"])
+    if k == "route53_hosted_zones_by_vpc":
+        return dns.normalise_hosted_zones_by_vpc(p, doc.context["vpc_id"])
+    if k == "route53_record_sets":
+        return dns.normalise_record_sets(p, doc.context["hosted_zone_id"])
     if k == "ecs_tasks":
         return ecs.normalise_tasks(p, doc.observed_at, doc.source)
     if k == ECS_EVENTS:
@@ -73,6 +78,10 @@ def normalise(doc: Document) -> dict[str, list[dict]]:
         "ec2_network_acls": ec2.normalise_network_acls,
         "ec2_flow_logs": ec2.normalise_flow_logs,
         "ec2_managed_prefix_lists": ec2.normalise_managed_prefix_lists,
+        VPC_ATTRIBUTE: dns.normalise_vpc_attribute,
+        "ec2_dhcp_options": dns.normalise_dhcp_options,
+        "resolver_query_log_configs": dns.normalise_query_log_configs,
+        "resolver_query_log_associations": dns.normalise_query_log_associations,
     }
     return simple[k](p)
 
