@@ -24,6 +24,7 @@ def sections() -> dict[str, str]:
         "observations": vocabulary.markdown_table(vocabulary.OBSERVATIONS),
         "kinds": vocabulary.markdown_table(vocabulary.KINDS),
         "causes": vocabulary.markdown_table(vocabulary.CAUSES),
+        "destinations": vocabulary.markdown_table(vocabulary.DESTINATION_TYPES),
         "queries": "\n".join(saved),
     }
 

@@ -4,8 +4,12 @@ ingested through the real ingest, and metadata tables committed through the real
 from __future__ import annotations
 
 import gzip
+import importlib.util
+import json
 from datetime import datetime, timezone
 from pathlib import Path
+
+import pyarrow as pa
 
 from pipeline.analysis import connection as analysis
 from pipeline.analysis import findings
@@ -34,11 +38,54 @@ def write_flow_file(directory: Path, name: str, lines: list[str]) -> Path:
     return path
 
 
-def make_lake(tmp_path: Path, lines: list[str], tables: dict[str, list[dict]] | None = None):
+def dns_query(t, client, name, addresses=(), rcode="NOERROR", qtype="A", cnames=(), vpc="vpc-1") -> dict:
+    """One Route 53 Resolver query-log record as AWS writes it (``t``: epoch seconds)."""
+    answers = [{"Rdata": c, "Type": "CNAME", "Class": "IN"} for c in cnames]
+    answers += [{"Rdata": a, "Type": "AAAA" if ":" in a else "A", "Class": "IN"} for a in addresses]
+    return {"version": "1.100000", "account_id": "123456789012", "region": "eu-west-1", "vpc_id": vpc,
+            "query_timestamp": datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "query_name": name, "query_type": qtype, "query_class": "IN", "rcode": rcode, "answers": answers,
+            "srcaddr": client, "srcport": "53000", "transport": "UDP",
+            "srcids": {"instance": None, "resolver_endpoint": None}}
+
+
+def _dns_ingested() -> bool:
+    """Does this checkout ingest Resolver query logs (the lake table ``dns_queries``)?"""
+    if importlib.util.find_spec("pipeline.tables") is None:
+        return False
+    from pipeline import tables
+
+    return "dns_queries" in tables.TABLES
+
+
+#: Until the lake ingests query logs, the records of a store are registered on its connection (run_findings).
+_UNINGESTED_DNS: dict[str, list[dict]] = {}
+
+
+def _register_dns(con, records: list[dict]) -> None:
+    rows = [{"query_time": datetime.fromisoformat(r["query_timestamp"].replace("Z", "+00:00")),
+             "vpc_id": r["vpc_id"], "srcaddr": r["srcaddr"], "name": r["query_name"].rstrip(".").lower(),
+             "query_name": r["query_name"], "query_type": r["query_type"], "rcode": r["rcode"],
+             "answers": json.dumps(r["answers"]), "srcport": int(r["srcport"]), "transport": r["transport"],
+             "answer_addresses": [a["Rdata"] for a in r["answers"] if a["Type"] in ("A", "AAAA")]} for r in records]
+    con.register("_dns_rows", pa.Table.from_pylist(rows))
+    con.execute("CREATE OR REPLACE TEMP TABLE dns_queries AS SELECT * FROM _dns_rows")
+    con.unregister("_dns_rows")
+
+
+def make_lake(tmp_path: Path, lines: list[str], tables: dict[str, list[dict]] | None = None,
+              dns: list[dict] | None = None):
     store = lake.open_lake(tmp_path / "lake")
     src_dir = tmp_path / "logs"
     src_dir.mkdir(exist_ok=True)
     write_flow_file(src_dir, "20261128T0620Z_00000000", lines)
+    if dns and _dns_ingested():
+        day = src_dir / "AWSLogs/123456789012/vpcdnsquerylogs/vpc-1/2026/11/27"
+        day.mkdir(parents=True, exist_ok=True)
+        (day / "vpc-1_dns.log.gz").write_bytes(gzip.compress(
+            "".join(json.dumps(r) + "\n" for r in dns).encode(), mtime=0))
+    elif dns:
+        _UNINGESTED_DNS[store.uri] = dns
     ingest.ingest(store, local_sources([src_dir]), workers=1)
     if tables:
         when = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
@@ -52,5 +99,7 @@ def make_lake(tmp_path: Path, lines: list[str], tables: dict[str, list[dict]] | 
 
 def run_findings(store, settle: int = 900):
     con = analysis.connect(store)
+    if store.uri in _UNINGESTED_DNS:
+        _register_dns(con, _UNINGESTED_DNS[store.uri])
     doc = findings.find(con, analysis.load_network(con), settle=settle, lake=store.uri)
     return con, doc

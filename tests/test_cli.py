@@ -30,7 +30,7 @@ def test_findings_json_is_the_contract(sample_lake):
     assert {f["service"] for f in doc["findings"]} == FAULTY
     f = doc["findings"][0]
     assert list(f)[:4] == ["kind", "state", "observed_at", "cluster"]
-    assert set(f["destination"]) == {"type", "id", "name", "aws_service", "region"}
+    assert set(f["destination"]) == {"type", "id", "name", "aws_service", "region", "via", "named_by"}
     assert set(f["likely_causes"][0]) == {"cause", "confirmed", "resource", "rule", "explanation", "fix"}
 
 

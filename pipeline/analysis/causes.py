@@ -16,6 +16,8 @@ from pipeline.analysis.network import Network, Verdict, proto_name
 from pipeline.vocabulary import CAUSES
 
 EPHEMERAL = (1024, 65535)
+#: Causes checked against settings other than the rules and routes (attributes, DHCP options, zones, endpoints).
+SETTINGS_CAUSES = frozenset({"endpoint_private_dns_disabled", "dns_nxdomain", "vpc_dns_disabled", "custom_dns_servers"})
 
 
 def _public(addr: str | None) -> bool:
@@ -29,7 +31,9 @@ def candidates(f: dict) -> list[str]:
     """Causes from the flow evidence alone, most likely first."""
     kind, at, dest_type = f["kind"], f["observed_at"], f["dest_type"]
     if kind == "endpoint_bypassed":
-        return ["endpoint_private_dns_disabled"]
+        return ["endpoint_private_dns_disabled", "vpc_dns_disabled", "custom_dns_servers"]
+    if kind == "dns_failure":
+        return (["dns_nxdomain"] if f.get("rcode") == "NXDOMAIN" else []) + ["vpc_dns_disabled", "custom_dns_servers"]
     if kind == "refused":
         return ["destination_unresponsive"]
     if kind == "reject":
@@ -40,6 +44,9 @@ def candidates(f: dict) -> list[str]:
             "source_ingress_return": ["network_acl_return"],
         }[at]
     # no_return: nothing came back and nothing was rejected
+    if f.get("dest_port") == 53 and f.get("protocol") in (6, 17):
+        return ["custom_dns_servers", "route_missing", "security_group_egress", "network_acl_outbound",
+                "destination_unresponsive"]
     if dest_type in ("aws_service", "internet") or _public(f["dest_addr"]):
         return ["route_missing", "no_public_ip", "nat_gateway_problem", "proxy", "destination_unresponsive"]
     if f.get("request_arrived"):
@@ -104,7 +111,7 @@ class Diagnoser:
     def diagnose(self, f: dict) -> list[dict]:
         confirmed, open_, names = [], [], candidates(f)
         for name in names:
-            result = getattr(self, f"_check_{name}")(f) if self.net.known or name == "endpoint_private_dns_disabled" else None
+            result = getattr(self, f"_check_{name}")(f) if self.net.known or name in SETTINGS_CAUSES else None
             if result is False:
                 continue  # the configuration rules this cause out
             if isinstance(result, dict):
@@ -227,19 +234,85 @@ class Diagnoser:
         return None
 
     def _check_endpoint_private_dns_disabled(self, f):
-        vpc = f.get("vpc_id")
-        off = sorted(e["endpoint_id"] for e in self.net.endpoints.values()
-                     if e.get("vpc_id") == vpc and (e.get("endpoint_type") or "").lower() == "interface" and not e.get("private_dns_enabled"))
-        if not off:
+        """Named: the endpoint for the service the task resolved has private DNS off (confirmed) or on (ruled
+        out). Unnamed: the endpoint is one with private DNS off, and which log would settle it."""
+        endpoint = self.net.endpoints.get(f.get("bypassed_endpoint") or "")
+        if endpoint is None:
             return None
-        names = ", ".join(f"{e} ({self.net.endpoints[e].get('aws_service')})" for e in off)
-        where = f"{f['dest_addr']}" + (f" ({f['dest_service']} {f['dest_region']})" if f.get("dest_service") else "")
-        explanation = (f"The task sends tcp/{f['dest_port']} to the public address {where} although {names} "
-                       f"{'is' if len(off) == 1 else 'are'} in the VPC with private DNS disabled; the service name "
-                       "resolves to public IPs, so traffic leaves through the NAT gateway.")
-        fixes = " && ".join(f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {e} --private-dns-enabled" for e in off)
-        return _cause("endpoint_private_dns_disabled", True, off[0] if len(off) == 1 else ", ".join(off), None,
-                      explanation, fixes)
+        ep_id, svc = endpoint["endpoint_id"], endpoint.get("aws_service")
+        fix = f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {ep_id} --private-dns-enabled"
+        if f.get("named_by"):
+            if endpoint.get("private_dns_enabled"):
+                return False
+            how = "resolved" if f["named_by"] == "dns_query" else "called (CloudTrail: no vpcEndpointId, from the NAT)"
+            explanation = (f"The task {how} {f['dest_name']} and reached it at public addresses "
+                           f"({', '.join(f['dest_addrs'][:3])}) although {ep_id} ({svc}) is in the VPC with private DNS "
+                           "disabled; the service name resolves to public IPs, so traffic leaves through "
+                           f"{f.get('dest_via') or 'the NAT gateway'}.")
+            return _cause("endpoint_private_dns_disabled", True, ep_id, None, explanation, fix)
+        vpc = f.get("vpc_id")
+        settle = (f"Resolver query logging is on for {vpc} but no logged answer in the window names these addresses "
+                  "(the lookup may predate the window)" if vpc in self.net.query_logged else
+                  f"{vpc} has no Resolver query logging, so the names cannot be known: associate a query-log config "
+                  f"(aws route53resolver associate-resolver-query-log-config --resource-id {vpc} "
+                  "--resolver-query-log-config-id <id>) and ingest the logs")
+        explanation = (f"The task sends tcp/{f['dest_port']} to public AWS addresses ({', '.join(f['dest_addrs'][:3])}"
+                       f"{'…' if len(f['dest_addrs']) > 3 else ''}) and {ep_id} ({svc}) is in the VPC with private DNS "
+                       f"disabled, but nothing says these calls are for {svc}. {settle}; or ingest CloudTrail "
+                       "(tlsDetails.clientProvidedHostHeader, or the service's calls from the NAT's address without "
+                       "vpcEndpointId) to confirm or rule out the bypass.")
+        return _cause("endpoint_private_dns_disabled", False, ep_id, None, explanation, fix)
+
+    def _check_vpc_dns_disabled(self, f):
+        vpc = f.get("vpc_id")
+        wanted = ("enableDnsSupport",) if f["kind"] == "dns_failure" else ("enableDnsSupport", "enableDnsHostnames")
+        values = {a: self.net.dns_attributes.get((vpc, a)) for a in wanted}
+        off = [a for a, v in values.items() if v is False]
+        if not off:
+            return False if all(v is True for v in values.values()) else None
+        flag = {"enableDnsSupport": "--enable-dns-support", "enableDnsHostnames": "--enable-dns-hostnames"}
+        fix = " && ".join(f"aws ec2 modify-vpc-attribute --vpc-id {vpc} {flag[a]} '{{\"Value\":true}}'" for a in off)
+        explanation = (f"{vpc} has {' and '.join(a + ' = false' for a in off)}: "
+                       + ("the Amazon resolver does not answer in it" if "enableDnsSupport" in off else
+                          "interface endpoints' private DNS names cannot be used, so service names resolve to public IPs"))
+        return _cause("vpc_dns_disabled", True, vpc, ", ".join(f"{a}=false" for a in off), explanation, fix)
+
+    def _check_custom_dns_servers(self, f):
+        vpc = f.get("vpc_id")
+        servers = self.net.dns_servers(vpc)
+        if servers is None:
+            return None
+        if "AmazonProvidedDNS" in servers or (f["kind"] == "no_return" and f.get("dest_addr") not in servers):
+            return False
+        options = (self.net.vpcs.get(vpc) or {}).get("dhcp_options_id")
+        explanation = (f"{vpc} uses DHCP options {options} with domain-name-servers {', '.join(servers)}, not "
+                       "AmazonProvidedDNS: endpoint private names are not served by them")
+        if f["kind"] == "no_return":
+            explanation = (f"The task's DNS queries to {f['dest_addr']} ({proto_name(f['protocol'])}/53), a server named by "
+                           f"{vpc}'s DHCP options {options}, go unanswered: no name resolves")
+        fix = (f"aws ec2 create-dhcp-options --dhcp-configurations 'Key=domain-name-servers,Values=AmazonProvidedDNS' "
+               f"then aws ec2 associate-dhcp-options --vpc-id {vpc} --dhcp-options-id <new id> (or make "
+               f"{', '.join(servers)} forward amazonaws.com to the VPC resolver)")
+        return _cause("custom_dns_servers", True, options, f"domain-name-servers={','.join(servers)}", explanation, fix)
+
+    def _check_dns_nxdomain(self, f):
+        vpc, name = f.get("vpc_id"), f.get("dest_name") or ""
+        zone = self.net.shadowing_zone(vpc, name)
+        if zone is None:
+            return False if any(z.get("vpc_id") == vpc for z in self.net.zones) else None
+        zone_id = zone["hosted_zone_id"]
+        if name in self.net.records.get(zone_id, set()):
+            return None  # the zone has the record: NXDOMAIN is not its doing
+        region = f.get("dest_region") or "<region>"
+        explanation = (f"The private hosted zone {zone['zone_name']} ({zone_id}) is associated with {vpc}, so the VPC "
+                       f"resolves every name under it from that zone, and it has no record for {name}: NXDOMAIN "
+                       "instead of the public answer")
+        fix = (f"aws route53 change-resource-record-sets --hosted-zone-id {zone_id} --change-batch "
+               f"'{{\"Changes\":[{{\"Action\":\"UPSERT\",\"ResourceRecordSet\":{{\"Name\":\"{name}\",\"Type\":\"CNAME\","
+               f"\"TTL\":60,\"ResourceRecords\":[{{\"Value\":\"<endpoint DNS name>\"}}]}}}}]}}' or "
+               f"aws route53 disassociate-vpc-from-hosted-zone --hosted-zone-id {zone_id} "
+               f"--vpc VPCRegion={region},VPCId={vpc}")
+        return _cause("dns_nxdomain", True, zone_id, f"zone {zone['zone_name']}", explanation, fix)
 
     def _generic_fix(self, name: str, f: dict) -> str | None:
         return {

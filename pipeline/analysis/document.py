@@ -24,6 +24,9 @@ FINDING_KEYS = (
     "likely_causes", "evidence",
 )
 DESTINATION_KEYS = ("type", "id", "name", "aws_service", "region")
+#: Added by the name join; documents written before it lack them.
+DESTINATION_NAME_KEYS = ("via", "named_by")
+DNS_KEYS = ("query_name", "rcode", "answers", "queries")
 CAUSE_KEYS = ("cause", "confirmed", "resource", "rule", "explanation", "fix")
 TIMELINE_KEYS = ("bucket", "destination", "kind", "flows")
 
@@ -31,20 +34,22 @@ TIMELINE_KEYS = ("bucket", "destination", "kind", "flows")
 KINDS = tuple(vocabulary.KINDS)
 KIND_RANK = {kind: i for i, kind in enumerate(KINDS)}
 #: Kinds that mean "the task cannot talk to the service"; the rest are warnings.
-BROKEN_KINDS = frozenset({"reject", "no_return", "refused"})
+BROKEN_KINDS = frozenset({"reject", "no_return", "refused", "dns_failure"})
 KIND_LABELS = {
     "reject": "Rejected",
     "no_return": "No reply",
     "refused": "Refused",
     "endpoint_bypassed": "Endpoint bypassed",
+    "dns_failure": "Name not resolved",
 }
 #: Most serious first; a finding's state is one of the vocabulary's (never ``pending``).
-STATES = ("blocked", "refused", "no_reply", "established")
+STATES = ("blocked", "refused", "no_reply", "unresolved", "established")
 STATE_RANK = {state: i for i, state in enumerate(STATES)}
 STATE_LABELS = {
     "blocked": "blocked",
     "refused": "refused",
     "no_reply": "no reply",
+    "unresolved": "unresolved",
     "established": "established",
 }
 PROTOCOLS = {1: "icmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 58: "icmpv6", 132: "sctp"}
@@ -90,7 +95,9 @@ def _ordered(obj: Mapping, keys: Iterable[str]) -> dict:
 def canonical_finding(finding: Mapping) -> dict:
     f = _ordered(finding, FINDING_KEYS)
     if isinstance(f.get("destination"), Mapping):
-        f["destination"] = _ordered(f["destination"], DESTINATION_KEYS)
+        f["destination"] = _ordered(f["destination"], DESTINATION_KEYS + DESTINATION_NAME_KEYS)
+    if isinstance(f.get("dns"), Mapping):
+        f["dns"] = _ordered(f["dns"], DNS_KEYS)
     if isinstance(f.get("likely_causes"), list):
         f["likely_causes"] = [
             _ordered(c, CAUSE_KEYS) if isinstance(c, Mapping) else c for c in f["likely_causes"]
@@ -119,9 +126,13 @@ def top_cause(finding: Mapping) -> dict:
 
 
 def destination_label(finding_or_destination: Mapping) -> str:
-    """A short human label, e.g. ``secretsmanager (vpce-0a1b…)`` or ``sts (public endpoint)``."""
+    """A short human label, e.g. ``secretsmanager (vpce-0a1b…)``, ``sts (public endpoint)``, or, named by a
+    DNS answer or CloudTrail, ``sns.eu-west-1.amazonaws.com (public, via nat-0a1b…)``."""
     f = finding_or_destination
     d = f.get("destination") if isinstance(f.get("destination"), Mapping) else f
+    if d.get("named_by") and d.get("name") and d.get("type") in ("aws_service", "internet", "unknown"):
+        where = "public" if d.get("type") == "aws_service" else _WHERE.get(str(d.get("type")), "unknown")
+        return f"{d['name']} ({where}{', via ' + d['via'] if d.get('via') else ''})"
     what = d.get("aws_service") or d.get("name") or f.get("dest_addr") or "unknown"
     where = d.get("id") or _WHERE.get(str(d.get("type")), d.get("type") or "unknown")
     return f"{what} ({where})"

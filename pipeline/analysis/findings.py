@@ -8,6 +8,7 @@ document whose shape is the output contract (see the README).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -15,11 +16,14 @@ from datetime import datetime, timezone
 import duckdb
 
 from pipeline import queries
+from pipeline.analysis import names
 from pipeline.analysis.causes import Diagnoser
 from pipeline.analysis.network import Network
 
 DEFAULT_SETTLE = 15 * 60
 EVIDENCE = 5
+DNS_EVIDENCE_COLUMNS = ("query_time", "vpc_id", "query_name", "query_type", "rcode", "answers", "srcaddr", "srcport",
+                        "transport")
 EVIDENCE_COLUMNS = ("version", "account_id", "interface_id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol",
                     "packets", "bytes", "start", "end", "action", "log_status", "tcp_flags", "flow_direction",
                     "pkt_srcaddr", "pkt_dstaddr", "_source", "_line")
@@ -53,9 +57,12 @@ def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE) -> di
 
 
 def build_destinations(con) -> None:
-    """Resolve the distinct server addresses of the conversations (``destinations`` table)."""
+    """Resolve the distinct server addresses of the conversations (``destinations`` table) and name them
+    where a DNS answer or a CloudTrail call does (``conversation_names``)."""
     con.execute("CREATE OR REPLACE TEMP TABLE addresses AS SELECT DISTINCT server_addr AS address FROM conversations")
     con.execute(f"CREATE OR REPLACE TEMP TABLE destinations AS {queries.get('destinations').sql}")
+    first, last = con.execute("SELECT min(first_seen), max(last_seen) FROM conversations").fetchone()
+    names.build_names(con, first or 0, (last or 0) + 1)
 
 
 def rows(con, sql: str, params=None) -> list[dict]:
@@ -112,7 +119,11 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
         g["client_port"] = sample[0][1] if sample else None
         findings.append(g)
     records = evidence(con, keys)
+    for g in findings:
+        g["dest_via"] = _via(network, g)
+        g["dns"] = _dns(con, g) if g.get("named_by") == "dns_query" else None
     document = [_finding(g, diagnoser.diagnose(g), records.get(i, [])) for i, g in enumerate(findings)]
+    document += dns_failures(con, diagnoser, window)
     return {
         "generated_at": iso(time.time()),
         "lake": lake,
@@ -125,12 +136,68 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
 STATE_OF_KIND = {"reject": "blocked", "no_return": "no_reply", "refused": "refused", "endpoint_bypassed": "established"}
 
 
+def _via(network: Network, g: dict) -> str | None:
+    """The NAT or internet gateway a conversation to a public address left through (the task subnet's route)."""
+    if g.get("dest_type") not in ("aws_service", "internet") or not g.get("source_subnet"):
+        return None
+    _, route = network.route(g["source_subnet"], g["dest_addr"])
+    if route and route.get("target_type") in ("nat_gateway", "internet_gateway"):
+        return route.get("target_id")
+    return None
+
+
+def _dns(con, g: dict) -> dict:
+    """The ``dns`` object of a finding named by a query log: the last answer used, and how many queries the task made."""
+    queries_made = con.execute(
+        """SELECT count(*) FROM dns_queries WHERE srcaddr = $client AND name = $name
+             AND query_time >= to_timestamp($since) AND query_time < to_timestamp($until)""",
+        {"client": g["source_addr"], "name": g["dest_name"], "since": g["first_seen"] - names.MAX_AGE,
+         "until": g["last_seen"] + 1}).fetchone()[0]
+    try:
+        answers = json.loads(g["dns_answers"]) if g.get("dns_answers") else []
+    except ValueError:
+        answers = g["dns_answers"]
+    return {"query_name": g.get("dns_query_name"), "rcode": g.get("dns_rcode"), "answers": answers,
+            "queries": int(queries_made)}
+
+
+def dns_failures(con, diagnoser: Diagnoser, window: Window) -> list[dict]:
+    """``dns_failure`` findings: names the tasks asked for and did not get, with their causes (the whole query
+    log when the window is open: queries need not fall within the flow records' time span)."""
+    out = []
+    bounds = {"since": window.since if window.since is not None else 0,
+              "until": window.until if window.until is not None else 1 << 40}
+    for g in rows(con, queries.get("dns_failures").sql, bounds):
+        g["aws_service"], g["region"] = con.execute("SELECT aws_service_of_host($n), aws_region_of_host($n)",
+                                                    {"n": g["name"]}).fetchone()
+        try:
+            answers = json.loads(g["answers"]) if g.get("answers") else []
+        except ValueError:
+            answers = g["answers"]
+        cols = ", ".join(f'"{c}"' for c in DNS_EVIDENCE_COLUMNS)
+        records = rows(con, f"""SELECT {cols} FROM dns_queries WHERE srcaddr = $client AND name = $name
+                                  AND query_time >= to_timestamp($first) AND query_time <= to_timestamp($last)
+                                ORDER BY query_time LIMIT {EVIDENCE}""",
+                       {"client": g["source_addr"], "name": g["name"], "first": g["first_seen"], "last": g["last_seen"]})
+        for r in records:
+            r["query_time"] = iso(r["query_time"].timestamp()) if r.get("query_time") else None
+        f = {"kind": "dns_failure", "observed_at": "dns_query", "dest_port": 53, "protocol": 17,
+             "dest_addr": None, "dest_addrs": [], "dest_type": "aws_service" if g["aws_service"] else "unknown",
+             "dest_id": None, "dest_name": g["name"], "dest_service": g["aws_service"], "dest_region": g["region"],
+             "dest_via": None, "state": "unresolved", "flows": 0, "packets": 0, "bytes": 0, **g,
+             "dns": {"query_name": g["query_name"], "rcode": g["rcode"], "answers": answers, "queries": g["queries"]}}
+        out.append(_finding(f, diagnoser.diagnose(f), records))
+    return out
+
+
 def timeline(con, document: list[dict]) -> list[dict]:
     """Flow records per minute (of each conversation's start) per destination and kind."""
     from pipeline.analysis.document import destination_label
 
     out = []
     for f in document:
+        if f["kind"] not in STATE_OF_KIND:  # not a conversation (dns_failure)
+            continue
         for bucket, flows in con.execute(
             """SELECT first_seen - first_seen % 60 AS minute, sum(records) FROM conversations
                WHERE client_addr = $client AND server_addr IN (SELECT unnest($addrs)) AND server_port = $port
@@ -164,6 +231,8 @@ def _finding(g: dict, causes: list[dict], records: list[dict]) -> dict:
             "name": g["dest_name"],
             "aws_service": g["dest_service"],
             "region": g["dest_region"],
+            "via": g.get("dest_via"),
+            "named_by": g.get("named_by") or ("dns_query" if g["kind"] == "dns_failure" else None),
         },
         "flows": g["flows"],
         "packets": g["packets"],
@@ -172,4 +241,5 @@ def _finding(g: dict, causes: list[dict], records: list[dict]) -> dict:
         "last_seen": iso(g["last_seen"]),
         "likely_causes": causes,
         "evidence": records,
+        **({"dns": g["dns"]} if g.get("dns") else {}),
     }

@@ -410,7 +410,7 @@ def render_markdown(p: Payload, out: TextIO) -> None:
 
 
 KIND_STYLES = {"reject": "bold red", "no_return": "bold yellow", "refused": "bold magenta",
-               "endpoint_bypassed": "bold cyan"}
+               "endpoint_bypassed": "bold cyan", "dns_failure": "bold yellow"}
 
 
 def _plural(n: int, word: str) -> str:

@@ -26,11 +26,11 @@ DEFAULT_TITLE = "Fargate connectivity incident report"
 
 #: Colours per kind (chart bars, badges) and per state (matrix cells).
 KIND_COLORS = {"reject": "#c9302c", "no_return": "#e08a00", "refused": "#7b3fa0",
-               "endpoint_bypassed": "#2f6fb5"}
+               "endpoint_bypassed": "#2f6fb5", "dns_failure": "#8a5a00"}
 DESTINATION_TYPES = {"vpc_endpoint": "VPC endpoint", "nat_gateway": "NAT gateway",
                      "aws_service": "AWS service, public endpoint", "vpc_internal": "inside the VPC",
-                     "internet": "internet", "unknown": "unknown"}
-STATE_CLASSES = {"blocked": "st-blocked", "refused": "st-refused", "no_reply": "st-noreply",
+                     "internet": "internet", "proxy": "HTTP(S) proxy", "unknown": "unknown"}
+STATE_CLASSES = {"blocked": "st-blocked", "refused": "st-refused", "no_reply": "st-noreply", "unresolved": "st-unresolved",
                  "established": "st-established"}
 CHART_KINDS = ("reject", "no_return", "refused")  # what the timeline shows
 
@@ -146,7 +146,8 @@ white-space:nowrap;border:1px solid transparent;vertical-align:middle}
 .k-no_return{background:var(--amber-bg);color:var(--amber);border-color:#f1d59c}
 .k-refused{background:var(--purple-bg);color:var(--purple);border-color:#dcc2ea}
 .k-endpoint_bypassed{background:var(--blue-bg);color:var(--blue);border-color:#bcd3ef}
-.badge.s-st-blocked,.badge.s-st-refused,.badge.s-st-noreply,.badge.s-st-established,.badge.s-st-unknown
+.k-dns_failure{background:var(--amber-bg);color:#8a5a00;border-color:#f1d59c}
+.badge.s-st-blocked,.badge.s-st-refused,.badge.s-st-noreply,.badge.s-st-unresolved,.badge.s-st-established,.badge.s-st-unknown
 {background:#fff;color:var(--muted);border-color:var(--line)}
 .badge.ok{background:var(--green-bg);color:var(--green);border-color:#b9dcbb}
 .badge.maybe{background:#fff;color:var(--amber);border-color:#f1d59c}
@@ -175,12 +176,14 @@ td.st-blocked,i.st-blocked{background:#f6c9c6;color:#7d1714}
 td.st-refused,i.st-refused{background:#e6d0f2;color:#4d1f69}
 td.st-noreply,i.st-noreply{background:#ffe2a8;color:#6b4100}
 td.st-established,i.st-established{background:#cfe0f6;color:#173d69}
+td.st-unresolved,i.st-unresolved{background:#f3e3c3;color:#5a3b00}
 td.st-none{background:var(--soft);color:#a3aab7}
 section.finding{border-left:5px solid var(--line)}
 section.finding.k-reject{border-left-color:var(--red)}
 section.finding.k-no_return{border-left-color:#e08a00}
 section.finding.k-refused{border-left-color:var(--purple)}
 section.finding.k-endpoint_bypassed{border-left-color:var(--blue)}
+section.finding.k-dns_failure{border-left-color:#8a5a00}
 section.finding{background:#fff;color:var(--ink)}
 .fhead{display:flex;flex-wrap:wrap;align-items:center;gap:8px 10px;margin-bottom:14px}
 .fhead .num{background:var(--accent);color:#fff;border-radius:6px;font-weight:700;font-size:13px;
@@ -684,7 +687,8 @@ def _finding(i: int, f: Mapping) -> str:
     task = f'<span class="mono" title="{e(f.get("task_arn"))}">{e(task_id)}</span>' if task_id else e(f.get("task_arn"))
     dest_bits = [e(DESTINATION_TYPES.get(str(d.get("type")), d.get("type"))),
                  f'<span class="mono">{e(d.get("id"))}</span>' if d.get("id") else "",
-                 e(d.get("name")) if d.get("name") and d.get("name") != d.get("id") else ""]
+                 e(d.get("name")) if d.get("name") and d.get("name") != d.get("id") else "",
+                 f'via <span class="mono">{e(d.get("via"))}</span>' if d.get("via") else ""]
     facts = [
         _fact("Cluster / service", f"{e(f.get('cluster'))} / <b>{e(f.get('service'))}</b>"),
         _fact("Task", task),
@@ -701,8 +705,15 @@ def _finding(i: int, f: Mapping) -> str:
     ]
     if d.get("region"):
         facts.append(_fact("Region", e(d.get("region"))))
-    what = d.get("aws_service") or d.get("name") or f.get("dest_addr") or "unknown"
-    where = d.get("id") or F.destination_label(f).rpartition(" (")[2].rstrip(")")
+    dns = f.get("dns") if isinstance(f.get("dns"), Mapping) else None
+    if dns:
+        answers = [a.get("Rdata") for a in dns.get("answers") or [] if isinstance(a, Mapping)]
+        facts.append(_fact("DNS (query log)", f'<span class="mono">{e(dns.get("query_name"))}</span> · '
+                                              f'{e(dns.get("rcode"))} · {e(_plural(int(dns.get("queries") or 0), "query"))}'
+                                              + (f'<br><span class="mono">{e(", ".join(map(str, answers)))}</span>'
+                                                 if answers else "")))
+    what, _, where = F.destination_label(f).rpartition(" (")
+    where = d.get("id") or where.rstrip(")")
     return (
         f'<section class="card finding k-{e(kind)}" id="{_anchor(i)}">'
         f'<div class="fhead"><span class="num">{i}</span>'
