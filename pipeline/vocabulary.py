@@ -13,8 +13,6 @@ STATES = {
     "no_reply": "The request was seen and nothing came back, with no REJECT anywhere (Zeek S0), after the settle time.",
     "refused": "The server answered with a TCP reset and never with SYN-ACK (Zeek REJ): nothing listens on that port.",
     "blocked": "A REJECT was logged on the path and the reply never reached the client.",
-    "unresolved": "Not a conversation: the task's DNS query got no address (NXDOMAIN, SERVFAIL or no answer), so "
-    "nothing was sent (the state of `dns_failure` findings).",
     "pending": "No reply yet, but too recent for a verdict: the reply may not be delivered yet (see --settle).",
 }
 

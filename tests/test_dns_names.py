@@ -150,7 +150,7 @@ def test_nxdomain_from_a_private_zone_shadowing_the_name_is_a_confirmed_dns_fail
     _, doc = run_findings(make_lake(tmp_path, handshake(T0), tables, dns=dns))
     [f] = doc["findings"]
     assert (f["kind"], f["state"], f["observed_at"], f["task_id"], f["service"]) == (
-        "dns_failure", "unresolved", "dns_query", "task-a", "orders")
+        "dns_failure", None, "dns_query", "task-a", "orders")  # not a conversation: no state
     assert (f["destination"]["name"], f["destination"]["aws_service"]) == ("sns.eu-west-1.amazonaws.com", "sns")
     assert f["dns"] == {"query_name": SNS, "rcode": "NXDOMAIN", "answers": [], "queries": 3}
     top = f["likely_causes"][0]

@@ -299,7 +299,7 @@ class Diagnoser:
         vpc, name = f.get("vpc_id"), f.get("dest_name") or ""
         zone = self.net.shadowing_zone(vpc, name)
         if zone is None:
-            return False if any(z.get("vpc_id") == vpc for z in self.net.zones) else None
+            return False if any(z.get("vpc_id") in (vpc, None) for z in self.net.zones) else None
         zone_id = zone["hosted_zone_id"]
         if name in self.net.records.get(zone_id, set()):
             return None  # the zone has the record: NXDOMAIN is not its doing

@@ -43,13 +43,12 @@ KIND_LABELS = {
     "dns_failure": "Name not resolved",
 }
 #: Most serious first; a finding's state is one of the vocabulary's (never ``pending``).
-STATES = ("blocked", "refused", "no_reply", "unresolved", "established")
+STATES = ("blocked", "refused", "no_reply", "established")
 STATE_RANK = {state: i for i, state in enumerate(STATES)}
 STATE_LABELS = {
     "blocked": "blocked",
     "refused": "refused",
     "no_reply": "no reply",
-    "unresolved": "unresolved",
     "established": "established",
 }
 PROTOCOLS = {1: "icmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 58: "icmpv6", 132: "sctp"}

@@ -184,7 +184,7 @@ def dns_failures(con, diagnoser: Diagnoser, window: Window) -> list[dict]:
         f = {"kind": "dns_failure", "observed_at": "dns_query", "dest_port": 53, "protocol": 17,
              "dest_addr": None, "dest_addrs": [], "dest_type": "aws_service" if g["aws_service"] else "unknown",
              "dest_id": None, "dest_name": g["name"], "dest_service": g["aws_service"], "dest_region": g["region"],
-             "dest_via": None, "state": "unresolved", "flows": 0, "packets": 0, "bytes": 0, **g,
+             "dest_via": None, "state": None, "flows": 0, "packets": 0, "bytes": 0, **g,
              "dns": {"query_name": g["query_name"], "rcode": g["rcode"], "answers": answers, "queries": g["queries"]}}
         out.append(_finding(f, diagnoser.diagnose(f), records))
     return out

@@ -156,7 +156,7 @@ class Network:
     def shadowing_zone(self, vpc_id: str | None, name: str) -> dict | None:
         """The most specific private zone associated with the VPC that holds ``name`` (its suffix), if any."""
         name = name.rstrip(".").lower()
-        hits = [z for z in self.zones if z.get("vpc_id") == vpc_id and z.get("zone_name")
+        hits = [z for z in self.zones if z.get("vpc_id") in (vpc_id, None) and z.get("zone_name")
                 and (name == z["zone_name"] or name.endswith("." + z["zone_name"]))]
         return max(hits, key=lambda z: len(z["zone_name"]), default=None)
 

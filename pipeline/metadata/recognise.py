@@ -114,7 +114,7 @@ def _is_event(value: Any) -> bool:
     return isinstance(value, dict) and "detail-type" in value and "detail" in value
 
 
-def recognise(payload: Any, name: str, given_context: dict | None = None) -> tuple[str, Any, dict]:
+def recognise(payload: Any, name: str, context: dict | None = None) -> tuple[str, Any, dict]:
     """(kind, payload, context) of a parsed document; ``ValueError`` naming ``name`` if unknown."""
     if isinstance(payload, list):
         if payload and all(_is_event(v) for v in payload):
@@ -144,8 +144,10 @@ def recognise(payload: Any, name: str, given_context: dict | None = None) -> tup
     context: dict = {}
     if kind in NAMED_BY_FILE:
         key, pattern, label, example = NAMED_BY_FILE[kind]
-        given = (given_context or {}).get(key)
+        given = (context or {}).get(key)
         ids = [given] if given else sorted(set(pattern.findall(Path(name).name)))
+        if not ids and kind == "route53_hosted_zones_by_vpc":
+            ids = [None]  # a VPC the file does not name: the zones are taken to apply to every VPC
         if len(ids) != 1:
             raise ValueError(
                 f"{name}: looks like '{KINDS[kind][1].split(' (')[0]}' output, whose JSON does not "

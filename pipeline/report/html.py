@@ -30,7 +30,7 @@ KIND_COLORS = {"reject": "#c9302c", "no_return": "#e08a00", "refused": "#7b3fa0"
 DESTINATION_TYPES = {"vpc_endpoint": "VPC endpoint", "nat_gateway": "NAT gateway",
                      "aws_service": "AWS service, public endpoint", "vpc_internal": "inside the VPC",
                      "internet": "internet", "proxy": "HTTP(S) proxy", "unknown": "unknown"}
-STATE_CLASSES = {"blocked": "st-blocked", "refused": "st-refused", "no_reply": "st-noreply", "unresolved": "st-unresolved",
+STATE_CLASSES = {"blocked": "st-blocked", "refused": "st-refused", "no_reply": "st-noreply",
                  "established": "st-established"}
 CHART_KINDS = ("reject", "no_return", "refused")  # what the timeline shows
 
@@ -147,7 +147,7 @@ white-space:nowrap;border:1px solid transparent;vertical-align:middle}
 .k-refused{background:var(--purple-bg);color:var(--purple);border-color:#dcc2ea}
 .k-endpoint_bypassed{background:var(--blue-bg);color:var(--blue);border-color:#bcd3ef}
 .k-dns_failure{background:var(--amber-bg);color:#8a5a00;border-color:#f1d59c}
-.badge.s-st-blocked,.badge.s-st-refused,.badge.s-st-noreply,.badge.s-st-unresolved,.badge.s-st-established,.badge.s-st-unknown
+.badge.s-st-blocked,.badge.s-st-refused,.badge.s-st-noreply,.badge.s-st-established,.badge.s-st-unknown
 {background:#fff;color:var(--muted);border-color:var(--line)}
 .badge.ok{background:var(--green-bg);color:var(--green);border-color:#b9dcbb}
 .badge.maybe{background:#fff;color:var(--amber);border-color:#f1d59c}
@@ -176,7 +176,6 @@ td.st-blocked,i.st-blocked{background:#f6c9c6;color:#7d1714}
 td.st-refused,i.st-refused{background:#e6d0f2;color:#4d1f69}
 td.st-noreply,i.st-noreply{background:#ffe2a8;color:#6b4100}
 td.st-established,i.st-established{background:#cfe0f6;color:#173d69}
-td.st-unresolved,i.st-unresolved{background:#f3e3c3;color:#5a3b00}
 td.st-none{background:var(--soft);color:#a3aab7}
 section.finding{border-left:5px solid var(--line)}
 section.finding.k-reject{border-left-color:var(--red)}
