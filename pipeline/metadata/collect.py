@@ -162,6 +162,7 @@ def _collect_ecs(c: _Collector, ecs, region: str, clusters: list[str] | None) ->
     if clusters is None:
         listed = c.attempt(f"{region} ecs:ListClusters", fetch_all, ecs, "list_clusters", ["clusterArns"])
         clusters = (listed or {}).get("clusterArns", [])
+    definitions: set[str] = set()
     for cluster in clusters:
         name = cluster.rsplit("/", 1)[-1]
         services = c.attempt(f"{region} ecs:ListServices {name}", fetch_all, ecs, "list_services",
@@ -178,6 +179,11 @@ def _collect_ecs(c: _Collector, ecs, region: str, clusters: list[str] | None) ->
                             "tasks", arns, DESCRIBE_TASKS_BATCH, cluster=cluster)
             if doc is not None:
                 c.add(doc, f"api:{region}:ecs:DescribeTasks:{name}")
+                definitions |= {t["taskDefinitionArn"] for t in doc["tasks"] if t.get("taskDefinitionArn")}
+    for arn in sorted(definitions):  # the proxy settings (HTTP(S)_PROXY, NO_PROXY) of what ran
+        doc = c.attempt(f"{region} ecs:DescribeTaskDefinition {arn}", ecs.describe_task_definition, taskDefinition=arn)
+        if doc is not None:
+            c.add(cli_json({"taskDefinition": doc["taskDefinition"]}), f"api:{region}:ecs:DescribeTaskDefinition:{arn}")
 
 
 def collect(store: Store, session, clusters: list[str] | None = None, regions: list[str] | None = None, *,

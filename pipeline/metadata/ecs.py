@@ -6,6 +6,7 @@ gives one ``ecs_tasks`` row and one ``eni_assignments`` evidence row per task ad
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from pipeline.addresses import canonical_ip, ip_version
@@ -209,3 +210,44 @@ def normalise_services(doc: dict) -> Rows:
             "assign_public_ip": vpc.get("assignPublicIp"),
         })
     return {"ecs_services": rows}
+
+
+def _env(container: dict, key: str, value_key: str) -> dict:
+    return {e["name"]: e.get(value_key) for e in container.get(key) or [] if isinstance(e, dict) and e.get("name")}
+
+
+def _proxy(environment: dict, name: str) -> str | None:
+    """A proxy variable in any case, upper case first (curl and the SDKs read both spellings)."""
+    if name in environment:
+        return environment[name]
+    return next((v for k, v in sorted(environment.items()) if k.upper() == name), None)
+
+
+def normalise_task_definition(output: dict | list) -> Rows:
+    """``aws ecs describe-task-definition`` (one output, or a list of them): one ``task_definitions`` row
+    per container. ``environment`` and ``secrets`` are JSON objects (name -> value, name -> valueFrom) as text."""
+    rows = []
+    for one in output if isinstance(output, list) else [output]:
+        td = one.get("taskDefinition") or {}
+        common = {
+            "task_definition_arn": td.get("taskDefinitionArn"),
+            "family": td.get("family"),
+            "revision": as_int(td.get("revision")),
+            "task_role_arn": td.get("taskRoleArn"),
+            "execution_role_arn": td.get("executionRoleArn"),
+            "network_mode": td.get("networkMode"),
+            "status": td.get("status"),
+        }
+        for c in td.get("containerDefinitions") or [{}]:
+            environment = _env(c, "environment", "value")
+            rows.append({
+                **common,
+                "container_name": c.get("name"),
+                "image": c.get("image"),
+                "environment": json.dumps(environment, sort_keys=True),
+                "secrets": json.dumps(_env(c, "secrets", "valueFrom"), sort_keys=True),
+                "http_proxy": _proxy(environment, "HTTP_PROXY"),
+                "https_proxy": _proxy(environment, "HTTPS_PROXY"),
+                "no_proxy": _proxy(environment, "NO_PROXY"),
+            })
+    return {"task_definitions": rows}

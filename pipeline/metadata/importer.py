@@ -15,7 +15,7 @@ from pipeline.metadata import ec2
 from pipeline.metadata import ecs
 from pipeline.metadata import ipranges
 from pipeline.metadata.assignments import evidence_from_interfaces
-from pipeline.metadata.recognise import ECS_EVENTS, IP_RANGES, VPC_ATTRIBUTE, Document, load_file
+from pipeline.metadata.recognise import ECS_EVENTS, IP_RANGES, TASK_DEFINITION, VPC_ATTRIBUTE, Document, load_file
 from pipeline.metadata.schema import SCHEMAS, to_table
 from pipeline.metadata.store import known_digests, write_snapshot
 from pipeline.metadata.times import isoformat, utcnow
@@ -79,6 +79,7 @@ def normalise(doc: Document) -> dict[str, list[dict]]:
         "ec2_flow_logs": ec2.normalise_flow_logs,
         "ec2_managed_prefix_lists": ec2.normalise_managed_prefix_lists,
         VPC_ATTRIBUTE: dns.normalise_vpc_attribute,
+        TASK_DEFINITION: ecs.normalise_task_definition,
         "ec2_dhcp_options": dns.normalise_dhcp_options,
         "resolver_query_log_configs": dns.normalise_query_log_configs,
         "resolver_query_log_associations": dns.normalise_query_log_associations,

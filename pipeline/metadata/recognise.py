@@ -42,12 +42,14 @@ KINDS: dict[str, tuple[str, str]] = {
 }
 IP_RANGES = "aws_ip_ranges"
 VPC_ATTRIBUTE = "ec2_vpc_attribute"
+TASK_DEFINITION = "ecs_task_definition"
 ECS_EVENTS = "ecs_events"
 
 EXPECTED = (
     "the JSON printed by one of: "
     + "; ".join(f'{cmd} ({{"{key}": [...]}})' for key, cmd in KINDS.values())
     + '; EventBridge "ECS Task State Change" events (one JSON object per line, or a JSON array)'
+    + '; aws ecs describe-task-definition ({"taskDefinition": {...}}, or a JSON array of such outputs)'
     + '; aws ec2 describe-vpc-attribute ({"VpcId", "EnableDnsSupport"|"EnableDnsHostnames"})'
     + '; AWS ip-ranges.json ({"syncToken", "prefixes", "ipv6_prefixes"})'
 )
@@ -119,6 +121,8 @@ def recognise(payload: Any, name: str, context: dict | None = None) -> tuple[str
     if isinstance(payload, list):
         if payload and all(_is_event(v) for v in payload):
             return ECS_EVENTS, payload, {}
+        if payload and all(isinstance(v, dict) and isinstance(v.get("taskDefinition"), dict) for v in payload):
+            return TASK_DEFINITION, payload, {}
         raise ValueError(
             f"{name}: a JSON array/lines that are not all EventBridge events "
             f"(objects with 'detail-type' and 'detail'); expected {EXPECTED}"
@@ -127,6 +131,8 @@ def recognise(payload: Any, name: str, context: dict | None = None) -> tuple[str
         raise ValueError(f"{name}: top-level JSON is a {type(payload).__name__}; expected {EXPECTED}")
     if _is_event(payload):
         return ECS_EVENTS, [payload], {}
+    if isinstance(payload.get("taskDefinition"), dict):
+        return TASK_DEFINITION, payload, {}
     if is_vpc_attribute(payload):
         return VPC_ATTRIBUTE, payload, {}
     if "syncToken" in payload and ("prefixes" in payload or "ipv6_prefixes" in payload):

@@ -256,6 +256,22 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("availability_zone", STR),
         ("version", I64),
     ),
+    "task_definitions": _schema(
+        ("task_definition_arn", STR),
+        ("family", STR),
+        ("revision", I32),
+        ("task_role_arn", STR),
+        ("execution_role_arn", STR),
+        ("network_mode", STR),
+        ("status", STR),
+        ("container_name", STR),
+        ("image", STR),
+        ("environment", STR),  # JSON object text: variable name -> value
+        ("secrets", STR),  # JSON object text: variable name -> valueFrom (secret or parameter ARN)
+        ("http_proxy", STR),
+        ("https_proxy", STR),
+        ("no_proxy", STR),
+    ),
     "ecs_services": _schema(
         ("service_arn", STR),
         ("service_name", STR),
@@ -297,6 +313,7 @@ CURRENT_KEYS: dict[str, tuple[str, ...] | None] = {
     "aws_ip_ranges": None,
     "ecs_tasks": ("task_arn",),
     "ecs_services": ("service_arn",),
+    "task_definitions": ("task_definition_arn",),
 }
 
 
