@@ -7,6 +7,8 @@ writes them (``builders.dns_query``).
 
 from __future__ import annotations
 
+import json
+
 from builders import T0, dns_query, make_lake, rec, run_findings
 from test_findings_scenarios import NAT_IP, SQS_PUBLIC, TASK_IP, handshake, network
 
@@ -182,3 +184,57 @@ def test_unanswered_dns_to_custom_servers_and_a_bypass_with_dns_hostnames_off(tm
     # private DNS is on, so that cause is ruled out: hostnames off and the custom servers are why
     assert bypass == [("vpc_dns_disabled", True), ("custom_dns_servers", True)]
     assert by_kind["endpoint_bypassed"]["likely_causes"][0]["rule"] == "enableDnsHostnames=false"
+
+
+PROXY_IP = "10.0.1.11"
+
+
+def proxied(no_proxy="localhost", variable="https_proxy"):
+    """The network with a proxy instance (sg-proxy: no ingress rule) and task-a running mailer:4 behind it."""
+    tables = network()
+    tables["network_interfaces"].append(dict(
+        eni_id="eni-proxy", kind="ec2_instance", interface_type="interface", vpc_id="vpc-1", subnet_id="subnet-a",
+        private_ip=PROXY_IP, private_ips=[PROXY_IP], security_group_ids=["sg-proxy"], resource_id="i-proxy",
+        instance_id="i-proxy"))
+    tables["security_groups"].append(dict(group_id="sg-proxy", vpc_id="vpc-1", group_name="proxy"))
+    arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/mailer:4"
+    tables["eni_assignments"][0]["task_definition_arn"] = arn
+    env = {variable: f"http://{PROXY_IP}:3128", **({"NO_PROXY": no_proxy} if no_proxy is not None else {})}
+    tables["task_definitions"] = [dict(task_definition_arn=arn, family="mailer", revision=4, container_name="mailer",
+                                       environment=json.dumps(env), https_proxy=f"http://{PROXY_IP}:3128",
+                                       no_proxy=no_proxy)]
+    return tables
+
+
+def test_a_task_behind_an_unreachable_proxy_gets_the_proxy_first_and_the_network_cause_under_it(tmp_path):
+    lines = []
+    for i in range(3):
+        sport = 46000 + i
+        lines += [rec("eni-task1", TASK_IP, PROXY_IP, sport, 3128, T0 + 60 * i, flags=2, direction="egress", subnet="subnet-a"),
+                  rec("eni-proxy", TASK_IP, PROXY_IP, sport, 3128, T0 + 60 * i, action="REJECT", flags=2,
+                      direction="ingress", subnet="subnet-a")]
+    _, doc = run_findings(make_lake(tmp_path, lines, proxied()))
+    [f] = doc["findings"]
+    assert (f["kind"], f["observed_at"]) == ("reject", "destination_ingress")
+    d = f["destination"]
+    assert (d["type"], d["id"], d["name"]) == ("proxy", "i-proxy", "10.0.1.11:3128 (HTTPS_PROXY)")
+    proxy, network_cause = f["likely_causes"][:2]
+    assert (proxy["cause"], proxy["confirmed"], proxy["resource"], proxy["rule"]) == (
+        "proxy", True, "mailer:4", "HTTPS_PROXY=http://10.0.1.11:3128")
+    assert (network_cause["cause"], network_cause["confirmed"], network_cause["resource"]) == (
+        "security_group_ingress_destination", True, "sg-proxy")
+
+
+def test_no_proxy_without_the_credentials_address_or_the_endpoint_names_is_a_warning_with_the_fix(tmp_path):
+    lines = handshake(T0, dst=PROXY_IP, at_endpoint=False)
+    lines = [line.replace(" 443 ", " 3128 ") for line in lines]  # the same healthy call, to the proxy's port
+    _, doc = run_findings(make_lake(tmp_path, lines, proxied(no_proxy="localhost")))
+    [f] = doc["findings"]
+    assert (f["kind"], f["destination"]["type"]) == ("endpoint_bypassed", "proxy")
+    [c] = f["likely_causes"]
+    assert (c["cause"], c["confirmed"], c["resource"], c["rule"]) == (
+        "proxy_bypass_missing", True, "mailer:4", "NO_PROXY=localhost")
+    assert "NO_PROXY=localhost,169.254.170.2,sqs.eu-west-1.amazonaws.com" in c["fix"]
+    # NO_PROXY with both: nothing to say
+    _, doc = run_findings(make_lake(tmp_path / "ok", lines, proxied(no_proxy="169.254.170.2,.amazonaws.com")))
+    assert doc["findings"] == []

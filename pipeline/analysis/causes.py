@@ -17,7 +17,10 @@ from pipeline.vocabulary import CAUSES
 
 EPHEMERAL = (1024, 65535)
 #: Causes checked against settings other than the rules and routes (attributes, DHCP options, zones, endpoints).
-SETTINGS_CAUSES = frozenset({"endpoint_private_dns_disabled", "dns_nxdomain", "vpc_dns_disabled", "custom_dns_servers"})
+SETTINGS_CAUSES = frozenset({"endpoint_private_dns_disabled", "dns_nxdomain", "vpc_dns_disabled", "custom_dns_servers",
+                             "proxy", "proxy_bypass_missing"})
+#: The task credentials endpoint: SDKs fetch the task role's credentials there, never through a proxy.
+TASK_CREDENTIALS = "169.254.170.2"
 
 
 def _public(addr: str | None) -> bool:
@@ -27,11 +30,26 @@ def _public(addr: str | None) -> bool:
         return False
 
 
+def endpoint_hostname(endpoint: dict) -> str | None:
+    """The private DNS name of an interface endpoint's service: ``sqs.eu-west-1.amazonaws.com``,
+    ``api.ecr.…`` for ecr.api, ``dkr.ecr.…`` for ecr.dkr (whose names are ``<account>.dkr.ecr.…``)."""
+    svc, name = endpoint.get("aws_service"), endpoint.get("service_name") or ""
+    region = next((p for p in name.split(".") if p.count("-") >= 2 and p[-1].isdigit()), None)
+    if not svc or not region:
+        return None
+    first, _, rest = svc.partition(".")
+    return f"{rest}.{first}.{region}.amazonaws.com" if rest else f"{svc}.{region}.amazonaws.com"
+
+
 def candidates(f: dict) -> list[str]:
     """Causes from the flow evidence alone, most likely first."""
     kind, at, dest_type = f["kind"], f["observed_at"], f["dest_type"]
     if kind == "endpoint_bypassed":
+        if dest_type == "proxy":
+            return ["proxy_bypass_missing"]
         return ["endpoint_private_dns_disabled", "vpc_dns_disabled", "custom_dns_servers"]
+    if dest_type == "proxy":  # the task definition sends its calls there: that first, the network under it
+        return ["proxy"] + candidates({**f, "dest_type": "vpc_internal"})
     if kind == "dns_failure":
         return (["dns_nxdomain"] if f.get("rcode") == "NXDOMAIN" else []) + ["vpc_dns_disabled", "custom_dns_servers"]
     if kind == "refused":
@@ -228,7 +246,41 @@ class Diagnoser:
                       f"{route.get('target_id')} is {nat.get('state')}", None)
 
     def _check_proxy(self, f):
-        return None if f.get("dest_port") in (3128, 8080, 8888) else False
+        if f.get("dest_type") != "proxy":  # no proxy in the task definition we know of: a proxy port is a hint
+            return None if f.get("dest_port") in (3128, 8080, 8888) else False
+        explanation = (f"The task definition {f['proxy_task_definition']} sets {f['proxy_setting']}: the task's HTTP(S) "
+                       f"calls, AWS ones included, go to the proxy {f['dest_addr']}:{f['dest_port']}, and that "
+                       f"conversation is {f['state'].replace('_', ' ')} (the network cause follows)")
+        fix = (f"fix the path to the proxy (the next cause), or stop using it for AWS calls: register a new revision "
+               f"of {f['proxy_task_definition'].split(':')[0]} without {f['proxy_setting'].split('=')[0]} or with the "
+               "services' endpoint names in NO_PROXY (aws ecs register-task-definition --cli-input-json ...)")
+        return _cause("proxy", True, f["proxy_task_definition"], f["proxy_setting"], explanation, fix)
+
+    def _check_proxy_bypass_missing(self, f):
+        """NO_PROXY must hold the task credentials address and the names of the VPC's interface endpoints."""
+        entries = [e.strip().lower() for e in (f.get("no_proxy") or "").split(",") if e.strip()]
+
+        def covered(host: str) -> bool:
+            return any(e == "*" or host == e.lstrip("*.") or host.endswith("." + e.lstrip("*.")) for e in entries)
+
+        missing = [] if TASK_CREDENTIALS in entries else [TASK_CREDENTIALS]
+        for ep in sorted(self.net.endpoints.values(), key=lambda e: e["endpoint_id"]):
+            if ep.get("vpc_id") != f.get("vpc_id") or (ep.get("endpoint_type") or "").lower() != "interface":
+                continue
+            host = endpoint_hostname(ep)
+            if host and not covered(host):
+                missing.append(host)
+        if not missing:
+            return False
+        wanted = ",".join(entries + missing)
+        explanation = (f"The task definition {f['proxy_task_definition']} sends calls to the proxy ({f['proxy_setting']}) "
+                       f"and its NO_PROXY ({f.get('no_proxy') or 'unset'}) lacks {', '.join(missing)}: "
+                       + ("task credentials are fetched through the proxy, " if TASK_CREDENTIALS in missing else "")
+                       + "calls to the VPC's interface endpoints go around them through the proxy")
+        fix = (f"register a new revision of {f['proxy_task_definition'].split(':')[0]} with NO_PROXY={wanted} "
+               "(aws ecs register-task-definition --cli-input-json ...) and update the service")
+        return _cause("proxy_bypass_missing", True, f["proxy_task_definition"], f"NO_PROXY={f.get('no_proxy') or ''}",
+                      explanation, fix)
 
     def _check_destination_unresponsive(self, f):
         return None

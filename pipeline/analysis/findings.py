@@ -122,7 +122,12 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
     for g in findings:
         g["dest_via"] = _via(network, g)
         g["dns"] = _dns(con, g) if g.get("named_by") == "dns_query" else None
-    document = [_finding(g, diagnoser.diagnose(g), records.get(i, [])) for i, g in enumerate(findings)]
+    document = []
+    for i, g in enumerate(findings):
+        causes = diagnoser.diagnose(g)
+        if g["kind"] == "endpoint_bypassed" and g["dest_type"] == "proxy" and not causes:
+            continue  # through the proxy, but NO_PROXY keeps the endpoints' names and the credentials off it
+        document.append(_finding(g, causes, records.get(i, [])))
     document += dns_failures(con, diagnoser, window)
     return {
         "generated_at": iso(time.time()),

@@ -37,7 +37,8 @@ def ensure_sources(con) -> None:
 
 
 def build_names(con, since: int, until: int) -> None:
-    """The ``dns_answers`` and ``conversation_names`` tables (after ``conversations`` and ``destinations``)."""
+    """The ``dns_answers``, ``conversation_names`` and ``task_proxies`` tables (after ``conversations`` and
+    ``destinations``): the names a task asked for, and the proxies its task definition sends it to."""
     ensure_sources(con)
     con.execute(queries.get("name_macros").sql)
     answers = queries.get("dns_answers")
@@ -45,6 +46,7 @@ def build_names(con, since: int, until: int) -> None:
                 {"since": since, "until": until, "max_age": MAX_AGE})
     con.execute(f"CREATE OR REPLACE TEMP TABLE conversation_names AS {queries.get('conversation_names').sql}",
                 {"max_age": MAX_AGE, "skew": SKEW})
+    con.execute(f"CREATE OR REPLACE TEMP TABLE task_proxies AS {queries.get('task_proxies').sql}")
 
 
 def query_logging(con) -> set[str]:
