@@ -13,36 +13,62 @@
 -- contain the address the client's own beat the VPC's other clients' (whose cached answer it may
 -- have been given unlogged), and then the latest wins: an address reused by two names belongs to
 -- the name answered last before the conversation.
+-- Cost: two ASOF joins (the latest answer at or before each conversation, per client and address,
+-- then per VPC and address), not a range join: an address answered to every client of a busy VPC
+-- would otherwise meet every answer of the last hour. DuckDB-only construct: ASOF JOIN (on Trino
+-- or Spark: max_by over a join on the equality keys and the time range).
 -- CloudTrail names what DNS does not: a call without a VPC endpoint (vpc_endpoint_id NULL)
 -- whose source address is a public address of a NAT gateway of the client's VPC, during the
--- conversation (± skew), names a conversation to a public AWS address when exactly one service was called that way then
+-- conversation (± skew, by the minute), names a conversation to a public AWS address when exactly one service was called that way then
 -- (tls_host when logged, else the event source).
 WITH conv AS (
     SELECT client_addr, server_addr, first_seen, max(last_seen) AS last_seen, any_value(source_vpc) AS vpc_id
     FROM conversations
     GROUP BY client_addr, server_addr, first_seen
 ),
+own_answer AS (  -- the latest answer the client itself got that holds the address
+    SELECT c.client_addr, c.server_addr, c.first_seen, a.name, a.aws_service, a.region, a.query_name, a.rcode,
+           a.answers, a.at
+    FROM conv AS c
+    ASOF JOIN dns_answers AS a
+      ON a.client_addr = c.client_addr AND a.address = c.server_addr AND a.at <= c.first_seen + $skew
+),
+vpc_answer AS (  -- the latest answer any client of the VPC got that holds the address
+    SELECT c.client_addr, c.server_addr, c.first_seen, a.name, a.aws_service, a.region, a.query_name, a.rcode,
+           a.answers, a.at
+    FROM conv AS c
+    ASOF JOIN dns_answers AS a
+      ON a.vpc_id = coalesce(c.vpc_id, a.vpc_id) AND a.address = c.server_addr AND a.at <= c.first_seen + $skew
+),
 by_dns AS (
     SELECT c.client_addr, c.server_addr, c.first_seen,
-           a.name, a.aws_service, a.region, a.query_name, a.rcode, a.answers, 'dns_query' AS named_by
+           coalesce(o.name, v.name) AS name,
+           CASE WHEN o.name IS NOT NULL THEN o.aws_service ELSE v.aws_service END AS aws_service,
+           CASE WHEN o.name IS NOT NULL THEN o.region ELSE v.region END AS region,
+           CASE WHEN o.name IS NOT NULL THEN o.query_name ELSE v.query_name END AS query_name,
+           CASE WHEN o.name IS NOT NULL THEN o.rcode ELSE v.rcode END AS rcode,
+           CASE WHEN o.name IS NOT NULL THEN o.answers ELSE v.answers END AS answers,
+           'dns_query' AS named_by
     FROM conv AS c
-    JOIN dns_answers AS a
-      ON a.address = c.server_addr
-     AND a.at <= c.first_seen + $skew AND a.at >= c.first_seen - $max_age
-     AND (c.vpc_id IS NULL OR a.vpc_id IS NULL OR a.vpc_id = c.vpc_id)
-    QUALIFY row_number() OVER (PARTITION BY c.client_addr, c.server_addr, c.first_seen
-                               ORDER BY (a.client_addr = c.client_addr) DESC, a.at DESC, a.name) = 1
+    LEFT JOIN own_answer AS o
+      ON o.client_addr = c.client_addr AND o.server_addr = c.server_addr AND o.first_seen = c.first_seen
+     AND o.at >= c.first_seen - $max_age
+    LEFT JOIN vpc_answer AS v
+      ON v.client_addr = c.client_addr AND v.server_addr = c.server_addr AND v.first_seen = c.first_seen
+     AND v.at >= c.first_seen - $max_age
+    WHERE o.name IS NOT NULL OR v.name IS NOT NULL
 ),
-nat_calls AS (
-    SELECT n.vpc_id, epoch(k.event_time) AS at,
-           coalesce(rtrim(lower(k.tls_host), '.'), k.event_source) AS name,
+nat_calls AS (  -- per VPC, minute and service: a busy account makes many calls a minute
+    SELECT n.vpc_id, floor(epoch(k.event_time) / 60) AS minute,
            coalesce(aws_service_of_host(k.tls_host),
                     CASE split_part(k.event_source, '.', 1) WHEN 'ecr' THEN 'ecr.api'
                          ELSE split_part(k.event_source, '.', 1) END) AS aws_service,
-           coalesce(aws_region_of_host(k.tls_host), k.region) AS region
+           min(coalesce(rtrim(lower(k.tls_host), '.'), k.event_source)) AS name,
+           min(coalesce(aws_region_of_host(k.tls_host), k.region)) AS region
     FROM api_calls AS k
     JOIN current_nat_gateways AS n ON n.public_ip = k.source_ip
     WHERE k.vpc_endpoint_id IS NULL
+    GROUP BY ALL
 ),
 by_trail AS (
     SELECT c.client_addr, c.server_addr, c.first_seen,
@@ -51,9 +77,10 @@ by_trail AS (
     FROM conv AS c
     JOIN destinations AS d ON d.addr = c.server_addr AND d.type = 'aws_service'
     JOIN nat_calls AS t
-      ON t.vpc_id = c.vpc_id AND t.at >= c.first_seen - $skew AND t.at <= c.last_seen + $skew
-    WHERE NOT EXISTS (SELECT 1 FROM by_dns AS d WHERE d.client_addr = c.client_addr AND d.server_addr = c.server_addr
-                                                  AND d.first_seen = c.first_seen)
+      ON t.vpc_id = c.vpc_id
+     AND t.minute BETWEEN floor((c.first_seen - $skew) / 60) AND floor((c.last_seen + $skew) / 60)
+    WHERE NOT EXISTS (SELECT 1 FROM by_dns AS b WHERE b.client_addr = c.client_addr AND b.server_addr = c.server_addr
+                                                  AND b.first_seen = c.first_seen)
     GROUP BY c.client_addr, c.server_addr, c.first_seen
     HAVING count(DISTINCT t.aws_service) = 1
 )

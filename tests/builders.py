@@ -49,17 +49,29 @@ def dns_query(t, client, name, addresses=(), rcode="NOERROR", qtype="A", cnames=
             "srcids": {"instance": None, "resolver_endpoint": None}}
 
 
-def _dns_ingested() -> bool:
-    """Does this checkout ingest Resolver query logs (the lake table ``dns_queries``)?"""
+def _ingested(table: str) -> bool:
+    """Does this checkout ingest this evidence (lake table ``dns_queries`` / ``api_calls``)?"""
     if importlib.util.find_spec("pipeline.tables") is None:
         return False
     from pipeline import tables
 
-    return "dns_queries" in tables.TABLES
+    return table in tables.TABLES
 
 
-#: Until the lake ingests query logs, the records of a store are registered on its connection (run_findings).
-_UNINGESTED_DNS: dict[str, list[dict]] = {}
+def trail_call(t, event_source, source_ip, tls_host=None, vpc_endpoint_id=None, session="task-a") -> dict:
+    """One CloudTrail record of an API call (``t``: epoch seconds)."""
+    return {"eventVersion": "1.09", "eventTime": datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": event_source, "eventName": "Publish", "awsRegion": "eu-west-1", "sourceIPAddress": source_ip,
+            "userIdentity": {"type": "AssumedRole", "accountId": "123456789012",
+                             "arn": f"arn:aws:sts::123456789012:assumed-role/app/{session}"},
+            "eventID": f"{t}-{event_source}", "eventType": "AwsApiCall", "recipientAccountId": "123456789012",
+            **({"vpcEndpointId": vpc_endpoint_id} if vpc_endpoint_id else {}),
+            **({"tlsDetails": {"clientProvidedHostHeader": tls_host}} if tls_host else {})}
+
+
+#: Until the lake ingests query logs and CloudTrail, a store's records are registered on its connection
+#: (run_findings): {store uri: {"dns": [...], "trail": [...]}}.
+_UNINGESTED: dict[str, dict[str, list[dict]]] = {}
 
 
 def _register_dns(con, records: list[dict]) -> None:
@@ -68,24 +80,43 @@ def _register_dns(con, records: list[dict]) -> None:
              "query_name": r["query_name"], "query_type": r["query_type"], "rcode": r["rcode"],
              "answers": json.dumps(r["answers"]), "srcport": int(r["srcport"]), "transport": r["transport"],
              "answer_addresses": [a["Rdata"] for a in r["answers"] if a["Type"] in ("A", "AAAA")]} for r in records]
-    con.register("_dns_rows", pa.Table.from_pylist(rows))
-    con.execute("CREATE OR REPLACE TEMP TABLE dns_queries AS SELECT * FROM _dns_rows")
-    con.unregister("_dns_rows")
+    _register_rows(con, "dns_queries", rows)
+
+
+def _register_trail(con, records: list[dict]) -> None:
+    rows = [{"event_time": datetime.fromisoformat(r["eventTime"].replace("Z", "+00:00")),
+             "event_source": r["eventSource"], "region": r["awsRegion"], "source_ip": r["sourceIPAddress"],
+             "vpc_endpoint_id": r.get("vpcEndpointId"), "tls_host": (r.get("tlsDetails") or {}).get("clientProvidedHostHeader"),
+             "session_name": r["userIdentity"]["arn"].rsplit("/", 1)[-1]} for r in records]
+    _register_rows(con, "api_calls", rows)
+
+
+def _register_rows(con, table: str, rows: list[dict]) -> None:
+    con.register("_rows", pa.Table.from_pylist(rows))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _rows")
+    con.unregister("_rows")
 
 
 def make_lake(tmp_path: Path, lines: list[str], tables: dict[str, list[dict]] | None = None,
-              dns: list[dict] | None = None):
+              dns: list[dict] | None = None, trail: list[dict] | None = None):
     store = lake.open_lake(tmp_path / "lake")
     src_dir = tmp_path / "logs"
     src_dir.mkdir(exist_ok=True)
     write_flow_file(src_dir, "20261128T0620Z_00000000", lines)
-    if dns and _dns_ingested():
+    if dns and _ingested("dns_queries"):
         day = src_dir / "AWSLogs/123456789012/vpcdnsquerylogs/vpc-1/2026/11/27"
         day.mkdir(parents=True, exist_ok=True)
         (day / "vpc-1_dns.log.gz").write_bytes(gzip.compress(
             "".join(json.dumps(r) + "\n" for r in dns).encode(), mtime=0))
     elif dns:
-        _UNINGESTED_DNS[store.uri] = dns
+        _UNINGESTED.setdefault(store.uri, {})["dns"] = dns
+    if trail and _ingested("api_calls"):
+        day = src_dir / "AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/27"
+        day.mkdir(parents=True, exist_ok=True)
+        (day / "123456789012_CloudTrail_eu-west-1_20261127T0900Z_test.json.gz").write_bytes(
+            gzip.compress(json.dumps({"Records": trail}).encode(), mtime=0))
+    elif trail:
+        _UNINGESTED.setdefault(store.uri, {})["trail"] = trail
     ingest.ingest(store, local_sources([src_dir]), workers=1)
     if tables:
         when = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
@@ -99,7 +130,10 @@ def make_lake(tmp_path: Path, lines: list[str], tables: dict[str, list[dict]] | 
 
 def run_findings(store, settle: int = 900):
     con = analysis.connect(store)
-    if store.uri in _UNINGESTED_DNS:
-        _register_dns(con, _UNINGESTED_DNS[store.uri])
+    pending = _UNINGESTED.get(store.uri, {})
+    if pending.get("dns"):
+        _register_dns(con, pending["dns"])
+    if pending.get("trail"):
+        _register_trail(con, pending["trail"])
     doc = findings.find(con, analysis.load_network(con), settle=settle, lake=store.uri)
     return con, doc

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from builders import T0, dns_query, make_lake, rec, run_findings
+from builders import T0, dns_query, make_lake, rec, run_findings, trail_call
 from test_findings_scenarios import NAT_IP, SQS_PUBLIC, TASK_IP, handshake, network
 
 from pipeline import queries
@@ -238,3 +238,26 @@ def test_no_proxy_without_the_credentials_address_or_the_endpoint_names_is_a_war
     # NO_PROXY with both: nothing to say
     _, doc = run_findings(make_lake(tmp_path / "ok", lines, proxied(no_proxy="169.254.170.2,.amazonaws.com")))
     assert doc["findings"] == []
+
+
+def test_cloudtrail_calls_from_the_nat_without_an_endpoint_name_the_public_conversations(tmp_path):
+    """No query log: CloudTrail says the task's calls during the conversation went to SQS from the NAT's address
+    without vpcEndpointId. That names the public address, confirms the bypass of vpce-sqs; calls through the
+    endpoint (vpcEndpointId set) name nothing."""
+    nat_public = "34.240.0.1"
+    lines = handshake(T0, dst=SQS_PUBLIC, at_endpoint=False)
+    trail = [trail_call(T0 + 20, "sqs.amazonaws.com", nat_public, tls_host="sqs.eu-west-1.amazonaws.com"),
+             trail_call(T0 + 30, "sns.amazonaws.com", "10.0.1.10", vpc_endpoint_id="vpce-sns")]
+    con, doc = run_findings(make_lake(tmp_path, lines, network(private_dns=False), trail=trail))
+    assert names(con) == {(TASK_IP, SQS_PUBLIC, T0): ("sqs.eu-west-1.amazonaws.com", "cloudtrail")}
+    [f] = doc["findings"]
+    assert (f["destination"]["name"], f["destination"]["aws_service"], f["destination"]["named_by"]) == (
+        "sqs.eu-west-1.amazonaws.com", "sqs", "cloudtrail")
+    assert "dns" not in f
+    top = f["likely_causes"][0]
+    assert (top["cause"], top["confirmed"]) == ("endpoint_private_dns_disabled", True)
+    assert "CloudTrail" in top["explanation"]
+    # two services called from the NAT in that minute: CloudTrail cannot say which one this address was
+    trail.append(trail_call(T0 + 25, "sns.amazonaws.com", nat_public))
+    con, _ = run_findings(make_lake(tmp_path / "two", lines, network(private_dns=False), trail=trail))
+    assert names(con) == {}
