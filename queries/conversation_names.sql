@@ -27,24 +27,21 @@ WITH conv AS (
     GROUP BY client_addr, server_addr, first_seen
 ),
 own_answer AS (  -- the latest answer the client itself got that holds the address
-    SELECT c.client_addr, c.server_addr, c.first_seen, a.name, a.aws_service, a.region, a.query_name, a.rcode,
-           a.answers, a.at
+    SELECT c.client_addr, c.server_addr, c.first_seen, a.name, a.query_name, a.rcode, a.answers, a.at
     FROM conv AS c
     ASOF JOIN dns_answers AS a
       ON a.client_addr = c.client_addr AND a.address = c.server_addr AND a.at <= c.first_seen + $skew
 ),
 vpc_answer AS (  -- the latest answer any client of the VPC got that holds the address
-    SELECT c.client_addr, c.server_addr, c.first_seen, a.name, a.aws_service, a.region, a.query_name, a.rcode,
-           a.answers, a.at
+    SELECT c.client_addr, c.server_addr, c.first_seen, a.name, a.query_name, a.rcode, a.answers, a.at
     FROM conv AS c
     ASOF JOIN dns_answers AS a
-      ON a.vpc_id = coalesce(c.vpc_id, a.vpc_id) AND a.address = c.server_addr AND a.at <= c.first_seen + $skew
+      ON a.vpc_id = c.vpc_id AND a.address = c.server_addr AND a.at <= c.first_seen + $skew  -- plain columns: an
+     -- expression here turns the ASOF join into a nested loop; a conversation whose VPC is unknown gets its own answers only
 ),
-by_dns AS (
+answered AS (
     SELECT c.client_addr, c.server_addr, c.first_seen,
            coalesce(o.name, v.name) AS name,
-           CASE WHEN o.name IS NOT NULL THEN o.aws_service ELSE v.aws_service END AS aws_service,
-           CASE WHEN o.name IS NOT NULL THEN o.region ELSE v.region END AS region,
            CASE WHEN o.name IS NOT NULL THEN o.query_name ELSE v.query_name END AS query_name,
            CASE WHEN o.name IS NOT NULL THEN o.rcode ELSE v.rcode END AS rcode,
            CASE WHEN o.name IS NOT NULL THEN o.answers ELSE v.answers END AS answers,
@@ -58,16 +55,26 @@ by_dns AS (
      AND v.at >= c.first_seen - $max_age
     WHERE o.name IS NOT NULL OR v.name IS NOT NULL
 ),
+hosts AS (  -- the regular expressions once per distinct name, not once per conversation
+    SELECT name, aws_service_of_host(name) AS aws_service, aws_region_of_host(name) AS region
+    FROM (SELECT DISTINCT name FROM answered)
+),
+by_dns AS (
+    SELECT a.client_addr, a.server_addr, a.first_seen, a.name, h.aws_service, h.region, a.query_name, a.rcode,
+           a.answers, a.named_by
+    FROM answered AS a JOIN hosts AS h ON h.name = a.name
+),
 nat_calls AS (  -- per VPC, minute and service: a busy account makes many calls a minute
-    SELECT n.vpc_id, floor(epoch(k.event_time) / 60) AS minute,
-           coalesce(aws_service_of_host(k.tls_host),
-                    CASE split_part(k.event_source, '.', 1) WHEN 'ecr' THEN 'ecr.api'
-                         ELSE split_part(k.event_source, '.', 1) END) AS aws_service,
-           min(coalesce(rtrim(lower(k.tls_host), '.'), k.event_source)) AS name,
-           min(coalesce(aws_region_of_host(k.tls_host), k.region)) AS region
-    FROM api_calls AS k
-    JOIN current_nat_gateways AS n ON n.public_ip = k.source_ip
-    WHERE k.vpc_endpoint_id IS NULL
+    SELECT vpc_id, minute,
+           coalesce(aws_service_of_host(tls_host),
+                    CASE split_part(event_source, '.', 1) WHEN 'ecr' THEN 'ecr.api'
+                         ELSE split_part(event_source, '.', 1) END) AS aws_service,
+           min(coalesce(rtrim(lower(tls_host), '.'), event_source)) AS name,
+           min(coalesce(aws_region_of_host(tls_host), region)) AS region
+    FROM (SELECT DISTINCT n.vpc_id, floor(epoch(k.event_time) / 60) AS minute, k.tls_host, k.event_source, k.region
+          FROM api_calls AS k
+          JOIN current_nat_gateways AS n ON n.public_ip = k.source_ip
+          WHERE k.vpc_endpoint_id IS NULL)
     GROUP BY ALL
 ),
 by_trail AS (

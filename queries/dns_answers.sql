@@ -7,7 +7,8 @@
 --
 -- One row per (query, A/AAAA address in its answers). The name is the name the client asked
 -- for (`name`: lower case, no trailing dot), not the end of a CNAME chain: a task that asked
--- for sns.eu-west-1.amazonaws.com and got a CNAME and then addresses wanted SNS.
+-- for sns.eu-west-1.amazonaws.com and got a CNAME and then addresses wanted SNS. (The service a
+-- name stands for is worked out later, once per distinct name: conversation_names.)
 SELECT
     q.vpc_id,
     q.srcaddr AS client_addr,
@@ -17,9 +18,7 @@ SELECT
     q.rcode,
     q.answers,
     epoch(q.query_time) AS at,
-    address,
-    aws_service_of_host(q.name) AS aws_service,
-    aws_region_of_host(q.name) AS region
+    address
 FROM dns_queries AS q, unnest(q.answer_addresses) AS t(address)
 WHERE q.query_time >= to_timestamp($since - $max_age) AND q.query_time < to_timestamp($until)
   AND address IS NOT NULL
