@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -33,12 +34,12 @@ def demo(
     store = lake.open_lake(g.lake or DEMO_LAKE)
     summary, _, result, unread = demo_lib.load(store)
     records = sum((summary.records or {}).values())
-    typer.echo(f"sample account: {summary.sources} flow-log files ({records:,} new records, "
+    typer.echo(f"sample account: {summary.sources} log files ({records:,} new records, "
                f"{summary.skipped} files already in), metadata snapshot {result.snapshot_id or 'already in'}; "
                f"lake: {store.uri}", err=True)
     if unread:
-        typer.echo(f"not read by this version: {len(unread)} sample files (CloudTrail, Resolver query logs, "
-                   "IAM/DNS metadata)", err=True)
+        names = ", ".join(sorted(Path(u).name for u in unread))
+        typer.echo(f"not read by this version: {len(unread)} sample files ({names})", err=True)
     doc = findings_document(store)
     write_output(doc, fmt, None, title="Fargate connectivity findings (sample account)", by=by)
     if output:
