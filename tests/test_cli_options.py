@@ -11,7 +11,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from conftest import SAMPLE_LOGS, cli_commands
+from conftest import cli_commands, sample_metadata_readable
 from pipeline.cli import app
 from pipeline.cli.app import globals_first
 from pipeline.settings import OPTIONS
@@ -64,13 +64,14 @@ def test_report_and_import_with_the_lake_after_the_command(sample_lake, tmp_path
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["lake"] == sample_lake.uri
     fresh = tmp_path / "meta"
-    result = runner.invoke(app, ["metadata", "import", "--lake", str(fresh), str(SAMPLE_LOGS / "metadata")])
+    readable = [str(p) for p in sample_metadata_readable()]  # the DNS files wait for their importers (issue 12)
+    result = runner.invoke(app, ["metadata", "import", "--lake", str(fresh), *readable])
     assert result.exit_code == 0, result.output
     assert (fresh / "metadata").is_dir()
     # the environment variable still works, and an option after the command beats it
-    monkeypatch.setenv("FLOWLOGS_LAKE", str(tmp_path / "from-env"))
+    monkeypatch.setenv("FLOWLOGS_LAKE", str(fresh))  # an existing lake: reading never creates one
     result = runner.invoke(app, ["lake", "info", "--json"])
-    assert result.exit_code == 0 and json.loads(result.stdout)["lake"].endswith("from-env")
+    assert result.exit_code == 0 and json.loads(result.stdout)["lake"].endswith("meta")
     result = runner.invoke(app, ["lake", "info", "--json", "--lake", sample_lake.uri])
     assert result.exit_code == 0 and json.loads(result.stdout)["lake"] == sample_lake.uri
 
