@@ -139,8 +139,9 @@ def test_parquet_as_aws_writes_it(log):
 @given(flow_logs(), st.sampled_from(["start", "end"]))
 def test_millisecond_times_become_seconds(log, name):
     names, rows = log
-    names = names if name in names else (*names, name)
-    rows = [dict(r, **{name: 1_700_000_000_123}) for r in rows]
+    times = ("start", "end") if name in ("start", "end") else (name,)  # end before start is quarantined
+    names = (*names, *(t for t in times if t not in names))
+    rows = [dict(r, **{t: 1_700_000_000_123 for t in times}) for r in rows]
     table = _read(_text(names, rows, header=True))
     assert table[name].to_pylist() == [1_700_000_000] * len(rows)
 

@@ -249,6 +249,8 @@ table.evidence th,table.evidence td{white-space:normal;font-size:7pt;padding:3px
 table.evidence .nw{white-space:normal;overflow-wrap:anywhere}
 header.top .meta span{white-space:normal}
 table.others td,table.broken td{font-size:9pt}
+table.broken{table-layout:fixed;width:100%}
+table.broken td,table.broken code{white-space:normal;overflow-wrap:anywhere}
 .scroll{overflow:visible}
 a{color:inherit}
 .fix pre{background:#f5f7fa;color:var(--ink);border-top:1px solid var(--line)}
