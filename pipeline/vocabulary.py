@@ -26,6 +26,7 @@ OBSERVATIONS = {
     "source_ingress_return": "The reply arriving at the client's ENI (its subnet's inbound network ACL: ACLs are stateless).",
     "api_call": "An AWS API call the service refused (CloudTrail: the connection worked, a policy said no).",
     "task_event": "A task that stopped before it ran (its stoppedReason, from ECS task events or describe-tasks).",
+    "dns_query": "The task's DNS query, as the VPC's Route 53 Resolver logged it (query logs): the name was not resolved.",
 }
 
 KINDS = {
@@ -37,6 +38,8 @@ KINDS = {
     "access_denied": "AWS refused calls from a task (AccessDenied, VpceAccessDenied…): a policy, not the network, said no.",
     "task_start_failed": "Tasks stopped before running (ResourceInitializationError, CannotPullContainerError…): the "
     "execution role was denied, or the task could not reach the service at start.",
+    "dns_failure": "A name the task asked the VPC's resolver for and did not get (NXDOMAIN, SERVFAIL, or no answer, "
+    "repeated): the call never starts, so no flow shows it.",
 }
 
 CAUSES = {
@@ -59,15 +62,25 @@ CAUSES = {
     "service_control_policy": "An AWS Organizations service control policy denies the action for the account.",
     "resource_control_policy": "An AWS Organizations resource control policy denies access to the resource.",
     "session_policy": "The session policy passed when the role was assumed does not allow the action, or denies it.",
+    "dns_nxdomain": "The name does not exist as the VPC resolves it: a private hosted zone associated with the VPC "
+    "(e.g. `amazonaws.com` or `{region}.amazonaws.com`) shadows the public name and has no record for it.",
+    "vpc_dns_disabled": "The VPC has `enableDnsSupport` or `enableDnsHostnames` off: interface-endpoint private DNS "
+    "cannot work (and without DNS support the Amazon resolver does not answer at all).",
+    "custom_dns_servers": "The VPC's DHCP options name DNS servers other than `AmazonProvidedDNS`: endpoint private "
+    "names are not served by them (unless they forward to the Route 53 Resolver).",
+    "proxy_bypass_missing": "`NO_PROXY` in the task definition lacks `169.254.170.2` (task credentials) or the "
+    "service's endpoint names, so those calls go to the proxy too.",
 }
 
 DESTINATION_TYPES = {
     "vpc_endpoint": "An interface VPC endpoint (all its network interfaces are one destination).",
     "nat_gateway": "A NAT gateway's private address.",
-    "aws_service": "A public address in AWS's published ranges (ip-ranges.json): a service in a region.",
+    "aws_service": "A public address in AWS's published ranges (ip-ranges.json): a service in a region, named by a "
+    "DNS answer or CloudTrail when known.",
     "vpc_internal": "An address in a known VPC or subnet, or of another network interface there (load balancer, "
     "instance, Lambda, task).",
     "internet": "Any other public address.",
+    "proxy": "The HTTP(S) proxy named by the task definition's `HTTP_PROXY` / `HTTPS_PROXY`.",
     "unknown": "An address nothing in the metadata classifies.",
 }
 
@@ -98,9 +111,9 @@ AWS_VALUES = {
 }
 
 #: Kinds that mean "the task cannot talk to the service"; the others are warnings.
-BROKEN_KINDS = ("reject", "no_return", "refused", "access_denied", "task_start_failed")
-#: Kinds found in API calls and task events, not in flows (their own section of the HTML report).
-EVENT_KINDS = ("access_denied", "task_start_failed")
+BROKEN_KINDS = ("reject", "no_return", "refused", "access_denied", "task_start_failed", "dns_failure")
+#: Kinds found in API calls, task events and DNS queries, not in flows (their own section of the HTML report).
+EVENT_KINDS = ("access_denied", "task_start_failed", "dns_failure")
 #: States only given once the settle time has passed (a finding's last sighting is that much before the end).
 SETTLED_STATES = ("no_reply",)
 
@@ -119,13 +132,14 @@ KIND_LABELS = {
     "refused": "Refused",
     "access_denied": "Access denied",
     "task_start_failed": "Task start failed",
+    "dns_failure": "Name not resolved",
     "endpoint_bypassed": "Endpoint bypassed",
 }
 #: HTML colour (chart bars, badges) and terminal style of each kind.
 KIND_COLORS = {"reject": "#c9302c", "no_return": "#e08a00", "refused": "#7b3fa0", "access_denied": "#a8431c",
-               "task_start_failed": "#4f5a6b", "endpoint_bypassed": "#2f6fb5"}
+               "task_start_failed": "#4f5a6b", "dns_failure": "#8a5a00", "endpoint_bypassed": "#2f6fb5"}
 KIND_STYLES = {"reject": "bold red", "no_return": "bold yellow", "refused": "bold magenta",
-               "access_denied": "bold red", "task_start_failed": "bold yellow", "endpoint_bypassed": "bold cyan"}
+               "access_denied": "bold red", "task_start_failed": "bold yellow", "dns_failure": "bold yellow", "endpoint_bypassed": "bold cyan"}
 #: A finding's state (never ``pending``), most serious first.
 STATE_LABELS = {
     "blocked": "blocked",
@@ -139,6 +153,7 @@ DESTINATION_LABELS = {
     "aws_service": "AWS service, public endpoint",
     "vpc_internal": "inside the VPC",
     "internet": "internet",
+    "proxy": "proxy",
     "unknown": "unknown",
 }
 #: Where a destination without an id is, in a short label: ``sts (public endpoint)``.
@@ -146,6 +161,7 @@ DESTINATION_PLACES = {
     "aws_service": "public endpoint",
     "internet": "internet",
     "vpc_internal": "in VPC",
+    "proxy": "proxy",
     "unknown": "unknown",
 }
 

@@ -110,6 +110,7 @@ def _build_account(session: boto3.Session, url: str) -> dict:
                                   SubnetIds=[sa, sb], SecurityGroupIds=[ep_sg], PrivateDnsEnabled=True)
     ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.ecr.dkr", VpcEndpointType="Interface",
                             SubnetIds=[sa], SecurityGroupIds=[ep_sg], PrivateDnsEnabled=False)
+    dns = _build_dns(session, url, ec2, vpc)
     s3.create_bucket(Bucket="flowlogs-bucket")
     ec2.create_flow_logs(ResourceIds=[vpc], ResourceType="VPC", TrafficType="ALL", LogDestinationType="s3",
                          LogDestination="arn:aws:s3:::flowlogs-bucket", MaxAggregationInterval=60,
@@ -144,7 +145,27 @@ def _build_account(session: boto3.Session, url: str) -> dict:
     return {"vpc": vpc, "subnets": [sa, sb, sp], "task_sg": task_sg, "ep_sg": ep_sg, "acl": acl, "nat": nat,
             "igw": igw, "public_rt": public_rt, "private_rt": private_rt, "s3_pl": s3_pl, "corp_pl": corp_pl,
             "sqs_endpoint": sqs["VpcEndpoint"]["VpcEndpointId"],
-            "web_tasks": sorted(t["taskArn"] for t in web), "worker_task": worker[0]["taskArn"]}
+            "web_tasks": sorted(t["taskArn"] for t in web), "worker_task": worker[0]["taskArn"], **dns}
+
+
+def _build_dns(session: boto3.Session, url: str, ec2, vpc: str) -> dict:
+    """Custom DHCP options, a private zone shadowing one service's name, and query logging for the VPC."""
+    dhcp = ec2.create_dhcp_options(DhcpConfigurations=[
+        {"Key": "domain-name-servers", "Values": ["10.30.0.2", "192.0.2.53"]},
+        {"Key": "domain-name", "Values": ["corp.example"]}])["DhcpOptions"]["DhcpOptionsId"]
+    ec2.associate_dhcp_options(DhcpOptionsId=dhcp, VpcId=vpc)
+    route53 = session.client("route53", endpoint_url=url)
+    zone = route53.create_hosted_zone(Name=f"sns.{REGION}.amazonaws.com", CallerReference="shadow",
+                                      HostedZoneConfig={"Comment": "shadow", "PrivateZone": True},
+                                      VPC={"VPCRegion": REGION, "VPCId": vpc})["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": {
+        "Name": f"internal.sns.{REGION}.amazonaws.com.", "Type": "A", "TTL": 60,
+        "ResourceRecords": [{"Value": "10.30.1.99"}]}}]})
+    resolver = session.client("route53resolver", endpoint_url=url)
+    config = resolver.create_resolver_query_log_config(
+        Name="vpc-dns", DestinationArn="arn:aws:s3:::flowlogs-bucket", CreatorRequestId="qlc")["ResolverQueryLogConfig"]["Id"]
+    resolver.associate_resolver_query_log_config(ResolverQueryLogConfigId=config, ResourceId=vpc)
+    return {"dhcp": dhcp, "zone": zone, "query_log_config": config}
 
 
 @pytest.fixture(scope="module")
@@ -224,6 +245,17 @@ def test_collect_reads_the_account(collected, moto_account):
     assert set(tasks) == set(ids["web_tasks"]) | {ids["worker_task"]}
     assert tasks[ids["worker_task"]]["last_status"] == "STOPPED"
     assert tasks[ids["worker_task"]]["stopped_reason"].startswith("ResourceInitializationError")
+    assert vpc["dhcp_options_id"] == ids["dhcp"]
+    dhcp = {r["dhcp_options_id"]: r for r in _rows(store, "dhcp_options")}
+    assert dhcp[ids["dhcp"]]["domain_name_servers"] == ["10.30.0.2", "192.0.2.53"]
+    assert {(r["attribute"], r["enabled"]) for r in _rows(store, "vpc_dns_attributes") if r["vpc_id"] == ids["vpc"]} == {
+        ("enableDnsSupport", True), ("enableDnsHostnames", True)}
+    zones = [r for r in _rows(store, "hosted_zone_vpcs") if r["vpc_id"] == ids["vpc"]]
+    assert [(r["hosted_zone_id"], r["zone_name"]) for r in zones] == [(ids["zone"], f"sns.{REGION}.amazonaws.com")]
+    records = {(r["name"], r["type"]): r for r in _rows(store, "dns_records") if r["hosted_zone_id"] == ids["zone"]}
+    assert records[(f"internal.sns.{REGION}.amazonaws.com", "A")]["values"] == ["10.30.1.99"]
+    assert [(r["config_id"], r["vpc_id"]) for r in _rows(store, "query_log_associations")] == [(ids["query_log_config"], ids["vpc"])]
+    assert [r["destination_arn"] for r in _rows(store, "query_log_configs")] == ["arn:aws:s3:::flowlogs-bucket"]
     assignments = {r["task_arn"]: r for r in _rows(store, "eni_assignments")}
     assert set(assignments) == set(tasks)
     # moto gives tasks no timestamps: validity falls back to the observation time.
@@ -284,8 +316,22 @@ def test_collect_equals_importing_the_cli_json(collected, moto_account, tmp_path
 
     for command in ("describe-network-interfaces", "describe-vpc-endpoints", "describe-nat-gateways",
                     "describe-subnets", "describe-vpcs", "describe-route-tables", "describe-security-groups",
-                    "describe-network-acls", "describe-flow-logs", "describe-managed-prefix-lists"):
+                    "describe-network-acls", "describe-flow-logs", "describe-managed-prefix-lists",
+                    "describe-dhcp-options"):
         save(command, _cli(url, "ec2", command))
+    zones = set()
+    for vpc in json.loads((out / "describe-vpcs.json").read_text())["Vpcs"]:
+        vpc_id = vpc["VpcId"]
+        for attribute in ("enableDnsSupport", "enableDnsHostnames"):
+            save(f"vpc-attribute-{vpc_id}-{attribute}",
+                 _cli(url, "ec2", "describe-vpc-attribute", "--vpc-id", vpc_id, "--attribute", attribute))
+        by_vpc = _cli(url, "route53", "list-hosted-zones-by-vpc", "--vpc-id", vpc_id, "--vpc-region", REGION)
+        save(f"hosted-zones-by-vpc-{vpc_id}", by_vpc)
+        zones |= {z["HostedZoneId"].rsplit("/", 1)[-1] for z in by_vpc["HostedZoneSummaries"]}
+    for zone in zones:
+        save(f"record-sets-{zone}", _cli(url, "route53", "list-resource-record-sets", "--hosted-zone-id", zone))
+    save("query-log-configs", _cli(url, "route53resolver", "list-resolver-query-log-configs"))
+    save("query-log-associations", _cli(url, "route53resolver", "list-resolver-query-log-config-associations"))
     for pl in json.loads((out / "describe-managed-prefix-lists.json").read_text())["PrefixLists"]:
         pl_id = pl["PrefixListId"]
         save(f"get-managed-prefix-list-entries-{pl_id}",

@@ -31,6 +31,12 @@ EC2_OPERATIONS = (
     ("describe_network_acls", "NetworkAcls", "DescribeNetworkAcls"),
     ("describe_flow_logs", "FlowLogs", "DescribeFlowLogs"),
     ("describe_managed_prefix_lists", "PrefixLists", "DescribeManagedPrefixLists"),
+    ("describe_dhcp_options", "DhcpOptions", "DescribeDhcpOptions"),
+)
+RESOLVER_OPERATIONS = (
+    ("list_resolver_query_log_configs", "ResolverQueryLogConfigs", "ListResolverQueryLogConfigs"),
+    ("list_resolver_query_log_config_associations", "ResolverQueryLogConfigAssociations",
+     "ListResolverQueryLogConfigAssociations"),
 )
 DESCRIBE_TASKS_BATCH = 100
 DESCRIBE_SERVICES_BATCH = 10
@@ -90,12 +96,16 @@ class _Collector:
         return None
 
 
-def _collect_ec2(c: _Collector, ec2, region: str) -> None:
+def _collect_ec2(c: _Collector, ec2, region: str) -> list[str]:
+    """The EC2 documents; returns the ids of the VPCs described."""
+    vpc_ids: list[str] = []
     for operation, key, name in EC2_OPERATIONS:
         doc = c.attempt(f"{region} ec2:{name}", fetch_all, ec2, operation, [key])
         if doc is None:
             continue
         c.add(doc, f"api:{region}:ec2:{name}")
+        if key == "Vpcs":
+            vpc_ids = [v["VpcId"] for v in doc["Vpcs"] if v.get("VpcId")]
         if key == "PrefixLists":
             for pl in doc["PrefixLists"]:
                 pl_id = pl.get("PrefixListId")
@@ -104,6 +114,34 @@ def _collect_ec2(c: _Collector, ec2, region: str) -> None:
                 if entries is not None:
                     c.add(entries, f"api:{region}:ec2:GetManagedPrefixListEntries:{pl_id}",
                           {"prefix_list_id": pl_id})
+    for vpc_id in vpc_ids:
+        for attribute in ("enableDnsSupport", "enableDnsHostnames"):
+            answer = c.attempt(f"{region} ec2:DescribeVpcAttribute {vpc_id} {attribute}", ec2.describe_vpc_attribute,
+                               VpcId=vpc_id, Attribute=attribute)
+            if answer is not None:
+                c.add(cli_json(answer), f"api:{region}:ec2:DescribeVpcAttribute:{vpc_id}:{attribute}")
+    return vpc_ids
+
+
+def _collect_dns(c: _Collector, route53, resolver, region: str, vpc_ids: list[str]) -> None:
+    """Private hosted zones of each VPC (and their records), and which VPCs log their DNS queries."""
+    zones: set[str] = set()
+    for vpc_id in vpc_ids:
+        doc = c.attempt(f"{region} route53:ListHostedZonesByVPC {vpc_id}", fetch_all, route53,
+                        "list_hosted_zones_by_vpc", ["HostedZoneSummaries"], VPCId=vpc_id, VPCRegion=region)
+        if doc is None:
+            continue
+        c.add(doc, f"api:{region}:route53:ListHostedZonesByVPC:{vpc_id}", {"vpc_id": vpc_id})
+        zones |= {z["HostedZoneId"].rsplit("/", 1)[-1] for z in doc["HostedZoneSummaries"] if z.get("HostedZoneId")}
+    for zone in sorted(zones):
+        doc = c.attempt(f"route53:ListResourceRecordSets {zone}", fetch_all, route53, "list_resource_record_sets",
+                        ["ResourceRecordSets"], HostedZoneId=zone)
+        if doc is not None:
+            c.add(doc, f"api:route53:ListResourceRecordSets:{zone}", {"hosted_zone_id": zone})
+    for operation, key, name in RESOLVER_OPERATIONS:
+        doc = c.attempt(f"{region} route53resolver:{name}", fetch_all, resolver, operation, [key])
+        if doc is not None:
+            c.add(doc, f"api:{region}:route53resolver:{name}")
 
 
 def _list_task_arns(ecs, cluster: str) -> list[str]:
@@ -233,7 +271,9 @@ def collect(store: Store, session, clusters: list[str] | None = None, regions: l
     c = _Collector(snapshot_time or utcnow())
     for region in regions:
         kwargs = {"region_name": region, **({"endpoint_url": endpoint_url} if endpoint_url else {})}
-        _collect_ec2(c, session.client("ec2", **kwargs), region)
+        vpc_ids = _collect_ec2(c, session.client("ec2", **kwargs), region)
+        _collect_dns(c, session.client("route53", **kwargs), session.client("route53resolver", **kwargs), region,
+                     vpc_ids)
         _collect_ecs(c, session.client("ecs", **kwargs), region, list(clusters) if clusters else None)
         for service in ("sqs", "sns", "secretsmanager", "kms") + (("s3",) if region == regions[0] else ()):
             _collect_resource_policies(c, session.client(service, **kwargs), region, service)

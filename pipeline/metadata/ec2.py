@@ -216,6 +216,7 @@ def normalise_vpcs(doc: dict) -> Rows:
             "cidr_blocks": cidrs,
             "ipv6_cidr_blocks": _associated(v.get("Ipv6CidrBlockAssociationSet"), "Ipv6CidrBlock", "Ipv6CidrBlockState"),
             "is_default": v.get("IsDefault"),
+            "dhcp_options_id": v.get("DhcpOptionsId"),
         })
     return {"vpcs": rows}
 

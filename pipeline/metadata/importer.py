@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipeline.metadata import dns
 from pipeline.metadata import ec2
 from pipeline.metadata import ecs
 from pipeline.metadata import iam
 from pipeline.metadata import ipranges
 from pipeline.metadata.assignments import evidence_from_interfaces
 from pipeline.metadata.recognise import (
-    ECS_EVENTS, EVENT_SELECTORS, IP_RANGES, RESOURCE_POLICY, TASK_DEFINITION, Document, load_file,
+    ECS_EVENTS, EVENT_SELECTORS, IP_RANGES, RESOURCE_POLICY, TASK_DEFINITION, VPC_ATTRIBUTE, Document, load_file,
 )
 from pipeline.metadata.schema import SCHEMAS, to_table
 from pipeline.metadata.store import known_digests, write_snapshot
@@ -68,6 +69,10 @@ def normalise(doc: Document) -> dict[str, list[dict]]:
         return rows
     if k == "ec2_prefix_list_entries":
         return ec2.normalise_prefix_list_entries(p, doc.context["prefix_list_id"])
+    if k == "route53_hosted_zones_by_vpc":
+        return dns.normalise_hosted_zones_by_vpc(p, doc.context["vpc_id"])
+    if k == "route53_record_sets":
+        return dns.normalise_record_sets(p, doc.context["hosted_zone_id"])
     if k == "ecs_tasks":
         return ecs.normalise_tasks(p, doc.observed_at, doc.source)
     if k == ECS_EVENTS:
@@ -90,6 +95,10 @@ def normalise(doc: Document) -> dict[str, list[dict]]:
         "cloudtrail_trails": iam.normalise_trails,
         EVENT_SELECTORS: iam.normalise_event_selectors,
         TASK_DEFINITION: ecs.normalise_task_definition,
+        VPC_ATTRIBUTE: dns.normalise_vpc_attribute,
+        "ec2_dhcp_options": dns.normalise_dhcp_options,
+        "resolver_query_log_configs": dns.normalise_query_log_configs,
+        "resolver_query_log_associations": dns.normalise_query_log_associations,
     }
     return simple[k](p)
 

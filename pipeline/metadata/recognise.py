@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.metadata import iam
+from pipeline.metadata.dns import is_vpc_attribute
 
 # kind -> (top-level key that identifies it, the command that prints it)
 KINDS: dict[str, tuple[str, str]] = {
@@ -34,6 +35,12 @@ KINDS: dict[str, tuple[str, str]] = {
     "ec2_flow_logs": ("FlowLogs", "aws ec2 describe-flow-logs"),
     "ec2_managed_prefix_lists": ("PrefixLists", "aws ec2 describe-managed-prefix-lists"),
     "ec2_prefix_list_entries": ("Entries", "aws ec2 get-managed-prefix-list-entries (pl-id in the file name)"),
+    "ec2_dhcp_options": ("DhcpOptions", "aws ec2 describe-dhcp-options"),
+    "route53_hosted_zones_by_vpc": ("HostedZoneSummaries", "aws route53 list-hosted-zones-by-vpc (vpc-id in the file name)"),
+    "route53_record_sets": ("ResourceRecordSets", "aws route53 list-resource-record-sets (zone id in the file name)"),
+    "resolver_query_log_configs": ("ResolverQueryLogConfigs", "aws route53resolver list-resolver-query-log-configs"),
+    "resolver_query_log_associations": ("ResolverQueryLogConfigAssociations",
+                                        "aws route53resolver list-resolver-query-log-config-associations"),
     "ecs_tasks": ("tasks", "aws ecs describe-tasks"),
     "ecs_services": ("services", "aws ecs describe-services"),
     "iam_authorization_details": ("RoleDetailList", "aws iam get-account-authorization-details"),
@@ -44,12 +51,14 @@ TASK_DEFINITION = "ecs_task_definition"
 EVENT_SELECTORS = "cloudtrail_event_selectors"
 RESOURCE_POLICY = "resource_policy"
 IP_RANGES = "aws_ip_ranges"
+VPC_ATTRIBUTE = "ec2_vpc_attribute"
 ECS_EVENTS = "ecs_events"
 
 EXPECTED = (
     "the JSON printed by one of: "
     + "; ".join(f'{cmd} ({{"{key}": [...]}})' for key, cmd in KINDS.values())
     + '; EventBridge "ECS Task State Change" events (one JSON object per line, or a JSON array)'
+    + '; aws ec2 describe-vpc-attribute ({"VpcId", "EnableDnsSupport"|"EnableDnsHostnames"})'
     + '; AWS ip-ranges.json ({"syncToken", "prefixes", "ipv6_prefixes"})'
     + '; aws ecs describe-task-definition ({"taskDefinition": {...}})'
     + '; aws cloudtrail get-event-selectors ({"TrailARN", "EventSelectors"|"AdvancedEventSelectors"})'
@@ -58,6 +67,15 @@ EXPECTED = (
 )
 
 PREFIX_LIST_ID = re.compile(r"pl-[0-9a-f]{8,17}")
+VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
+# Route 53 zone ids: upper-case letters and digits (``Z0123456789ABC``), both present
+HOSTED_ZONE_ID = re.compile(r"(?<![A-Za-z0-9])(?=[0-9A-Z]*[A-Z])(?=[0-9A-Z]*[0-9])[0-9A-Z]{10,32}(?![A-Za-z0-9])")
+# kind -> (context key, pattern, what it names, example file name): outputs whose JSON does not say what they list
+NAMED_BY_FILE = {
+    "ec2_prefix_list_entries": ("prefix_list_id", PREFIX_LIST_ID, "prefix-list", "prefix-list-entries-pl-63a5400a.json"),
+    "route53_hosted_zones_by_vpc": ("vpc_id", VPC_ID, "VPC", "hosted-zones-by-vpc-vpc-0a1b2c3d4e5f60001.json"),
+    "route53_record_sets": ("hosted_zone_id", HOSTED_ZONE_ID, "hosted zone", "record-sets-Z0123456789ABCDEFGHIJ.json"),
+}
 
 
 @dataclass(frozen=True)
@@ -150,6 +168,8 @@ def _recognise_one(payload: Any, name: str, given: dict | None = None) -> tuple[
         raise ValueError(f"{name}: top-level JSON is a {type(payload).__name__}; expected {EXPECTED}")
     if _is_event(payload):
         return ECS_EVENTS, [payload], {}
+    if is_vpc_attribute(payload):
+        return VPC_ATTRIBUTE, payload, {}
     if "syncToken" in payload and ("prefixes" in payload or "ipv6_prefixes" in payload):
         return IP_RANGES, payload, {}
     if isinstance(payload.get("taskDefinition"), dict):
@@ -170,15 +190,17 @@ def _recognise_one(payload: Any, name: str, given: dict | None = None) -> tuple[
         raise ValueError(f"{name}: not a recognised AWS CLI output (top-level keys: {keys}); expected {EXPECTED}")
     kind = found[0]
     context: dict = {}
-    if kind == "ec2_prefix_list_entries":
-        ids = sorted(set(PREFIX_LIST_ID.findall(Path(name).name)))
+    if kind in NAMED_BY_FILE:
+        key, pattern, label, example = NAMED_BY_FILE[kind]
+        named = (given or {}).get(key)
+        ids = [named] if named else sorted(set(pattern.findall(Path(name).name)))
         if len(ids) != 1:
             raise ValueError(
-                f"{name}: looks like 'aws ec2 get-managed-prefix-list-entries' output, whose JSON does not "
-                "say which prefix list it lists; put the prefix-list id in the file name, e.g. "
-                f"'prefix-list-entries-pl-63a5400a.json' (found {len(ids)} ids in the name)"
+                f"{name}: looks like '{KINDS[kind][1].split(' (')[0]}' output, whose JSON does not "
+                f"say which {label} it lists; put the {label} id in the file name, "
+                f"e.g. '{example}' (found {len(ids)} ids in the name)"
             )
-        context["prefix_list_id"] = ids[0]
+        context[key] = ids[0]
     return kind, payload, context
 
 
