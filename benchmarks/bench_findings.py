@@ -23,6 +23,10 @@
    - ``findings``: ``analysis.connect`` + ``load_network`` + ``findings.find``, with the time of
      each phase of ``find`` (conversations, destinations, the findings query with its
      per-finding samples, evidence, timeline) and what it found;
+   - ``findings_named``: the same with Route 53 Resolver query logs for the day (generated once
+     beside the lake, ``<lake>-dns/``: every task IP asks every 10 minutes for the S3 and DynamoDB
+     names, 8 public addresses each, and for one endpoint's name; ~300k queries, 2.4M answered
+     addresses), so ``destinations`` includes the name join (issue 12: it may add at most 30%);
    and prints wall time, CPU time (user + system, all threads) and peak RSS. ``--profile`` also
    runs ``EXPLAIN ANALYZE`` on the conversations query and prints the operators that took the
    most time. ``--setting`` applies a DuckDB setting to every step's connection (e.g.
@@ -489,7 +493,56 @@ def step_conversations(store, settings: list[str]) -> dict:
     return {"conversations": con.execute("SELECT count(*) FROM conversations").fetchone()[0]}
 
 
-def step_findings(store, settings: list[str]) -> dict:
+def write_dns_queries(path: Path) -> Path:
+    """The day's Resolver query logs of the benchmark account as one Parquet file (cached)."""
+    out = Path(f"{path}-dns") / "dns_queries.parquet"
+    if out.exists():
+        return out
+    rng = np.random.default_rng(1)
+    acct = make_account(rng)
+    rng = np.random.default_rng(2)
+    s3, ddb = acct.public_ip[:PUBLIC[0][2]], acct.public_ip[PUBLIC[0][2]:]
+    rows: dict[str, list] = {k: [] for k in ("query_time", "srcaddr", "name", "answer_addresses")}
+    for slot in range(N_TASK_IPS):
+        for t in range(T0 - 3600 + int(rng.integers(0, 600)), T0 + SPAN, 600):
+            endpoint = int(rng.integers(0, len(ENDPOINTS)))
+            for name, answer in ((f"s3.{REGION}.amazonaws.com", rng.choice(s3, 8, replace=False)),
+                                 (f"dynamodb.{REGION}.amazonaws.com", rng.choice(ddb, 8, replace=False)),
+                                 (f"{endpoint_hostname(endpoint)}", acct.endpoint_ip[endpoint])):
+                rows["query_time"].append(datetime.fromtimestamp(t + int(rng.integers(0, 60)), UTC))
+                rows["srcaddr"].append(acct.addresses[slot])
+                rows["name"].append(name)
+                rows["answer_addresses"].append([acct.addresses[i] for i in answer])
+    n = len(rows["name"])
+    table = pa.table({
+        "query_time": pa.array(rows["query_time"], pa.timestamp("ms", tz="UTC")),
+        "account_id": pa.array([ACCOUNT] * n), "region": pa.array([REGION] * n), "vpc_id": pa.array([VPC] * n),
+        "query_name": pa.array([x + "." for x in rows["name"]]), "name": pa.array(rows["name"]),
+        "query_type": pa.array(["A"] * n), "query_class": pa.array(["IN"] * n), "rcode": pa.array(["NOERROR"] * n),
+        "answers": pa.array([json.dumps([{"Rdata": a, "Type": "A", "Class": "IN"} for a in addrs])
+                             for addrs in rows["answer_addresses"]]),
+        "answer_addresses": pa.array(rows["answer_addresses"], pa.list_(pa.string())),
+        "srcaddr": pa.array(rows["srcaddr"]), "srcport": pa.array([53000] * n, pa.int32()),
+        "transport": pa.array(["UDP"] * n),
+    })
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, out, compression="zstd")
+    return out
+
+
+def endpoint_hostname(endpoint: int) -> str:
+    first, _, rest = ENDPOINTS[endpoint].partition(".")
+    return f"{rest}.{first}.{REGION}.amazonaws.com" if rest else f"{first}.{REGION}.amazonaws.com"
+
+
+def step_findings_named(store, settings: list[str]) -> dict:
+    """``findings`` with the day's query logs registered as ``dns_queries``: the name join's cost."""
+    dns = write_dns_queries(Path(store.root))
+    return step_findings(store, settings, prepare=lambda con: con.execute(
+        f"CREATE OR REPLACE TEMP VIEW dns_queries AS SELECT * FROM read_parquet('{dns}')"))
+
+
+def step_findings(store, settings: list[str], prepare=None) -> dict:
     """connect + load_network + find, with the time of each phase of ``find``."""
     phases: dict[str, float] = {}
 
@@ -506,6 +559,8 @@ def step_findings(store, settings: list[str]) -> dict:
         setattr(findings, name, timed(name, getattr(findings, name)))
     con = timed("connect", analysis.connect)(store)
     apply(con, settings)
+    if prepare:
+        prepare(con)
     network = timed("load_network", analysis.load_network)(con)
     doc = timed("find", findings.find)(con, network, lake=store.uri)
     phases["findings_query_and_samples"] = phases["find"] - sum(
@@ -517,6 +572,7 @@ def step_findings(store, settings: list[str]) -> dict:
         "phases": {k: round(v, 2) for k, v in phases.items()},
         "conversations": dict(con.execute("SELECT state, count(*) FROM conversations GROUP BY state").fetchall()),
         "findings": kinds,
+        "named_conversations": con.execute("SELECT count(*) FROM conversation_names").fetchone()[0],
     }
 
 
@@ -547,7 +603,7 @@ def step_profile(store, settings: list[str]) -> dict:
 
 
 STEPS = {"scan": step_scan, "groupby": step_groupby, "conversations": step_conversations, "findings": step_findings,
-         "profile": step_profile}
+         "findings_named": step_findings_named, "profile": step_profile}
 
 
 def child(step: str, lake_path: str, settings: list[str]) -> None:

@@ -96,6 +96,10 @@ AWS_VALUES = {
     "egress": "flow-direction: the record left the network interface.",
     "ingress": "flow-direction: the record arrived at the network interface.",
     "interface": "VpcEndpointType of an interface endpoint (one with network interfaces and private DNS).",
+    # labels of service hostnames that VPC endpoint service names spell the other way round (ecr.api, ecr.dkr)
+    "ecr": "Hostname label: Amazon ECR (`api.ecr.{region}.amazonaws.com`, `{account}.dkr.ecr.{region}…`).",
+    "api": "Hostname label: the ECR API (endpoint service `ecr.api`).",
+    "dkr": "Hostname label: the ECR Docker registry (endpoint service `ecr.dkr`).",
     # CloudTrail errorCode values (lower-cased) that mean the call was denied; the message says by which policy
     "accessdenied": "errorCode: S3 and others, access denied.",
     "accessdeniedexception": "errorCode: most JSON-protocol services, access denied.",
@@ -117,6 +121,9 @@ EVENT_KINDS = ("access_denied", "task_start_failed", "dns_failure")
 #: States only given once the settle time has passed (a finding's last sighting is that much before the end).
 SETTLED_STATES = ("no_reply",)
 
+#: Causes checked against settings other than the rules and routes (attributes, DHCP options, zones, endpoints).
+SETTINGS_CAUSES = ("endpoint_private_dns_disabled", "dns_nxdomain", "vpc_dns_disabled", "custom_dns_servers",
+                   "proxy", "proxy_bypass_missing")
 #: A network failure at task start: the causes worth checking when no flow finding of the task explains it.
 START_NETWORK_CAUSES = ("route_missing", "security_group_egress", "network_acl_outbound")
 POLICY_OWNERS = {"identity_policy": "the role's policy", "endpoint_policy": "the endpoint policy",
@@ -196,6 +203,13 @@ def markdown_table(words: dict[str, str]) -> str:
 
 
 #: Every word class, for the README and the tests that keep the words defined here only.
+#: What named a destination (``destination.named_by``): flow logs carry addresses, these carry names.
+NAMED_BY = {
+    "dns_query": "The task's own DNS query for the address, as the VPC's Route 53 Resolver logged it (query logs).",
+    "cloudtrail": "A CloudTrail record of the service's API called from the task's public (NAT) address, without a "
+    "VPC endpoint.",
+}
+
 WORDS = {"states": STATES, "observations": OBSERVATIONS, "kinds": KINDS, "causes": CAUSES,
          "destination_types": DESTINATION_TYPES, "sides": SIDES, "stop_categories": STOP_CATEGORIES,
-         "start_steps": START_STEPS}
+         "start_steps": START_STEPS, "named_by": NAMED_BY}

@@ -2504,7 +2504,7 @@ class MoreServices:
                 "OwnerId": ACCOUNT, "Tags": [], "DhcpOptionsId": self.net.dhcp_id, "DhcpConfigurations": [
                     {"Key": "domain-name", "Values": [{"Value": f"{REGION}.compute.internal"}]},
                     {"Key": "domain-name-servers", "Values": [{"Value": "AmazonProvidedDNS"}]}]}]},
-            "list-hosted-zones-by-vpc.json": {"HostedZoneSummaries": [
+            f"list-hosted-zones-by-vpc.{vpc}.json": {"HostedZoneSummaries": [
                 {"HostedZoneId": zones[z], "Name": z + ".", "Owner": {"OwningAccount": ACCOUNT}}
                 for z in (SHADOW_ZONE, INTERNAL_ZONE)], "MaxItems": "100"},
             f"list-resource-record-sets.{zones[SHADOW_ZONE]}.json": records(SHADOW_ZONE, TTL["negative"], [

@@ -4,6 +4,7 @@ ingested through the real ingest, and metadata tables committed through the real
 from __future__ import annotations
 
 import gzip
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,11 +43,44 @@ def write_flow_file(directory: Path, name: str, lines: list[str], log_format: st
     return path
 
 
-def make_lake(tmp_path: Path, lines: list[str], tables: dict[str, list[dict]] | None = None, log_format: str = FORMAT):
+def dns_query(t, client, name, addresses=(), rcode="NOERROR", qtype="A", cnames=(), vpc="vpc-1") -> dict:
+    """One Route 53 Resolver query-log record as AWS writes it (``t``: epoch seconds)."""
+    answers = [{"Rdata": c, "Type": "CNAME", "Class": "IN"} for c in cnames]
+    answers += [{"Rdata": a, "Type": "AAAA" if ":" in a else "A", "Class": "IN"} for a in addresses]
+    return {"version": "1.100000", "account_id": "123456789012", "region": "eu-west-1", "vpc_id": vpc,
+            "query_timestamp": datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "query_name": name, "query_type": qtype, "query_class": "IN", "rcode": rcode, "answers": answers,
+            "srcaddr": client, "srcport": "53000", "transport": "UDP",
+            "srcids": {"instance": None, "resolver_endpoint": None}}
+
+
+def trail_call(t, event_source, source_ip, tls_host=None, vpc_endpoint_id=None, session="task-a") -> dict:
+    """One CloudTrail record of an API call (``t``: epoch seconds)."""
+    return {"eventVersion": "1.09", "eventTime": datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": event_source, "eventName": "Publish", "awsRegion": "eu-west-1", "sourceIPAddress": source_ip,
+            "userIdentity": {"type": "AssumedRole", "accountId": "123456789012",
+                             "arn": f"arn:aws:sts::123456789012:assumed-role/app/{session}"},
+            "eventID": f"{t}-{event_source}", "eventType": "AwsApiCall", "recipientAccountId": "123456789012",
+            **({"vpcEndpointId": vpc_endpoint_id} if vpc_endpoint_id else {}),
+            **({"tlsDetails": {"clientProvidedHostHeader": tls_host}} if tls_host else {})}
+
+
+def make_lake(tmp_path: Path, lines: list[str], tables: dict[str, list[dict]] | None = None, log_format: str = FORMAT,
+              dns: list[dict] | None = None, trail: list[dict] | None = None):
     store = lake.open_lake(tmp_path / "lake")
     src_dir = tmp_path / "logs"
     src_dir.mkdir(exist_ok=True)
     write_flow_file(src_dir, "20261128T0620Z_00000000", lines, log_format)
+    if dns:
+        day = src_dir / "AWSLogs/123456789012/vpcdnsquerylogs/vpc-1/2026/11/27"
+        day.mkdir(parents=True, exist_ok=True)
+        (day / "vpc-1_dns.log.gz").write_bytes(gzip.compress(
+            "".join(json.dumps(r) + "\n" for r in dns).encode(), mtime=0))
+    if trail:
+        day = src_dir / "AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/27"
+        day.mkdir(parents=True, exist_ok=True)
+        (day / "123456789012_CloudTrail_eu-west-1_20261127T0900Z_test.json.gz").write_bytes(
+            gzip.compress(json.dumps({"Records": trail}).encode(), mtime=0))
     ingest.ingest(store, local_sources([src_dir]), workers=1)
     if tables:
         when = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)

@@ -98,16 +98,9 @@ def aws(moto_server, monkeypatch):
     return moto_server
 
 
-# The sample's CLI outputs that the IAM, task-definition, trail and DNS importers of issues 11 and 12 will
-# read; until they exist, tests import the other metadata files (listed, so nothing else is dropped silently).
-AWAITING_IMPORTERS = ("get-account-authorization-details.", "describe-task-definition.", "get-queue-attributes.",
-                      "get-resource-policy.", "get-key-policy.", "describe-trails.", "get-event-selectors.",
-                      "describe-vpc-attribute.", "describe-dhcp-options.", "list-hosted-zones-by-vpc.",
-                      "list-resource-record-sets.", "list-resolver-query-log-config")
-
-
-def sample_metadata_readable() -> list[Path]:
-    return sorted(p for p in (SAMPLE_LOGS / "metadata").iterdir() if not p.name.startswith(AWAITING_IMPORTERS))
+def sample_metadata() -> list[Path]:
+    """The sample account's metadata files (every one is read by an importer)."""
+    return sorted((SAMPLE_LOGS / "metadata").iterdir())
 
 
 @pytest.fixture(scope="session")

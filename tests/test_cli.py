@@ -10,7 +10,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from conftest import SAMPLE_LOGS, sample_metadata_readable
+from conftest import SAMPLE_LOGS, sample_metadata
 from pipeline.cli import app
 
 TRUTH = json.loads((SAMPLE_LOGS / "faults.json").read_text())
@@ -35,7 +35,7 @@ def test_findings_json_is_the_contract(sample_lake):
     assert {f["service"] for f in doc["findings"]} == FAULTY
     f = doc["findings"][0]
     assert list(f)[:4] == ["kind", "state", "observed_at", "cluster"]
-    assert set(f["destination"]) == {"type", "id", "name", "aws_service", "region"}
+    assert set(f["destination"]) == {"type", "id", "name", "aws_service", "region", "via", "named_by"}
     assert set(f["likely_causes"][0]) == {"cause", "confirmed", "resource", "rule", "explanation", "fix"}
 
 
@@ -136,7 +136,7 @@ def test_whois_resolves_the_reused_ip_by_time(sample_lake):
 def test_lake_info_and_metadata_import_is_idempotent(sample_lake):
     info = json.loads(run(sample_lake, "lake", "info", "--json").stdout)
     assert info["tables"]["flows"]["records"] > 20000 and info["quarantined"] == 0
-    again = run(sample_lake, "metadata", "import", *map(str, sample_metadata_readable()))
+    again = run(sample_lake, "metadata", "import", *map(str, sample_metadata()))
     assert "nothing new" in again.stdout
 
 

@@ -11,7 +11,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from conftest import cli_commands, sample_metadata_readable
+from conftest import cli_commands, sample_metadata
 from pipeline.cli import app
 from pipeline.cli.app import globals_first
 from pipeline.settings import OPTIONS
@@ -64,7 +64,7 @@ def test_report_and_import_with_the_lake_after_the_command(sample_lake, tmp_path
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["lake"] == sample_lake.uri
     fresh = tmp_path / "meta"
-    readable = [str(p) for p in sample_metadata_readable()]  # the DNS files wait for their importers (issue 12)
+    readable = [str(p) for p in sample_metadata()]
     result = runner.invoke(app, ["metadata", "import", "--lake", str(fresh), *readable])
     assert result.exit_code == 0, result.output
     assert (fresh / "metadata").is_dir()

@@ -12,13 +12,17 @@ from conftest import SAMPLE_LOGS
 from pipeline.analysis import reports
 
 TRUTH = json.loads((SAMPLE_LOGS / "faults.json").read_text())
-# What the flow logs alone show: faults F6-F9 live in CloudTrail, task events and Resolver query logs
-# (expected_from_flows null); F10 and F11 have a flow-only verdict next to the full one.
-FLOW_FAULTS = [f for f in TRUTH["faults"] if f.get("expected_from_flows", f["expected"])]
+# Faults the flow logs show (F1-F5, F10, F11); F6-F9 live in CloudTrail, task events and Resolver query logs.
+EVENT_KINDS = ("access_denied", "task_start_failed", "dns_failure")
+FLOW_FAULTS = [f for f in TRUTH["faults"] if f["expected"]["kind"] not in EVENT_KINDS]
 
 
 def from_flows(fault: dict) -> dict:
-    return fault.get("expected_from_flows") or fault["expected"]
+    """The verdict on a fault that only the flow logs show (F11: its v2 task's refusals inferred from sizes);
+    a fault with other evidence (F10: the task definition's proxy) gets its full verdict."""
+    if fault.get("evidence") == ["flow_logs"] and fault.get("expected_from_flows"):
+        return fault["expected_from_flows"]
+    return fault["expected"]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +49,11 @@ def test_each_fault_is_found_with_kind_place_and_top_cause(document, fault):
             assert expected["resource"]["id"] in top["resource"]
             if expected["resource"].get("rule"):
                 assert top["rule"] == f"rule {expected['resource']['rule']}"
-            assert top["fix"].startswith("aws ")
+            assert "aws " in top["fix"]  # the command (a proxy's fix says which of two to take first)
+        if expected.get("network_cause"):  # through a proxy: the proxy first, the network's reason under it
+            network = f["likely_causes"][1]
+            assert (network["cause"], network["confirmed"]) == (expected["network_cause"]["cause"], True)
+            assert expected["network_cause"]["resource"] in network["resource"]
         assert 0 < len(f["evidence"]) <= 5
     # every task of the faulty service that made the failing calls is reported; where the flow log has no
     # tcp-flags (the default format), the verdict is inferred from the packet sizes and says so
@@ -59,18 +67,33 @@ def test_each_fault_is_found_with_kind_place_and_top_cause(document, fault):
 # Faults only CloudTrail and the task events show: a task role without the action (F6), an endpoint
 # policy that denies (F7), an execution role that cannot read a secret, its tasks in a start loop (F8).
 IAM_FAULTS = [f for f in TRUTH["faults"] if f["expected"]["kind"] in ("access_denied", "task_start_failed")]
-FAULTY = {(f["service"], from_flows(f)["kind"]) for f in FLOW_FAULTS}
-FAULTY |= {(f["service"], f["expected"]["kind"]) for f in IAM_FAULTS}
-# Without names, every task reaching a public AWS address through the NAT is flagged endpoint_bypassed
-# while the SNS endpoint has private DNS off: inventory's SSM calls too (SSM has no endpoint; issue 12).
-NAT_AWS = {(a["service"], "endpoint_bypassed") for a in TRUTH["public_addresses"]
-           if a["aws_service"] and a["via"].startswith("NAT gateway")}
+# Only the Resolver query logs show it: a private zone that shadows the API's public name (F9).
+DNS_FAULTS = [f for f in TRUTH["faults"] if f["expected"]["kind"] == "dns_failure"]
+FAULTY = {(f["service"], from_flows(f)["kind"]) for f in TRUTH["faults"]}
 
 
 def test_no_healthy_pair_is_reported(document):
-    reported = {(f["service"], f["kind"]) for f in document["findings"]}
-    assert FAULTY <= reported <= FAULTY | NAT_AWS
-    assert reported - FAULTY == {("inventory", "endpoint_bypassed")}
+    """With the query logs naming the public destinations, no bypass is flagged on a service without an
+    endpoint (inventory's SSM calls through the NAT): exactly the faults are reported."""
+    assert {(f["service"], f["kind"]) for f in document["findings"]} == FAULTY
+
+
+@pytest.mark.parametrize("fault", DNS_FAULTS, ids=[f["id"] for f in DNS_FAULTS])
+def test_each_dns_fault_is_found_with_its_confirmed_zone(document, fault):
+    expected = fault["expected"]
+    mine = [f for f in document["findings"] if f["service"] == fault["service"]]
+    assert {f["task_id"] for f in mine} == set(fault["task_ids"])
+    for f in mine:
+        assert (f["kind"], f["state"], f["observed_at"]) == (expected["kind"], expected["state"], expected["observed_at"])
+        assert (f["destination"]["name"], f["destination"]["aws_service"], f["destination"]["named_by"]) == (
+            fault["destination"]["name"], fault["destination"]["aws_service"], "dns_query")
+        assert (f["dns"]["query_name"], f["dns"]["rcode"], f["dns"]["answers"]) == (
+            fault["dns"]["query_name"], fault["dns"]["rcode"], [])
+        assert f["source_addr"] in fault["source"]["addresses"]
+        top = f["likely_causes"][0]
+        assert (top["cause"], top["confirmed"], top["resource"]) == (expected["top_cause"], True, expected["resource"]["id"])
+        assert 0 < len(f["evidence"]) <= 5 and all(r["rcode"] == "NXDOMAIN" for r in f["evidence"])
+    assert sum(f["dns"]["queries"] for f in mine) == fault["dns"]["queries"]
 
 
 def test_reused_ip_is_blamed_on_the_task_that_held_it(document):
@@ -82,12 +105,10 @@ def test_reused_ip_is_blamed_on_the_task_that_held_it(document):
 
 
 def test_one_incident_per_fault(document):
-    """The on-call view: the findings (one per task) roll up to exactly one incident per fault that the
-    flow logs show (and one for each pair the names-less check flags, see above)."""
+    """The on-call view: the findings (one per task) roll up to exactly one incident per fault."""
     incidents = document["incidents"]
-    extra = {(i["service"], i["kind"]) for i in incidents} - FAULTY
-    assert extra <= NAT_AWS
-    assert len(incidents) == len(FLOW_FAULTS) + len(IAM_FAULTS) + len(extra) < len(document["findings"])
+    assert {(i["service"], i["kind"]) for i in incidents} == FAULTY
+    assert len(incidents) == len(TRUTH["faults"]) < len(document["findings"])
     for fault in FLOW_FAULTS:
         expected = from_flows(fault)
         [incident] = [i for i in incidents if (i["service"], i["kind"]) == (fault["service"], expected["kind"])]
@@ -118,13 +139,13 @@ def test_the_views_show_one_line_per_fault(document):
     JSON: both arrays."""
     from pipeline.report import render_to_string
 
-    faults = [*FLOW_FAULTS, *IAM_FAULTS, *({(i["service"], i["kind"]) for i in document["incidents"]} - FAULTY)]
+    faults = TRUTH["faults"]
     text = render_to_string(document, "table", width=120)
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if set(line.strip()) == {"─"}) + 1
     rows = lines[start:start + next(i for i, line in enumerate(lines[start:]) if not line.strip())]
     assert len(rows) == len(faults)
-    assert sorted(row.split()[1] for row in rows) == sorted(f["service"] if isinstance(f, dict) else f[0] for f in faults)
+    assert sorted(row.split()[1] for row in rows) == sorted(f["service"] for f in faults)
     plain = render_to_string(document, "plain").splitlines()
     assert len(plain) == 1 + len(faults)
     summary = render_to_string(document, "html").split('id="summary"', 1)[1].split("</section>", 1)[0]

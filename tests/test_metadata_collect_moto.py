@@ -124,7 +124,9 @@ def _build_account(session: boto3.Session, url: str) -> dict:
     ecs.create_cluster(clusterName="prod")
     web_td = ecs.register_task_definition(
         family="web", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
-        containerDefinitions=[{"name": "web", "image": "nginx", "essential": True, "cpu": 128, "memory": 256},
+        containerDefinitions=[{"name": "web", "image": "nginx", "essential": True, "cpu": 128, "memory": 256,
+                               "environment": [{"name": "https_proxy", "value": "http://10.30.1.11:3128"},
+                                               {"name": "NO_PROXY", "value": "localhost"}]},
                               {"name": "envoy", "image": "envoy", "essential": False, "cpu": 128, "memory": 256}],
     )["taskDefinition"]["taskDefinitionArn"]
     worker_td = ecs.register_task_definition(
@@ -256,6 +258,9 @@ def test_collect_reads_the_account(collected, moto_account):
     assert records[(f"internal.sns.{REGION}.amazonaws.com", "A")]["values"] == ["10.30.1.99"]
     assert [(r["config_id"], r["vpc_id"]) for r in _rows(store, "query_log_associations")] == [(ids["query_log_config"], ids["vpc"])]
     assert [r["destination_arn"] for r in _rows(store, "query_log_configs")] == ["arn:aws:s3:::flowlogs-bucket"]
+    web = {r["container_name"]: r for r in _rows(store, "task_definitions") if r["family"] == "web"}
+    assert (web["web"]["https_proxy"], web["web"]["no_proxy"], web["envoy"]["https_proxy"]) == (
+        "http://10.30.1.11:3128", "localhost", None)
     assignments = {r["task_arn"]: r for r in _rows(store, "eni_assignments")}
     assert set(assignments) == set(tasks)
     # moto gives tasks no timestamps: validity falls back to the observation time.

@@ -516,7 +516,8 @@ def test_query_logs_agree_with_the_endpoints_and_zones(sample, queries):
     nx = [q for q in queries if q["rcode"] == "NXDOMAIN"]
     assert {q["query_name"] for q in nx} == {fault["dns"]["query_name"]} and len(nx) == fault["dns"]["queries"] > 100
     assert {q["srcaddr"] for q in nx} == set(fault["source"]["addresses"])
-    zone = next(z for z in sample.meta["list-hosted-zones-by-vpc"]["HostedZoneSummaries"]
+    vpc = sample.meta["describe-vpcs"]["Vpcs"][0]["VpcId"]
+    zone = next(z for z in sample.meta[f"list-hosted-zones-by-vpc.{vpc}"]["HostedZoneSummaries"]
                 if z["HostedZoneId"] == fault["expected"]["resource"]["id"])
     assert fault["dns"]["query_name"].endswith("." + zone["Name"])
     sets = sample.meta[f"list-resource-record-sets.{zone['HostedZoneId']}"]["ResourceRecordSets"]

@@ -8,7 +8,7 @@ import json
 import boto3
 from typer.testing import CliRunner
 
-from conftest import SAMPLE_LOGS, sample_metadata_readable
+from conftest import SAMPLE_LOGS, sample_metadata
 from pipeline.ingest.keys import parse_key
 
 FAULTS = json.loads((SAMPLE_LOGS / "faults.json").read_text())["faults"]
@@ -31,7 +31,7 @@ since = "2026-11-27T08:00:00Z"
 until = "2026-11-27T12:00:00Z"
 
 [metadata]
-import = {json.dumps([str(p) for p in sample_metadata_readable()])}
+import = {json.dumps([str(p) for p in sample_metadata()])}
 
 [report]
 fail_on = {json.dumps(fail_on)}

@@ -13,9 +13,11 @@ from __future__ import annotations
 import ipaddress
 
 from pipeline.analysis.network import Network, Verdict, proto_name
-from pipeline.vocabulary import CAUSES
+from pipeline.vocabulary import CAUSES, SETTINGS_CAUSES
 
 EPHEMERAL = (1024, 65535)
+#: The task credentials endpoint: SDKs fetch the task role's credentials there, never through a proxy.
+TASK_CREDENTIALS = "169.254.170.2"
 
 
 def _public(addr: str | None) -> bool:
@@ -25,11 +27,28 @@ def _public(addr: str | None) -> bool:
         return False
 
 
+def endpoint_hostname(endpoint: dict) -> str | None:
+    """The private DNS name of an interface endpoint's service: ``sqs.eu-west-1.amazonaws.com``,
+    ``api.ecr.…`` for ecr.api, ``dkr.ecr.…`` for ecr.dkr (whose names are ``<account>.dkr.ecr.…``)."""
+    svc, name = endpoint.get("aws_service"), endpoint.get("service_name") or ""
+    region = next((p for p in name.split(".") if p.count("-") >= 2 and p[-1].isdigit()), None)
+    if not svc or not region:
+        return None
+    first, _, rest = svc.partition(".")
+    return f"{rest}.{first}.{region}.amazonaws.com" if rest else f"{svc}.{region}.amazonaws.com"
+
+
 def candidates(f: dict) -> list[str]:
     """Causes from the flow evidence alone, most likely first."""
     kind, at, dest_type = f["kind"], f["observed_at"], f["dest_type"]
     if kind == "endpoint_bypassed":
-        return ["endpoint_private_dns_disabled"]
+        if dest_type == "proxy":
+            return ["proxy_bypass_missing"]
+        return ["endpoint_private_dns_disabled", "vpc_dns_disabled", "custom_dns_servers"]
+    if dest_type == "proxy":  # the task definition sends its calls there: that first, the network under it
+        return ["proxy"] + candidates({**f, "dest_type": "vpc_internal"})
+    if kind == "dns_failure":
+        return (["dns_nxdomain"] if f.get("rcode") == "NXDOMAIN" else []) + ["vpc_dns_disabled", "custom_dns_servers"]
     if kind == "refused":
         return ["destination_unresponsive"]
     if kind == "reject":
@@ -40,6 +59,9 @@ def candidates(f: dict) -> list[str]:
             "source_ingress_return": ["network_acl_return"],
         }[at]
     # no_return: nothing came back and nothing was rejected
+    if f.get("dest_port") == 53 and f.get("protocol") in (6, 17):
+        return ["custom_dns_servers", "route_missing", "security_group_egress", "network_acl_outbound",
+                "destination_unresponsive"]
     if dest_type in ("aws_service", "internet") or _public(f["dest_addr"]):
         return ["route_missing", "no_public_ip", "nat_gateway_problem", "proxy", "destination_unresponsive"]
     if f.get("request_arrived"):
@@ -113,7 +135,7 @@ class Diagnoser:
     def diagnose(self, f: dict) -> list[dict]:
         confirmed, open_, names = [], [], candidates(f)
         for name in names:
-            result = getattr(self, f"_check_{name}")(f) if self.net.known or name == "endpoint_private_dns_disabled" else None
+            result = getattr(self, f"_check_{name}")(f) if self.net.known or name in SETTINGS_CAUSES else None
             if result is False:
                 continue  # the configuration rules this cause out
             if isinstance(result, dict):
@@ -234,25 +256,125 @@ class Diagnoser:
                       f"{route.get('target_id')} is {nat.get('state')}", None)
 
     def _check_proxy(self, f):
-        return None if f.get("dest_port") in (3128, 8080, 8888) else False
+        if f.get("dest_type") != "proxy":  # no proxy in the task definition we know of: a proxy port is a hint
+            return None if f.get("dest_port") in (3128, 8080, 8888) else False
+        explanation = (f"The task definition {f['proxy_task_definition']} sets {f['proxy_setting']}: the task's HTTP(S) "
+                       f"calls, AWS ones included, go to the proxy {f['dest_addr']}:{f['dest_port']}, and that "
+                       f"conversation is {f['state'].replace('_', ' ')} (the network cause follows)")
+        fix = (f"fix the path to the proxy (the next cause), or stop using it for AWS calls: register a new revision "
+               f"of {f['proxy_task_definition'].split(':')[0]} without {f['proxy_setting'].split('=')[0]} or with the "
+               "services' endpoint names in NO_PROXY (aws ecs register-task-definition --cli-input-json ...)")
+        return _cause("proxy", True, f["proxy_task_definition"], f["proxy_setting"], explanation, fix)
+
+    def _check_proxy_bypass_missing(self, f):
+        """NO_PROXY must hold the task credentials address and the names of the VPC's interface endpoints."""
+        entries = [e.strip().lower() for e in (f.get("no_proxy") or "").split(",") if e.strip()]
+
+        def covered(host: str) -> bool:
+            return any(e == "*" or host == e.lstrip("*.") or host.endswith("." + e.lstrip("*.")) for e in entries)
+
+        missing = [] if TASK_CREDENTIALS in entries else [TASK_CREDENTIALS]
+        for ep in sorted(self.net.endpoints.values(), key=lambda e: e["endpoint_id"]):
+            if ep.get("vpc_id") != f.get("vpc_id") or (ep.get("endpoint_type") or "").lower() != "interface":
+                continue
+            host = endpoint_hostname(ep)
+            if host and not covered(host):
+                missing.append(host)
+        if not missing:
+            return False
+        wanted = ",".join(entries + missing)
+        explanation = (f"The task definition {f['proxy_task_definition']} sends calls to the proxy ({f['proxy_setting']}) "
+                       f"and its NO_PROXY ({f.get('no_proxy') or 'unset'}) lacks {', '.join(missing)}: "
+                       + ("task credentials are fetched through the proxy, " if TASK_CREDENTIALS in missing else "")
+                       + "calls to the VPC's interface endpoints go around them through the proxy")
+        fix = (f"register a new revision of {f['proxy_task_definition'].split(':')[0]} with NO_PROXY={wanted} "
+               "(aws ecs register-task-definition --cli-input-json ...) and update the service")
+        return _cause("proxy_bypass_missing", True, f["proxy_task_definition"], f"NO_PROXY={f.get('no_proxy') or ''}",
+                      explanation, fix)
 
     def _check_destination_unresponsive(self, f):
         return None
 
     def _check_endpoint_private_dns_disabled(self, f):
-        vpc = f.get("vpc_id")
-        off = sorted(e["endpoint_id"] for e in self.net.endpoints.values()
-                     if e.get("vpc_id") == vpc and (e.get("endpoint_type") or "").lower() == "interface" and not e.get("private_dns_enabled"))
-        if not off:
+        """Named: the endpoint for the service the task resolved has private DNS off (confirmed) or on (ruled
+        out). Unnamed: the endpoint is one with private DNS off, and which log would settle it."""
+        endpoint = self.net.endpoints.get(f.get("bypassed_endpoint") or "")
+        if endpoint is None:
             return None
-        names = ", ".join(f"{e} ({self.net.endpoints[e].get('aws_service')})" for e in off)
-        where = f"{f['dest_addr']}" + (f" ({f['dest_service']} {f['dest_region']})" if f.get("dest_service") else "")
-        explanation = (f"The task sends tcp/{f['dest_port']} to the public address {where} although {names} "
-                       f"{'is' if len(off) == 1 else 'are'} in the VPC with private DNS disabled; the service name "
-                       "resolves to public IPs, so traffic leaves through the NAT gateway.")
-        fixes = " && ".join(f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {e} --private-dns-enabled" for e in off)
-        return _cause("endpoint_private_dns_disabled", True, off[0] if len(off) == 1 else ", ".join(off), None,
-                      explanation, fixes)
+        ep_id, svc = endpoint["endpoint_id"], endpoint.get("aws_service")
+        fix = f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {ep_id} --private-dns-enabled"
+        if f.get("named_by"):
+            if endpoint.get("private_dns_enabled"):
+                return False
+            how = "resolved" if f["named_by"] == "dns_query" else "called (CloudTrail: no vpcEndpointId, from the NAT)"
+            explanation = (f"The task {how} {f['dest_name']} and reached it at public addresses "
+                           f"({', '.join(f['dest_addrs'][:3])}) although {ep_id} ({svc}) is in the VPC with private DNS "
+                           "disabled; the service name resolves to public IPs, so traffic leaves through "
+                           f"{f.get('dest_via') or 'the NAT gateway'}.")
+            return _cause("endpoint_private_dns_disabled", True, ep_id, None, explanation, fix)
+        vpc = f.get("vpc_id")
+        settle = (f"Resolver query logging is on for {vpc} but no logged answer in the window names these addresses "
+                  "(the lookup may predate the window)" if vpc in self.net.query_logged else
+                  f"{vpc} has no Resolver query logging, so the names cannot be known: associate a query-log config "
+                  f"(aws route53resolver associate-resolver-query-log-config --resource-id {vpc} "
+                  "--resolver-query-log-config-id <id>) and ingest the logs")
+        explanation = (f"The task sends tcp/{f['dest_port']} to public AWS addresses ({', '.join(f['dest_addrs'][:3])}"
+                       f"{'…' if len(f['dest_addrs']) > 3 else ''}) and {ep_id} ({svc}) is in the VPC with private DNS "
+                       f"disabled, but nothing says these calls are for {svc}. {settle}; or ingest CloudTrail "
+                       "(tlsDetails.clientProvidedHostHeader, or the service's calls from the NAT's address without "
+                       "vpcEndpointId) to confirm or rule out the bypass.")
+        return _cause("endpoint_private_dns_disabled", False, ep_id, None, explanation, fix)
+
+    def _check_vpc_dns_disabled(self, f):
+        vpc = f.get("vpc_id")
+        wanted = ("enableDnsSupport",) if f["kind"] == "dns_failure" else ("enableDnsSupport", "enableDnsHostnames")
+        values = {a: self.net.dns_attributes.get((vpc, a)) for a in wanted}
+        off = [a for a, v in values.items() if v is False]
+        if not off:
+            return False if all(v is True for v in values.values()) else None
+        flag = {"enableDnsSupport": "--enable-dns-support", "enableDnsHostnames": "--enable-dns-hostnames"}
+        fix = " && ".join(f"aws ec2 modify-vpc-attribute --vpc-id {vpc} {flag[a]} '{{\"Value\":true}}'" for a in off)
+        explanation = (f"{vpc} has {' and '.join(a + ' = false' for a in off)}: "
+                       + ("the Amazon resolver does not answer in it" if "enableDnsSupport" in off else
+                          "interface endpoints' private DNS names cannot be used, so service names resolve to public IPs"))
+        return _cause("vpc_dns_disabled", True, vpc, ", ".join(f"{a}=false" for a in off), explanation, fix)
+
+    def _check_custom_dns_servers(self, f):
+        vpc = f.get("vpc_id")
+        servers = self.net.dns_servers(vpc)
+        if servers is None:
+            return None
+        if "AmazonProvidedDNS" in servers or (f["kind"] == "no_return" and f.get("dest_addr") not in servers):
+            return False
+        options = (self.net.vpcs.get(vpc) or {}).get("dhcp_options_id")
+        explanation = (f"{vpc} uses DHCP options {options} with domain-name-servers {', '.join(servers)}, not "
+                       "AmazonProvidedDNS: endpoint private names are not served by them")
+        if f["kind"] == "no_return":
+            explanation = (f"The task's DNS queries to {f['dest_addr']} ({proto_name(f['protocol'])}/53), a server named by "
+                           f"{vpc}'s DHCP options {options}, go unanswered: no name resolves")
+        fix = (f"aws ec2 create-dhcp-options --dhcp-configurations 'Key=domain-name-servers,Values=AmazonProvidedDNS' "
+               f"then aws ec2 associate-dhcp-options --vpc-id {vpc} --dhcp-options-id <new id> (or make "
+               f"{', '.join(servers)} forward amazonaws.com to the VPC resolver)")
+        return _cause("custom_dns_servers", True, options, f"domain-name-servers={','.join(servers)}", explanation, fix)
+
+    def _check_dns_nxdomain(self, f):
+        vpc, name = f.get("vpc_id"), f.get("dest_name") or ""
+        zone = self.net.shadowing_zone(vpc, name)
+        if zone is None:
+            return False if any(z.get("vpc_id") in (vpc, None) for z in self.net.zones) else None
+        zone_id = zone["hosted_zone_id"]
+        if name in self.net.records.get(zone_id, set()):
+            return None  # the zone has the record: NXDOMAIN is not its doing
+        region = f.get("dest_region") or "<region>"
+        explanation = (f"The private hosted zone {zone['zone_name']} ({zone_id}) is associated with {vpc}, so the VPC "
+                       f"resolves every name under it from that zone, and it has no record for {name}: NXDOMAIN "
+                       "instead of the public answer")
+        fix = (f"aws route53 change-resource-record-sets --hosted-zone-id {zone_id} --change-batch "
+               f"'{{\"Changes\":[{{\"Action\":\"UPSERT\",\"ResourceRecordSet\":{{\"Name\":\"{name}\",\"Type\":\"CNAME\","
+               f"\"TTL\":60,\"ResourceRecords\":[{{\"Value\":\"<endpoint DNS name>\"}}]}}}}]}}' or "
+               f"aws route53 disassociate-vpc-from-hosted-zone --hosted-zone-id {zone_id} "
+               f"--vpc VPCRegion={region},VPCId={vpc}")
+        return _cause("dns_nxdomain", True, zone_id, f"zone {zone['zone_name']}", explanation, fix)
 
     def _generic_fix(self, name: str, f: dict) -> str | None:
         return {

@@ -14,6 +14,7 @@ import duckdb
 
 from pipeline.lake.views import lock_down, register_record_views, sql_literal
 from pipeline.metadata import register_views as register_metadata_views
+from pipeline.analysis.names import query_logging
 from pipeline.analysis.network import Network
 from pipeline.lake.storage import Store
 
@@ -52,6 +53,9 @@ def load_network(con: duckdb.DuckDBPyConnection) -> Network:
     prefix_lists: dict[str, list[str]] = {}
     for r in _dicts(con, "SELECT prefix_list_id, cidr FROM current_prefix_lists WHERE cidr IS NOT NULL"):
         prefix_lists.setdefault(r["prefix_list_id"], []).append(r["cidr"])
+    records: dict[str, set] = {}
+    for r in _dicts(con, "SELECT hosted_zone_id, name FROM current_dns_records WHERE name IS NOT NULL"):
+        records.setdefault(r["hosted_zone_id"], set()).add(r["name"])
     return Network(
         interfaces=interfaces,
         by_ip=by_ip,
@@ -63,4 +67,11 @@ def load_network(con: duckdb.DuckDBPyConnection) -> Network:
         subnets={r["subnet_id"]: r for r in _dicts(con, "SELECT * FROM current_subnets")},
         endpoints={r["endpoint_id"]: r for r in _dicts(con, "SELECT * FROM current_vpc_endpoints")},
         nat_gateways={r["nat_gateway_id"]: r for r in _dicts(con, "SELECT * FROM current_nat_gateways")},
+        vpcs={r["vpc_id"]: r for r in _dicts(con, "SELECT * FROM current_vpcs")},
+        dns_attributes={(r["vpc_id"], r["attribute"]): r["enabled"]
+                        for r in _dicts(con, "SELECT * FROM current_vpc_dns_attributes")},
+        dhcp_options={r["dhcp_options_id"]: r for r in _dicts(con, "SELECT * FROM current_dhcp_options")},
+        zones=_dicts(con, "SELECT * FROM current_hosted_zone_vpcs WHERE hosted_zone_id IS NOT NULL"),
+        records=records,
+        query_logged=query_logging(con),
     )

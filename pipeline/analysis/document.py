@@ -45,6 +45,9 @@ EVENT_KEYS = ("events", "api", "stopped_reason", "task_ids", "cross_evidence")
 API_KEYS = ("event_source", "event_name", "error_code", "error_message", "principal_arn", "role_arn", "role",
             "vpc_endpoint_id")
 DESTINATION_KEYS = ("type", "id", "name", "aws_service", "region")
+#: Added by the name join; documents written before it lack them.
+DESTINATION_NAME_KEYS = ("via", "named_by")
+DNS_KEYS = ("query_name", "rcode", "answers", "queries")
 CAUSE_KEYS = ("cause", "confirmed", "resource", "rule", "explanation", "fix")
 TIMELINE_KEYS = ("bucket", "destination", "kind", "flows")
 
@@ -107,7 +110,9 @@ def canonical_finding(finding: Mapping) -> dict:
     if isinstance(f.get("api"), Mapping):
         f["api"] = _ordered(f["api"], API_KEYS)
     if isinstance(f.get("destination"), Mapping):
-        f["destination"] = _ordered(f["destination"], DESTINATION_KEYS)
+        f["destination"] = _ordered(f["destination"], DESTINATION_KEYS + DESTINATION_NAME_KEYS)
+    if isinstance(f.get("dns"), Mapping):
+        f["dns"] = _ordered(f["dns"], DNS_KEYS)
     if isinstance(f.get("likely_causes"), list):
         f["likely_causes"] = [
             _ordered(c, CAUSE_KEYS) if isinstance(c, Mapping) else c for c in f["likely_causes"]
@@ -157,9 +162,13 @@ def top_cause(finding: Mapping) -> dict:
 
 
 def destination_label(finding_or_destination: Mapping) -> str:
-    """A short human label, e.g. ``secretsmanager (vpce-0a1b…)`` or ``sts (public endpoint)``."""
+    """A short human label, e.g. ``secretsmanager (vpce-0a1b…)``, ``sts (public endpoint)``, or, named by a
+    DNS answer or CloudTrail, ``sns.eu-west-1.amazonaws.com (public, via nat-0a1b…)``."""
     f = finding_or_destination
     d = f.get("destination") if isinstance(f.get("destination"), Mapping) else f
+    if d.get("named_by") and d.get("name") and d.get("type") in ("aws_service", "internet", "unknown"):
+        where = "public" if d.get("type") == "aws_service" else vocabulary.DESTINATION_PLACES.get(str(d.get("type")), "unknown")
+        return f"{d['name']} ({where}{', via ' + d['via'] if d.get('via') else ''})"
     what = d.get("aws_service") or d.get("name") or f.get("dest_addr") or "unknown"
     where = d.get("id") or vocabulary.DESTINATION_PLACES.get(str(d.get("type")), d.get("type") or "unknown")
     return f"{what} ({where})"
@@ -215,7 +224,9 @@ def incidents(findings: list[Mapping], until: datetime | None = None, settle: in
             ongoing = max(lasts) >= until - timedelta(seconds=lag)
         counts = {name: (sum(int(f[name]) for f in mine) if all(f.get(name) is not None for f in mine) else None)
                   for name in ("conversations", "flows")}
-        tasks = sorted({_s(f.get("task_id") or f.get("task_arn")) for f in mine} - {""})
+        # a start-loop finding (task_start_failed) stands for every task that stopped the same way: task_ids
+        tasks = sorted({_s(t) for f in mine for t in (f.get("task_ids") or [f.get("task_id") or f.get("task_arn")])}
+                       - {""})
         out.append({
             "id": incident_id(key),
             "kind": first.get("kind"),

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipeline import queries
-from pipeline.analysis import iam_findings, trail_coverage
-from pipeline.times import iso
+from pipeline import queries, vocabulary
+from pipeline.analysis import iam_findings, names, trail_coverage
 from pipeline.analysis.causes import Diagnoser
 from pipeline.analysis.document import destination_label, roll_up
 from pipeline.analysis.network import Network
+from pipeline.times import iso
 
 DEFAULT_SETTLE = 15 * 60
 EVENTS_UNTIL = 2**33  # "no end" for the API-call and task-event queries (epoch seconds, year 2242)
@@ -51,9 +51,11 @@ def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE) -> di
 
 
 def build_destinations(con) -> None:
-    """Resolve the distinct server addresses of the conversations (``destinations`` table)."""
+    """Resolve the distinct server addresses of the conversations (``destinations`` table) and name them
+    where a DNS answer or a CloudTrail call does (``conversation_names``)."""
     materialise(con, "addresses")
     materialise(con, "destinations")
+    names.build_names(con)
 
 
 def rows(con, sql: str, params=None) -> list[dict]:
@@ -97,12 +99,20 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
         g["client_port"] = sample[0][1] if sample else None
         findings.append(g)
     records = evidence(con, keys)
-    document = [_finding(g, diagnoser.diagnose(g), records.get(i, [])) for i, g in enumerate(findings)]
+    document = []
+    for i, g in enumerate(findings):
+        g["dest_via"] = _via(network, g)
+        g["dns"] = _dns(con, g) if g.get("named_by") == "dns_query" else None
+        causes = diagnoser.diagnose(g)
+        if g["kind"] == "endpoint_bypassed" and g["dest_type"] == "proxy" and not causes:
+            continue  # through the proxy, but NO_PROXY keeps the endpoints' names and the credentials off it
+        document.append(_finding(g, causes, records.get(i, [])))
     # API calls and task events: the window asked for, else all of them (not just the flows' span)
     events = {"since": window.since if window.since is not None else 0,
               "until": window.until if window.until is not None else EVENTS_UNTIL}
     starts = iam_findings.task_start_failed(con, events, document)
     document += iam_findings.fold_start_denials(iam_findings.access_denied(con, events), starts) + starts
+    document += dns_failures(con, diagnoser, events)
     return roll_up({
         "generated_at": iso(time.time()),
         "lake": lake,
@@ -113,12 +123,51 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
     })
 
 
+def _via(network: Network, g: dict) -> str | None:
+    """The NAT or internet gateway a conversation to a public address left through (the task subnet's route)."""
+    if g.get("dest_type") not in ("aws_service", "internet") or not g.get("source_subnet"):
+        return None
+    _, route = network.route(g["source_subnet"], g["dest_addr"])
+    if route and route.get("target_type") in ("nat_gateway", "internet_gateway"):
+        return route.get("target_id")
+    return None
+
+
+def _dns(con, g: dict) -> dict:
+    """The ``dns`` object of a finding named by a query log: the last answer used, and how many queries the task made."""
+    made = rows(con, queries.get("dns_queries_made").sql, {
+        "client": g["source_addr"], "name": g["dest_name"], "since": g["first_seen"] - names.MAX_AGE,
+        "until": g["last_seen"] + 1})[0]["queries"]
+    return {"query_name": g.get("dns_query_name"), "rcode": g.get("dns_rcode"), "answers": g.get("dns_answers") or [],
+            "queries": int(made)}
+
+
+def dns_failures(con, diagnoser: Diagnoser, events: dict) -> list[dict]:
+    """``dns_failure`` findings: names the tasks asked for and did not get, with their causes (the window asked
+    for, else the whole query log: queries need not fall within the flow records' time span)."""
+    out = []
+    for g in rows(con, queries.get("dns_failures").sql, events):
+        records = rows(con, queries.get("dns_evidence").sql, {
+            "client": g["source_addr"], "name": g["name"], "first": g["first_seen"], "last": g["last_seen"],
+            "records": EVIDENCE})
+        for r in records:
+            r["query_time"] = iso(r["query_time"].timestamp()) if r.get("query_time") else None
+        f = {"kind": "dns_failure", "observed_at": "dns_query", "dest_port": 53, "protocol": 17,
+             "dest_addr": None, "dest_addrs": [], "dest_type": "aws_service" if g["aws_service"] else "unknown",
+             "dest_id": None, "dest_name": g["name"], "dest_service": g["aws_service"], "dest_region": g["region"],
+             "dest_via": None, "state": None, "conversations": None, "flows": None, "packets": None, "bytes": None,
+             **g, "dns": {"query_name": g["query_name"], "rcode": g["rcode"], "answers": g["answers"] or [],
+                          "queries": g["queries"]}}
+        out.append(_finding(f, diagnoser.diagnose(f), records))
+    return out
+
+
 def timeline(con, document: list[dict]) -> list[dict]:
     """Flow records per minute (of each conversation's start) per destination and kind."""
     out = []
     for f in document:
-        if f["observed_at"] in ("api_call", "task_event"):
-            continue  # API calls and task events: no flow records
+        if f["kind"] in vocabulary.EVENT_KINDS:
+            continue  # API calls, task events and DNS queries: no flow records
         for bucket, flows in con.execute(queries.get("timeline").sql, {
             "client": f["source_addr"], "addrs": f["dest_addrs"], "port": f["dest_port"], "proto": f["protocol"],
             "state": f["state"]}).fetchall():
@@ -147,6 +196,8 @@ def _finding(g: dict, causes: list[dict], records: list[dict]) -> dict:
             "name": g["dest_name"],
             "aws_service": g["dest_service"],
             "region": g["dest_region"],
+            "via": g.get("dest_via"),
+            "named_by": g.get("named_by") or ("dns_query" if g["kind"] == "dns_failure" else None),
         },
         "conversations": g["conversations"],
         "flows": g["flows"],
@@ -156,4 +207,5 @@ def _finding(g: dict, causes: list[dict], records: list[dict]) -> dict:
         "last_seen": iso(g["last_seen"]),
         "likely_causes": causes,
         "evidence": records,
+        **({"dns": g["dns"]} if g.get("dns") else {}),
     }

@@ -67,6 +67,12 @@ class Network:
     subnets: dict = field(default_factory=dict)
     endpoints: dict = field(default_factory=dict)
     nat_gateways: dict = field(default_factory=dict)
+    vpcs: dict = field(default_factory=dict)  # vpc_id -> row (dhcp_options_id)
+    dns_attributes: dict = field(default_factory=dict)  # (vpc_id, 'enableDnsSupport'|'enableDnsHostnames') -> bool
+    dhcp_options: dict = field(default_factory=dict)  # dhcp_options_id -> row
+    zones: list = field(default_factory=list)  # hosted_zone_vpcs rows: private zones associated with VPCs
+    records: dict = field(default_factory=dict)  # hosted_zone_id -> {record name}
+    query_logged: set = field(default_factory=set)  # VPC ids whose Resolver queries are logged
 
     @property
     def known(self) -> bool:
@@ -141,6 +147,19 @@ class Network:
         return Verdict(False, acl, "rule *", f"{acl} has no {way} rule matching {what} {peer_word} {addr} (default deny)")
 
     # -- routes ----------------------------------------------------------------
+    # -- DNS -------------------------------------------------------------------
+    def dns_servers(self, vpc_id: str | None) -> list[str] | None:
+        """The VPC's DHCP domain-name-servers, or None when its DHCP options are not known."""
+        option = self.dhcp_options.get((self.vpcs.get(vpc_id) or {}).get("dhcp_options_id"))
+        return None if option is None else list(option.get("domain_name_servers") or [])
+
+    def shadowing_zone(self, vpc_id: str | None, name: str) -> dict | None:
+        """The most specific private zone associated with the VPC that holds ``name`` (its suffix), if any."""
+        name = name.rstrip(".").lower()
+        hits = [z for z in self.zones if z.get("vpc_id") in (vpc_id, None) and z.get("zone_name")
+                and (name == z["zone_name"] or name.endswith("." + z["zone_name"]))]
+        return max(hits, key=lambda z: len(z["zone_name"]), default=None)
+
     def route_table_for(self, subnet_id: str | None) -> str | None:
         vpc = (self.subnets.get(subnet_id) or {}).get("vpc_id")
         main = None

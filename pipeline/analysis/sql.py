@@ -10,7 +10,7 @@ from pipeline.analysis import findings
 from pipeline.errors import FlowlogsError
 from pipeline.lake.storage import Store
 
-DERIVED = ("conversations", "destinations", "findings")
+DERIVED = ("conversations", "destinations", "conversation_names", "findings")
 
 
 # Statements that write (or load) files. Read-only (the default) they are refused; with

@@ -59,9 +59,10 @@ def normalise_dhcp_options(doc: dict) -> Rows:
     return {"dhcp_options": rows}
 
 
-def normalise_hosted_zones_by_vpc(doc: dict, vpc_id: str) -> Rows:
+def normalise_hosted_zones_by_vpc(doc: dict, vpc_id: str | None) -> Rows:
     """One row per private zone associated with the VPC; a VPC with none keeps one row with no zone,
-    so that a newer snapshot saying "no zones any more" replaces an older one that had some."""
+    so that a newer snapshot saying "no zones any more" replaces an older one that had some.
+    ``vpc_id`` None: a file that did not say which VPC (the analysis applies its zones to every VPC)."""
     rows = [{
         "vpc_id": vpc_id,
         "hosted_zone_id": (z.get("HostedZoneId") or "").rsplit("/", 1)[-1] or None,

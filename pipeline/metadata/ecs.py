@@ -218,8 +218,10 @@ def _env(container: dict, key: str, value_key: str) -> dict:
 
 
 def _proxy(environment: dict, name: str) -> str | None:
-    """A proxy variable, upper case first (curl and the SDKs read both spellings)."""
-    return environment.get(name, environment.get(name.lower()))
+    """A proxy variable in any case, upper case first (curl and the SDKs read both spellings)."""
+    if name in environment:
+        return environment[name]
+    return next((v for k, v in sorted(environment.items()) if k.upper() == name), None)
 
 
 def normalise_task_definition(output: dict) -> Rows:

@@ -52,12 +52,14 @@ EVENT_SELECTORS = "cloudtrail_event_selectors"
 RESOURCE_POLICY = "resource_policy"
 IP_RANGES = "aws_ip_ranges"
 VPC_ATTRIBUTE = "ec2_vpc_attribute"
+TASK_DEFINITION = "ecs_task_definition"
 ECS_EVENTS = "ecs_events"
 
 EXPECTED = (
     "the JSON printed by one of: "
     + "; ".join(f'{cmd} ({{"{key}": [...]}})' for key, cmd in KINDS.values())
     + '; EventBridge "ECS Task State Change" events (one JSON object per line, or a JSON array)'
+    + '; aws ecs describe-task-definition ({"taskDefinition": {...}}, or a JSON array of such outputs)'
     + '; aws ec2 describe-vpc-attribute ({"VpcId", "EnableDnsSupport"|"EnableDnsHostnames"})'
     + '; AWS ip-ranges.json ({"syncToken", "prefixes", "ipv6_prefixes"})'
     + '; aws ecs describe-task-definition ({"taskDefinition": {...}})'
@@ -168,6 +170,8 @@ def _recognise_one(payload: Any, name: str, given: dict | None = None) -> tuple[
         raise ValueError(f"{name}: top-level JSON is a {type(payload).__name__}; expected {EXPECTED}")
     if _is_event(payload):
         return ECS_EVENTS, [payload], {}
+    if isinstance(payload.get("taskDefinition"), dict):
+        return TASK_DEFINITION, payload, {}
     if is_vpc_attribute(payload):
         return VPC_ATTRIBUTE, payload, {}
     if "syncToken" in payload and ("prefixes" in payload or "ipv6_prefixes" in payload):
@@ -194,6 +198,8 @@ def _recognise_one(payload: Any, name: str, given: dict | None = None) -> tuple[
         key, pattern, label, example = NAMED_BY_FILE[kind]
         named = (given or {}).get(key)
         ids = [named] if named else sorted(set(pattern.findall(Path(name).name)))
+        if not ids and kind == "route53_hosted_zones_by_vpc":
+            ids = [None]  # a VPC the file does not name: the zones are taken to apply to every VPC
         if len(ids) != 1:
             raise ValueError(
                 f"{name}: looks like '{KINDS[kind][1].split(' (')[0]}' output, whose JSON does not "

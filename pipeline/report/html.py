@@ -149,6 +149,7 @@ white-space:nowrap;border:1px solid transparent;vertical-align:middle}
 .k-endpoint_bypassed{background:var(--blue-bg);color:var(--blue);border-color:#bcd3ef}
 .k-access_denied{background:#fbeae3;color:#a8431c;border-color:#f0c7b6}
 .k-task_start_failed{background:#eceff3;color:#3b4452;border-color:#cfd5de}
+.k-dns_failure{background:var(--amber-bg);color:#8a5a00;border-color:#f1d59c}
 .badge.s-st-blocked,.badge.s-st-refused,.badge.s-st-noreply,.badge.s-st-established,.badge.s-st-unknown
 {background:#fff;color:var(--muted);border-color:var(--line)}
 .badge.ok{background:var(--green-bg);color:var(--green);border-color:#b9dcbb}
@@ -190,6 +191,7 @@ section.finding.k-endpoint_bypassed{border-left-color:var(--blue)}
 section.finding.k-access_denied{border-left-color:#a8431c}
 section.finding.k-task_start_failed{border-left-color:#4f5a6b}
 p.cross{background:#fff8e6;border:1px solid #f1d59c;border-radius:8px;padding:10px 14px;margin:0 0 14px}
+section.finding.k-dns_failure{border-left-color:#8a5a00}
 section.finding{background:#fff;color:var(--ink)}
 .fhead{display:flex;flex-wrap:wrap;align-items:center;gap:8px 10px;margin-bottom:14px}
 .fhead .num{background:var(--accent);color:#fff;border-radius:6px;font-weight:700;font-size:13px;
@@ -757,7 +759,8 @@ def _finding(i: int, f: Mapping) -> str:
     task = f'<span class="mono" title="{e(f.get("task_arn"))}">{e(task_id)}</span>' if task_id else e(f.get("task_arn"))
     dest_bits = [e(vocabulary.DESTINATION_LABELS.get(str(d.get("type")), d.get("type"))),
                  f'<span class="mono">{e(d.get("id"))}</span>' if d.get("id") else "",
-                 e(d.get("name")) if d.get("name") and d.get("name") != d.get("id") else ""]
+                 e(d.get("name")) if d.get("name") and d.get("name") != d.get("id") else "",
+                 f'via <span class="mono">{e(d.get("via"))}</span>' if d.get("via") else ""]
     facts = [
         _fact("Cluster / service", f"{e(f.get('cluster'))} / <b>{e(f.get('service'))}</b>"),
         _fact("Task", task),
@@ -776,6 +779,13 @@ def _finding(i: int, f: Mapping) -> str:
         facts = facts[:4] + _event_facts(f) + facts[-2:]
     if d.get("region"):
         facts.append(_fact("Region", e(d.get("region"))))
+    dns = f.get("dns") if isinstance(f.get("dns"), Mapping) else None
+    if dns:
+        answers = [a.get("rdata") for a in dns.get("answers") or [] if isinstance(a, Mapping)]
+        facts.append(_fact("DNS (query log)", f'<span class="mono">{e(dns.get("query_name"))}</span> · '
+                                              f'{e(dns.get("rcode"))} · {e(_plural(int(dns.get("queries") or 0), "query"))}'
+                                              + (f'<br><span class="mono">{e(", ".join(map(str, answers)))}</span>'
+                                                 if answers else "")))
     cross = f'<p class="cross">{e(f.get("cross_evidence"))}</p>' if f.get("cross_evidence") else ""
     evidence = _event_evidence(f) if kind in EVENT_KINDS else (
         f"<h4>Evidence <span class=\"mini\">({e(_plural(len(f.get('evidence') or []), 'raw record'))})</span></h4>"
