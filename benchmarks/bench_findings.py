@@ -58,7 +58,7 @@ from pipeline.analysis import connection as analysis
 from pipeline.analysis import findings
 from pipeline.lake import store as lake
 from pipeline.lake import views as lakeviews
-from pipeline import queries
+from pipeline import queries, tables
 from pipeline.addresses import cidr_bounds
 from pipeline.ingest.conform import SCHEMA
 from pipeline.metadata import schema as meta_schema
@@ -495,7 +495,7 @@ def step_conversations(store, settings: list[str]) -> dict:
 
 def write_dns_queries(path: Path) -> Path:
     """The day's Resolver query logs of the benchmark account as one Parquet file (cached)."""
-    out = Path(f"{path}-dns") / "dns_queries.parquet"
+    out = Path(f"{path}-dns") / "dns_queries_v2.parquet"  # v2: answers as the lake stores them
     if out.exists():
         return out
     rng = np.random.default_rng(1)
@@ -519,8 +519,8 @@ def write_dns_queries(path: Path) -> Path:
         "account_id": pa.array([ACCOUNT] * n), "region": pa.array([REGION] * n), "vpc_id": pa.array([VPC] * n),
         "query_name": pa.array([x + "." for x in rows["name"]]), "name": pa.array(rows["name"]),
         "query_type": pa.array(["A"] * n), "query_class": pa.array(["IN"] * n), "rcode": pa.array(["NOERROR"] * n),
-        "answers": pa.array([json.dumps([{"Rdata": a, "Type": "A", "Class": "IN"} for a in addrs])
-                             for addrs in rows["answer_addresses"]]),
+        "answers": pa.array([[{"rdata": a, "type": "A", "class": "IN"} for a in addrs]
+                             for addrs in rows["answer_addresses"]], tables.DNS_QUERIES.schema.field("answers").type),
         "answer_addresses": pa.array(rows["answer_addresses"], pa.list_(pa.string())),
         "srcaddr": pa.array(rows["srcaddr"]), "srcport": pa.array([53000] * n, pa.int32()),
         "transport": pa.array(["UDP"] * n),
