@@ -49,12 +49,12 @@ def ip_key(addr: object) -> bytes | None:
         # Fast path (C parser) for the plain text forms; anything else goes through ipaddress.
         try:
             return V4_MAPPED_PREFIX + socket.inet_pton(socket.AF_INET, addr)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL in the text
             pass
         if ":" in addr and "%" not in addr:
             try:
                 return socket.inet_pton(socket.AF_INET6, addr)
-            except OSError:
+            except (OSError, ValueError):
                 pass
     ip = parse_ip(addr)
     if ip is None:

@@ -29,7 +29,7 @@ def test_known_keys():
     assert ip_key("::ffff:10.0.0.1") == ip_key("10.0.0.1")
     assert ip_key("2001:db8::1") == ipaddress.IPv6Address("2001:db8::1").packed
     assert ip_key("2001:DB8:0:0:0:0:0:1") == ip_key("2001:db8::1")
-    for bad in (None, "", "-", "10.0.0", "eni-0abc", "300.1.1.1"):
+    for bad in (None, "", "-", "10.0.0", "eni-0abc", "300.1.1.1", "\x00", "10.0.0.1\x00", "::1\x00"):
         assert ip_key(bad) is None
     assert cidr_bounds("10.0.0.0/8") == (ip_key("10.0.0.0"), ip_key("10.255.255.255"))
     assert cidr_bounds("10.1.2.3/16") == (ip_key("10.1.0.0"), ip_key("10.1.255.255"))  # host bits ignored
