@@ -253,6 +253,8 @@ header.top .meta span{white-space:normal}
 table.others td,table.broken td{font-size:9pt}
 table.broken{table-layout:fixed;width:100%}
 table.broken td,table.broken code{white-space:normal;overflow-wrap:anywhere}
+table.matrix{table-layout:fixed;width:100%}
+table.matrix th.row,table.matrix th.col,table.matrix td,table.matrix td .f{font-size:7pt;min-width:0;white-space:normal;overflow-wrap:anywhere}
 .scroll{overflow:visible}
 a{color:inherit}
 .fix pre{background:#f5f7fa;color:var(--ink);border-top:1px solid var(--line)}
