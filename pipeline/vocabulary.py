@@ -198,6 +198,20 @@ START_STEPS = {
 }
 
 
+#: An incident's lifecycle across scheduled runs (its record in the lake, ``flowlogs report incidents --state``).
+INCIDENT_STATES = {
+    "open": "Failing: first seen by a run, and not yet judged over.",
+    "resolved": "A run's window reached 10 minutes (for `no_reply`, plus the settle time) past its last failure "
+    "and saw none: the pairs succeeded or stayed silent.",
+}
+#: What a run did to an incident; notifications are sent for ``new`` and ``resolved`` only.
+INCIDENT_CHANGES = {
+    "new": "Opened by this run (first seen, or failing again after it was resolved): a notification is sent.",
+    "ongoing": "Open before this run and still open: no notification.",
+    "resolved": "Resolved by this run: a notification is sent.",
+}
+
+
 def markdown_table(words: dict[str, str]) -> str:
     return "\n".join(["| word | meaning |", "|---|---|", *(f"| `{k}` | {v} |" for k, v in words.items())])
 
@@ -212,4 +226,5 @@ NAMED_BY = {
 
 WORDS = {"states": STATES, "observations": OBSERVATIONS, "kinds": KINDS, "causes": CAUSES,
          "destination_types": DESTINATION_TYPES, "sides": SIDES, "stop_categories": STOP_CATEGORIES,
-         "start_steps": START_STEPS, "named_by": NAMED_BY}
+         "start_steps": START_STEPS, "named_by": NAMED_BY, "incident_states": INCIDENT_STATES,
+         "incident_changes": INCIDENT_CHANGES}

@@ -17,7 +17,9 @@ from pipeline.errors import FlowlogsError
 from pipeline.times import iso
 from pipeline.lake.storage import Store
 
-REPORTS = ("findings", "rejects", "no-return", "talkers", "endpoints", "task")
+REPORTS = ("findings", "incidents", "rejects", "no-return", "talkers", "endpoints", "task")
+INCIDENT_COLUMNS = ("id", "state", "kind", "cluster", "service", "destination", "dest_port", "cause", "tasks",
+                    "opened_at", "last_seen", "resolved_at", "openings", "undelivered")
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,27 @@ def findings_document(store: Store, flt: Filters = Filters(), settle: int = find
     doc = findings.find(con, analysis.load_network(con), flt.window, settle, lake=store.uri)
     doc["findings"] = [f for f in doc["findings"] if keep(f, flt)]
     return roll_up(doc)  # the incidents of the findings kept
+
+
+def incident_report(store: Store, state: str = "all") -> list[dict]:
+    """The incidents' lifecycle records (``pipeline.lake.incidents``) in ``state`` (or all), most recent first."""
+    from pipeline.analysis.document import destination_label
+    from pipeline.lake import incidents
+
+    rows = []
+    for record in incidents.load(store).values():
+        if state != "all" and record["state"] != state:
+            continue
+        incident = record.get("incident") or {}
+        rows.append({
+            **{k: record.get(k) for k in ("id", "state", "opened_at", "last_seen", "resolved_at", "openings")},
+            **{k: incident.get(k) for k in ("kind", "cluster", "service", "dest_port", "tasks")},
+            "destination": destination_label(incident),
+            "cause": (incident.get("cause") or {}).get("cause"),
+            "undelivered": sum(len(e["pending"]) for e in record.get("outbox", [])),
+        })
+    rows.sort(key=lambda r: (str(r["last_seen"]), r["id"]), reverse=True)
+    return [{k: r[k] for k in INCIDENT_COLUMNS} for r in rows]
 
 
 def table_report(store: Store, name: str, flt: Filters = Filters(), settle: int = findings.DEFAULT_SETTLE) -> list[dict]:
