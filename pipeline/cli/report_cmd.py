@@ -9,7 +9,8 @@ import typer
 from pipeline.errors import EXIT_FOUND, FlowlogsError
 from pipeline.vocabulary import KINDS
 from pipeline.cli.app import app
-from pipeline.cli.common import BY_HELP, FORMAT_HELP, check_output, filters_from, read_store, write_output
+from pipeline.cli.common import (BY_HELP, FORMAT_HELP, check_output, filters_from, read_store, settings_of,
+                                 write_output)
 
 report_app = typer.Typer(help="Findings and reports, in table/json/jsonl/csv/markdown/html.", no_args_is_help=True)
 app.add_typer(report_app, name="report", rich_help_panel="Analyse")
@@ -27,14 +28,20 @@ Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Write to 
 Settle = Annotated[int, typer.Option(help="Seconds before silence counts as no reply (delivery lag).", min=0)]
 By = Annotated[str, typer.Option("--by", help=BY_HELP)]
 FailOn = Annotated[Optional[str], typer.Option(help="Exit 1 if incidents of these kinds exist, e.g. reject,no_return.")]
+Notify = Annotated[Optional[list[str]], typer.Option(
+    "--notify", help="Track the incidents in the lake and tell this target of new and resolved ones (repeatable): "
+    "an SNS topic ARN, an EventBridge bus ARN or an https:// webhook URL.")]
 
 
 @report_app.command("findings")
 def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, cluster: Cluster = None,
                  service: Service = None, task: Task = None, dest: Dest = None, port: Port = None, kind: Kind = None,
                  fmt: Fmt = None, output: Output = None, settle: Settle = 900, fail_on: FailOn = None,
-                 by: By = "incident") -> None:
+                 by: By = "incident", notify: Notify = None) -> None:
     """Failing task → destination conversations, rolled up into incidents, with the likely cause and the fix.
+
+    With --notify, the incidents' lifecycle is kept in the lake and each target hears of a new
+    incident once and of its resolution once (see `flowlogs report incidents`).
 
     Example: flowlogs report findings --since 2h --service orders --format json
     """
@@ -47,13 +54,59 @@ def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, c
         raise FlowlogsError(f"--fail-on: unknown kind {', '.join(sorted(wanted - set(KINDS)))}",
                             f"valid kinds: {', '.join(KINDS)}")
     check_output(output)
-    doc = findings_document(read_store(ctx), flt, settle)
+    targets = _notify_targets(notify, flt)
+    store = read_store(ctx)
+    doc = findings_document(store, flt, settle)
+    sent = None
+    if targets:
+        from pipeline.notify.deliver import deliver
+
+        sent = deliver(store, settings_of(ctx), doc, targets)
     write_output(doc, fmt, output, title="Fargate connectivity findings", by=by)
+    if sent and sent["failed"]:
+        first = sent["failed"][0]
+        raise FlowlogsError(f"--notify: {len(sent['failed'])} notification(s) not delivered, e.g. {first['change']} "
+                            f"{first['incident']} to {first['target']}: {first['error']}",
+                            "they stay in the lake and are sent again by the next run with --notify")
     failing = sum(1 for incident in doc["incidents"] if incident["kind"] in wanted)
     if failing:
         typer.echo(f"--fail-on: {failing} incident{'s' if failing > 1 else ''} of {', '.join(sorted(wanted))}",
                    err=True)
         raise typer.Exit(EXIT_FOUND)
+
+
+def _notify_targets(notify, flt) -> list:
+    """The --notify targets; refused with a filter (an incident filtered out would look resolved)."""
+    from pipeline.notify.senders import parse_target
+
+    if not notify:
+        return []
+    narrowed = [name for name, value in (("--cluster", flt.cluster), ("--service", flt.service), ("--task", flt.task),
+                                         ("--dest", flt.dest), ("--port", flt.port), ("--kind", flt.kinds)) if value]
+    if narrowed:
+        raise FlowlogsError(f"--notify cannot be combined with {', '.join(narrowed)}",
+                            "notifications judge every incident of the window: drop the filter, or drop --notify")
+    return [parse_target(text, "--notify") for text in notify]
+
+
+IncidentState = Annotated[str, typer.Option("--state", help="open, resolved or all.")]
+
+
+@report_app.command("incidents")
+def incidents_cmd(ctx: typer.Context, state: IncidentState = "open", fmt: Fmt = None, output: Output = None) -> None:
+    """The incidents tracked across scheduled runs: open since, last seen, resolved, notifications pending.
+
+    Kept in the lake by `flowlogs run` and `report findings --notify`.
+
+    Example: flowlogs report incidents --state all
+    """
+    from pipeline.analysis.reports import incident_report
+    from pipeline.vocabulary import INCIDENT_STATES
+
+    if state != "all" and state not in INCIDENT_STATES:
+        raise FlowlogsError(f"--state: unknown state {state!r}", f"valid: {', '.join(INCIDENT_STATES)}, all")
+    check_output(output)
+    write_output(incident_report(read_store(ctx), state), fmt, output, title=f"incidents ({state})", sort=False)
 
 
 def _table(name: str):

@@ -21,8 +21,13 @@ every few minutes. Example::
     threshold = 1                              # …when at least this many incidents have them
     output = "findings.json"                   # optional; format from the extension
 
+    [notify]                                   # on a new and on a resolved incident (pipeline.notify)
+    targets = ["arn:aws:sns:eu-west-1:123456789012:flowlogs"]   # topic or event bus ARNs, https:// webhooks
+    attempts = 4                               # webhook tries per run; backoff = 1.0 (seconds, doubling)
+
+Every run records the incidents' lifecycle in the lake (``pipeline.lake.incidents``).
 The result is one JSON summary (for log collectors) and an exit status: 0 nothing over
-the threshold, 1 findings over it, 2 an error.
+the threshold, 1 findings over it, 2 an error (or notifications left for the next run).
 """
 
 from __future__ import annotations
@@ -37,10 +42,11 @@ from pipeline.vocabulary import KINDS
 
 _SETTINGS = set(KEYS) - {"debug"}  # the top-level keys: the global options, and role_arn
 _SECTIONS = {
-    "": _SETTINGS | {"ingest", "metadata", "report"},
+    "": _SETTINGS | {"ingest", "metadata", "report", "notify"},
     "ingest": {"sources", "since", "until", "late_margin", "workers", "log_format"},
     "metadata": {"collect", "clusters", "regions", "import"},
     "report": {"since", "until", "settle", "fail_on", "threshold", "output", "format"},
+    "notify": {"targets", "attempts", "backoff"},
 }
 
 
@@ -50,6 +56,8 @@ class Config:
     ingest: dict = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
     report: dict = field(default_factory=dict)
+    notify: dict = field(default_factory=dict)
+    targets: list = field(default_factory=list)  # the [notify] targets, parsed
 
 
 def load(path: str | Path) -> Config:
@@ -74,8 +82,23 @@ def load(path: str | Path) -> Config:
         raise FlowlogsError(f"--config {path}: unknown fail_on kind {', '.join(sorted(bad))}",
                             f"valid kinds: {', '.join(KINDS)}")
     _check_times(path, data)
+    targets = _targets(path, data.get("notify", {}))
     top = {k: data.pop(k) for k in _SETTINGS if k in data}
-    return Config(Settings(**top), **data)
+    return Config(Settings(**top), **data, targets=targets)
+
+
+def _targets(path, notify: dict) -> list:
+    from pipeline.notify.senders import parse_target
+
+    targets = notify.get("targets", [])
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise FlowlogsError(f"--config {path}: [notify] targets must be a list of strings",
+                            'e.g. targets = ["arn:aws:sns:eu-west-1:123456789012:flowlogs"]')
+    for key, kind in (("attempts", int), ("backoff", (int, float))):
+        if key in notify and (not isinstance(notify[key], kind) or notify[key] < (1 if key == "attempts" else 0)):
+            raise FlowlogsError(f"--config {path}: [notify] {key} must be a number"
+                                f"{' of at least 1' if key == 'attempts' else ' of seconds, 0 or more'}")
+    return [parse_target(t, f"--config {path}: [notify] targets") for t in targets]
 
 
 def _check_times(path, data: dict) -> None:
@@ -118,6 +141,7 @@ def run(store, settings, cfg: Config) -> tuple[dict, int]:
     """Do the configured steps; returns (summary for log collectors, exit status)."""
     from pipeline.analysis import reports
     from pipeline.ingest.pull import pull
+    from pipeline.notify.deliver import deliver
     from pipeline.times import parse_time
 
     summary: dict = {"event": "flowlogs.run", "lake": store.uri, "ingest": [], "metadata": None}
@@ -148,6 +172,10 @@ def run(store, settings, cfg: Config) -> tuple[dict, int]:
         until=int(parse_time(rep["until"]).timestamp()) if rep.get("until") else None,
     )
     doc = reports.findings_document(store, flt, rep.get("settle", 900))
+    summary["incidents"] = deliver(store, settings, doc, cfg.targets, attempts=cfg.notify.get("attempts", 4),
+                                   backoff=cfg.notify.get("backoff", 1.0))
+    if summary["incidents"]["failed"]:
+        status = EXIT_ERROR
     if rep.get("output"):
         from pipeline.report import format_for_path, render
 
