@@ -9,6 +9,7 @@ for the first run: its two messages arrive with the second run, once."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -101,11 +102,15 @@ def test_three_runs_notify_new_and_resolved_once_each(aws, tmp_path, webhook):
     def run(until=None):
         config = tmp_path / "flowlogs.toml"
         config.write_text(f'lake = "{store.uri}"\nregion = "eu-west-1"\n[report]\nsince = "2026-11-27T09:00:00Z"\n'
-                          + (f'until = "{until}"\n' if until else "")
+                          + (f'until = "{until}"\n' if until else "") + f'output = "{tmp_path / "report.html"}"\n'
                           + f'[notify]\ntargets = {json.dumps([topic, bus, webhook])}\nattempts = 2\nbackoff = 0\n')
         result = runner.invoke(app, ["run", "--config", str(config)])
         summary = json.loads(result.stdout.strip().splitlines()[-1])
+        assert summary["exit"] == result.exit_code, result.output
         return result.exit_code, summary["incidents"], _drain(sqs, sns_queue), _drain(sqs, events_queue)
+
+    def marks() -> list[str]:  # the HTML report's incident rows say what the run did
+        return sorted(re.findall(r'<span class="badge change[^"]*"[^>]*>(\w+)</span>', (tmp_path / "report.html").read_text()))
 
     # 1: both problems are new; the webhook is down (retried, then left for the next run)
     code, summary, published, put = run("2026-11-27T09:15:00Z")
@@ -117,7 +122,7 @@ def test_three_runs_notify_new_and_resolved_once_each(aws, tmp_path, webhook):
     assert {e["detail"]["id"] for e in put} == opened and len(put) == 2
     assert {(e["detail-type"], e["source"], e["detail"]["change"], e["detail"]["kind"]) for e in put} == {
         (DETAIL_TYPE, SOURCE, "new", "reject")}
-    assert {e["detail"]["dest_port"] for e in put} == {443, 5432}
+    assert {e["detail"]["dest_port"] for e in put} == {443, 5432} and marks() == ["new", "new"]
 
     # 2: both still failing: nothing new; the webhook is back and gets the two openings
     Webhook.down = False
@@ -133,6 +138,7 @@ def test_three_runs_notify_new_and_resolved_once_each(aws, tmp_path, webhook):
     resolved = json.loads(message["MessageAttributes"]["incident"]["Value"])
     assert resolved["change"] == event["detail"]["change"] == "resolved" and resolved["dest_port"] == 443
     assert event["detail"]["id"] == resolved["id"] and "RESOLVED incident" in message["Message"]
+    assert marks() == ["ongoing", "resolved"]
 
     # 4: the same window again: nothing to tell
     code, summary, published, put = run()
@@ -162,3 +168,38 @@ def test_notify_options_are_checked_before_any_work(tmp_path):
     result = runner.invoke(app, ["--lake", str(tmp_path), "report", "findings", "--service", "orders",
                                  "--notify", "https://hooks.example.com/x"])
     assert result.exit_code == 2 and "--notify cannot be combined with --service" in result.output
+
+
+def test_report_findings_notify_tells_each_new_incident_once(tmp_path, webhook):
+    store = _lake(tmp_path)
+    Webhook.down = False
+    args = ["--lake", store.uri, "report", "findings", "--until", "2026-11-27T09:15:00Z", "-f", "json",
+            "--notify", webhook]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert {i["change"] for i in json.loads(first.stdout)["incidents"]} == {"new"} and len(Webhook.received) == 2
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and {i["change"] for i in json.loads(again.stdout)["incidents"]} == {"ongoing"}
+    assert len(Webhook.received) == 2
+
+
+def test_a_resolved_incident_failing_again_opens_again_with_its_own_keys():
+    from pipeline.notify.lifecycle import advance
+
+    def window(until):
+        return {"since": "2026-11-27T09:00:00Z", "until": f"2026-11-27T{until}:00Z", "settle": 900}
+
+    seen = {"id": "inc-1", "kind": "reject", "state": "blocked", "first_seen": "2026-11-27T09:00:00Z",
+            "last_seen": "2026-11-27T09:10:00Z", "ongoing": True}
+    record, did = advance(None, seen, window("09:12"), "now", ["t"])
+    assert did == ["new"] and record["state"] == "open"
+    record, did = advance(record, None, window("09:15"), "now", ["t"])  # gone, but only 5 minutes of silence
+    assert did == ["ongoing"] and record["state"] == "open"
+    record, did = advance(record, None, window("09:21"), "now", ["t"])
+    assert did == ["resolved"] and record["resolved_at"] == "2026-11-27T09:21:00Z"
+    record, did = advance(record, dict(seen, ongoing=False), window("09:30"), "now", ["t"])  # the old failures
+    assert did == [] and record["state"] == "resolved"
+    record, did = advance(record, dict(seen, last_seen="2026-11-27T09:40:00Z"), window("09:41"), "now", ["t"])
+    assert did == ["new"] and record["openings"] == 2 and record["opened_at"] == "2026-11-27T09:10:00Z"
+    assert [e["key"] for e in record["outbox"]] == ["inc-1:1:new", "inc-1:1:resolved", "inc-1:2:new"]
+    assert [e["payload"]["change"] for e in record["outbox"]] == ["new", "resolved", "new"]

@@ -92,6 +92,14 @@ def _kind_badge(kind: Any) -> str:
     return _badge(F.KIND_LABELS.get(k, k or "unknown"), f"k-{k}", title=f"kind: {k}")
 
 
+def _change_badge(change: Any) -> str:
+    """What the scheduled run did to the incident (new, ongoing, resolved), when it tracked it."""
+    if change not in vocabulary.INCIDENT_CHANGES:
+        return ""
+    cls = {"new": "maybe", "resolved": "ok"}.get(change, "")
+    return _badge(change, f"change {cls}".strip(), title=vocabulary.INCIDENT_CHANGES[change]) + " "
+
+
 def _state_badge(state: Any) -> str:
     s = str(state or "")
     return _badge(F.STATE_LABELS.get(s, s or "unknown"), f"s-{STATE_CLASSES.get(s, 'st-unknown')}",
@@ -324,7 +332,7 @@ def _incident_rows(incidents: list[dict], days: set) -> list[str]:
             f"<td>{_kind_badge(incident.get('kind'))}</td>"
             f"<td>{e(F.destination_label(incident))}<div class=\"mini mono\">{e(_port(incident))}</div></td>"
             f"<td>{_time_tag(incident.get('first_seen'), with_date=len(days) > 1)}"
-            f'<div class="mini">{e(now)}</div></td>'
+            f'<div class="mini">{_change_badge(incident.get("change"))}{e(now)}</div></td>'
             f'<td class="cause"><code>{e(cause.get("cause") or "unknown")}</code> '
             f"{_confirmed(cause) if cause else ''}"
             f'<div class="mini mono">{e(", ".join(incident.get("resources") or []))}</div></td></tr>'
