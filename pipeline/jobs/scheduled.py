@@ -95,7 +95,8 @@ def _targets(path, notify: dict) -> list:
         raise FlowlogsError(f"--config {path}: [notify] targets must be a list of strings",
                             'e.g. targets = ["arn:aws:sns:eu-west-1:123456789012:flowlogs"]')
     for key, kind in (("attempts", int), ("backoff", (int, float))):
-        if key in notify and (not isinstance(notify[key], kind) or notify[key] < (1 if key == "attempts" else 0)):
+        value = notify.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, kind) or value < (1 if key == "attempts" else 0):
             raise FlowlogsError(f"--config {path}: [notify] {key} must be a number"
                                 f"{' of at least 1' if key == 'attempts' else ' of seconds, 0 or more'}")
     return [parse_target(t, f"--config {path}: [notify] targets") for t in targets]
