@@ -138,6 +138,7 @@ def test_three_runs_notify_new_and_resolved_once_each(aws, tmp_path, webhook):
     resolved = json.loads(message["MessageAttributes"]["incident"]["Value"])
     assert resolved["change"] == event["detail"]["change"] == "resolved" and resolved["dest_port"] == 443
     assert event["detail"]["id"] == resolved["id"] and "RESOLVED incident" in message["Message"]
+    assert resolved["ongoing"] is False and "still happening" not in message["Message"]
     assert marks() == ["ongoing", "resolved"]
 
     # 4: the same window again: nothing to tell
@@ -197,6 +198,7 @@ def test_a_resolved_incident_failing_again_opens_again_with_its_own_keys():
     assert did == ["ongoing"] and record["state"] == "open"
     record, did = advance(record, None, window("09:21"), "now", ["t"])
     assert did == ["resolved"] and record["resolved_at"] == "2026-11-27T09:21:00Z"
+    assert record["outbox"][-1]["payload"]["ongoing"] is False  # not the last snapshot's "still happening"
     record, did = advance(record, dict(seen, ongoing=False), window("09:30"), "now", ["t"])  # the old failures
     assert did == [] and record["state"] == "resolved"
     record, did = advance(record, dict(seen, last_seen="2026-11-27T09:40:00Z"), window("09:41"), "now", ["t"])

@@ -83,6 +83,7 @@ def advance(record: Mapping | None, incident: Mapping | None, window: Mapping, n
         return rec, []
     if over:
         rec.update(state=RESOLVED_STATE, resolved_at=window.get("until"))
+        rec["incident"]["ongoing"] = False  # its last snapshot may be from a run that saw it failing
         changes.append(RESOLVED)
     elif not changes:
         changes.append(ONGOING)
