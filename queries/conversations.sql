@@ -7,6 +7,8 @@
 -- param: until time: records overlapping the window up to this time
 -- param: as_of time: what the lake knows up to (the last record's end, or now)
 -- param: settle seconds: how long silence must last before it counts as no reply
+-- param: addrs texts: only the records to or from these addresses (a service's tasks: the filters pushed down)
+-- param: port int: only the records to or from this port
 -- reads: flows
 --
 -- Method. Addresses are packet-level (pkt-srcaddr/pkt-dstaddr when the format has them), so
@@ -27,6 +29,10 @@
 -- so is not its 52-byte ACK; a lone ACK to a small request inside a long connection belongs to a
 -- conversation with more packets than that. With tcp-flags anywhere in the conversation, the
 -- flags decide.
+-- Filters pushed down: with `addrs` (the addresses a service's tasks held) or `port`, only the
+-- records to or from them are read; a conversation has the task's address on both of its
+-- directions, so it stays whole. Each ENI's own address is still worked out from all its records. (Resets inferred from sizes count the reset-sized conversations
+-- of a server within what is read.)
 -- Cost: the records are first reduced to one row per ENI, addresses, ports, direction and action
 -- (rec: a long connection's windows fall into one row, ~5 records to one); the rest of the query
 -- works on those rows, with counts, sums, minimums and bool_or that add up to the per-record
@@ -55,10 +61,14 @@ WITH rec AS (  -- the records, one row per ENI, addresses, ports, protocol, dire
     FROM flows
     WHERE "start" < $until AND "end" >= $since
       AND srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND protocol IS NOT NULL
+      AND ($addrs IS NULL OR coalesce(pkt_srcaddr, srcaddr) IN (SELECT unnest($addrs))
+                          OR coalesce(pkt_dstaddr, dstaddr) IN (SELECT unnest($addrs)))
+      AND ($port IS NULL OR srcport = $port OR dstport = $port)
     GROUP BY interface_id, account_id, vpc_id, subnet_id, ecs_cluster_name, ecs_service_name, ecs_task_id, ecs_task_arn,
              srcaddr, dstaddr, src, dst, srcport, dstport, protocol, flow_direction, action
 ),
-pairs AS (  -- the same records, counted per ENI, interface addresses and direction (for own)
+pairs AS (  -- the records (all of them: not narrowed by addrs or port), counted per ENI, interface addresses
+            -- and direction (for own)
     SELECT interface_id, srcaddr, dstaddr, flow_direction, count(*) AS records
     FROM flows
     WHERE "start" < $until AND "end" >= $since

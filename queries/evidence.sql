@@ -1,6 +1,6 @@
 -- name: evidence
 -- kind: step
--- title: The first raw flow records of each finding (at most `records`), REJECTs first, then in time order
+-- title: The first raw flow records of each finding (at most `records`), REJECTs first, then in time order (ties: line, file)
 -- why: The records a reader can check the finding against, with the file and line they came from.
 -- category: analysis
 -- param: records int: how many records per finding
@@ -14,5 +14,5 @@ JOIN finding_keys AS k
   ON coalesce(f.pkt_srcaddr, f.srcaddr) = k.src AND coalesce(f.pkt_dstaddr, f.dstaddr) = k.dst
  AND f.srcport = k.src_port AND f.dstport = k.dst_port
  AND f.protocol = k.protocol AND f."start" >= k.first_seen AND f."end" <= k.last_seen
-QUALIFY row_number() OVER (PARTITION BY k.finding ORDER BY (f.action = 'REJECT') DESC, f."start", f._line) <= $records
-ORDER BY k.finding, (f.action = 'REJECT') DESC, f."start", f._line
+QUALIFY row_number() OVER (PARTITION BY k.finding ORDER BY (f.action = 'REJECT') DESC, f."start", f._line, f._source) <= $records
+ORDER BY k.finding, (f.action = 'REJECT') DESC, f."start", f._line, f._source

@@ -40,8 +40,14 @@ conv AS (
         to_timestamp(c.first_seen) AS first_ts
     FROM conversations AS c
     WHERE c.state IN ('blocked', 'no_reply', 'refused')
-       OR (c.state = 'established' AND c.protocol = 6
-           AND (c.server_port = 443 OR c.server_port IN (SELECT port FROM proxies)))
+       OR (c.state = 'established' AND c.protocol = 6  -- bypass candidates only: to AWS's public addresses, or a proxy
+           AND ((c.server_port = 443 AND c.server_addr IN (SELECT addr FROM destinations WHERE type = 'aws_service'))
+                OR c.server_addr IN (SELECT address FROM proxies)))
+),
+assignment_keys AS (  -- each assignment under its ENI id and under its address: one equality join below
+    SELECT CASE WHEN k.by_eni THEN a.eni_id ELSE a.ip END AS match_key, a.*
+    FROM eni_assignments AS a
+    CROSS JOIN (VALUES (true), (false)) AS k(by_eni)
 ),
 tasked AS (
     SELECT
@@ -49,8 +55,8 @@ tasked AS (
         a.task_arn, a.task_id, a.cluster_name, a.service_name, a.vpc_id AS task_vpc, a.task_definition_arn,
         a.security_group_ids AS task_groups, a.subnet_id AS task_subnet
     FROM conv
-    LEFT JOIN eni_assignments AS a
-      ON (a.eni_id = conv.source_eni OR (conv.source_eni IS NULL AND a.ip = conv.client_addr))
+    LEFT JOIN assignment_keys AS a  -- the client ENI's task, else (ENI not logged) the client IP's
+      ON a.match_key = coalesce(conv.source_eni, conv.client_addr)
      AND conv.first_ts >= a.valid_from - INTERVAL 2 MINUTE
      AND (a.valid_to IS NULL OR conv.first_ts <= a.valid_to + INTERVAL 2 MINUTE)
     QUALIFY row_number() OVER (

@@ -184,3 +184,18 @@ def test_no_healthy_service_gets_an_access_denied_finding(document):
     denied = {f["service"] for f in document["findings"] if f["kind"] == "access_denied"}
     assert denied == {f["service"] for f in IAM_FAULTS if f["expected"]["kind"] == "access_denied"}
     assert not denied & set(TRUTH["no_access_denied"])
+
+
+def test_pushed_down_filters_find_what_filtering_the_whole_analysis_finds(sample_lake, document):
+    """--service, --task and --port narrow the flow records read (the addresses the tasks held, the port);
+    the findings are those of the whole analysis that pass the same filters."""
+    def same(flt):
+        doc = reports.findings_document(sample_lake, flt)
+        wanted = [f for f in document["findings"] if reports.keep(f, flt)]
+        assert doc["findings"] == wanted, flt
+        return wanted
+
+    for service in ("orders", "indexer", "mailer"):  # an endpoint, a server reached from two ENIs, a proxy
+        assert same(reports.Filters(service=service))
+    one = next(f for f in document["findings"] if f["kind"] == "refused")
+    assert same(reports.Filters(task=one["task_id"], port=one["dest_port"]))

@@ -23,12 +23,20 @@ from pipeline.times import iso
 DEFAULT_SETTLE = 15 * 60
 EVENTS_UNTIL = 2**33  # "no end" for the API-call and task-event queries (epoch seconds, year 2242)
 EVIDENCE = 5
+SAMPLES = 3  # conversations per finding whose records are the evidence
 
 
 @dataclass(frozen=True)
 class Window:
     since: int | None = None  # epoch seconds
     until: int | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which flow records the analysis reads: all of them, or those to or from ``addrs`` / on ``port``."""
+    addrs: tuple[str, ...] | None = None
+    port: int | None = None
 
 
 def lake_bounds(con: duckdb.DuckDBPyConnection) -> tuple[int | None, int | None]:
@@ -40,13 +48,15 @@ def materialise(con, name: str, params: dict | None = None) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {queries.get(name).sql}", params or {})
 
 
-def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE) -> dict:
-    """Create the ``conversations`` table for the window; returns the window actually used."""
+def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE, scope: Scope = Scope()) -> dict:
+    """Create the ``conversations`` table for the window (and the scope); returns the window actually used."""
     first, last = lake_bounds(con)
     since = window.since if window.since is not None else (first or 0)
     until = window.until if window.until is not None else ((last or 0) + 1)
     as_of = min(int(time.time()), last or 0, until)
-    materialise(con, "conversations", {"since": since, "until": until, "as_of": as_of, "settle": settle})
+    materialise(con, "conversations", {"since": since, "until": until, "as_of": as_of, "settle": settle,
+                                       "addrs": list(scope.addrs) if scope.addrs is not None else None,
+                                       "port": scope.port})
     return {"since": since, "until": until, "as_of": as_of}
 
 
@@ -82,25 +92,28 @@ def evidence(con, finding_keys: list[dict]) -> dict[int, list[dict]]:
     return out
 
 
-def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT_SETTLE, lake: str = "") -> dict:
-    """The findings document (the output contract) for the flows and metadata registered on ``con``."""
-    used = build_conversations(con, window, settle)
+def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT_SETTLE, lake: str = "",
+         scope: Scope = Scope()) -> dict:
+    """The findings document (the output contract) for the flows and metadata registered on ``con``
+    (the flow findings of ``scope`` only; the caller filters the rest)."""
+    used = build_conversations(con, window, settle, scope)
     build_destinations(con)
     groups = rows(con, queries.get("findings").sql)
     diagnoser = Diagnoser(network)
-    keys, findings = [], []
-    for index, g in enumerate(groups):
-        sample = con.execute(queries.get("finding_conversations").sql, {
-            "addrs": g["dest_addrs"], "port": g["dest_port"], "proto": g["protocol"], "client": g["source_addr"],
-            "state": g["state"]}).fetchall()
-        for c in sample:
-            keys.append({"finding": index, "client": c[0], "client_port": c[1], "server": c[2], "server_port": c[3],
-                         "protocol": g["protocol"], "first_seen": c[4], "last_seen": c[5]})
-        g["client_port"] = sample[0][1] if sample else None
-        findings.append(g)
+    register_targets(con, groups)
+    keys = []
+    for g in groups:
+        g["client_port"] = None
+    for c in rows(con, queries.get("finding_samples").sql, {"samples": SAMPLES}):
+        g = groups[c["finding"]]
+        keys.append({"finding": c["finding"], "client": c["client_addr"], "client_port": c["client_port"],
+                     "server": c["server_addr"], "server_port": c["server_port"], "protocol": g["protocol"],
+                     "first_seen": c["first_seen"], "last_seen": c["last_seen"]})
+        if g["client_port"] is None:
+            g["client_port"] = c["client_port"]
     records = evidence(con, keys)
     document = []
-    for i, g in enumerate(findings):
+    for i, g in enumerate(groups):
         g["dest_via"] = _via(network, g)
         g["dns"] = _dns(con, g) if g.get("named_by") == "dns_query" else None
         causes = diagnoser.diagnose(g)
@@ -162,17 +175,25 @@ def dns_failures(con, diagnoser: Diagnoser, events: dict) -> list[dict]:
     return out
 
 
+def register_targets(con, findings: list[dict]) -> None:
+    """The ``finding_targets`` table: one row per flow finding (its index) and destination address."""
+    import pyarrow as pa
+
+    rows_ = [{"finding": i, "client": f["source_addr"], "addr": a, "port": f["dest_port"], "proto": f["protocol"],
+              "state": f["state"]}
+             for i, f in enumerate(findings) if f["kind"] not in vocabulary.EVENT_KINDS
+             for a in f["dest_addrs"] or []]
+    schema = pa.schema([("finding", pa.int64()), ("client", pa.string()), ("addr", pa.string()),
+                        ("port", pa.int32()), ("proto", pa.int32()), ("state", pa.string())])
+    con.register("finding_targets", pa.Table.from_pylist(rows_, schema=schema))
+
+
 def timeline(con, document: list[dict]) -> list[dict]:
     """Flow records per minute (of each conversation's start) per destination and kind."""
-    out = []
-    for f in document:
-        if f["kind"] in vocabulary.EVENT_KINDS:
-            continue  # API calls, task events and DNS queries: no flow records
-        for bucket, flows in con.execute(queries.get("timeline").sql, {
-            "client": f["source_addr"], "addrs": f["dest_addrs"], "port": f["dest_port"], "proto": f["protocol"],
-            "state": f["state"]}).fetchall():
-            out.append({"bucket": iso(bucket), "destination": destination_label(f), "kind": f["kind"], "flows": int(flows)})
-    return out
+    register_targets(con, document)
+    return [{"bucket": iso(r["minute"]), "destination": destination_label(document[r["finding"]]),
+             "kind": document[r["finding"]]["kind"], "flows": int(r["flows"])}
+            for r in rows(con, queries.get("timeline").sql)]
 
 
 def _finding(g: dict, causes: list[dict], records: list[dict]) -> dict:

@@ -37,6 +37,14 @@ class Filters:
     def window(self) -> findings.Window:
         return findings.Window(self.since, self.until)
 
+    def scope(self, con) -> findings.Scope:
+        """The filters pushed down to the flow records: the addresses the tasks concerned held, the port."""
+        addrs = None
+        if self.cluster or self.service or self.task:
+            addrs = tuple(r["address"] for r in findings.rows(con, queries.get("scope_addresses").sql, {
+                "cluster": self.cluster, "service": self.service, "task": self.task}))
+        return findings.Scope(addrs, self.port)
+
 
 def _dest_matches(f: dict, dest: str) -> bool:
     d = f["destination"]
@@ -86,7 +94,7 @@ def _check_window(con, flt: Filters) -> None:
 def findings_document(store: Store, flt: Filters = Filters(), settle: int = findings.DEFAULT_SETTLE) -> dict:
     con = _connect(store)
     _check_window(con, flt)
-    doc = findings.find(con, analysis.load_network(con), flt.window, settle, lake=store.uri)
+    doc = findings.find(con, analysis.load_network(con), flt.window, settle, lake=store.uri, scope=flt.scope(con))
     doc["findings"] = [f for f in doc["findings"] if keep(f, flt)]
     return roll_up(doc)  # the incidents of the findings kept
 
@@ -116,7 +124,7 @@ def table_report(store: Store, name: str, flt: Filters = Filters(), settle: int 
     """The rows of a tabular report (rejects, no-return, talkers, endpoints)."""
     con = _connect(store)
     _check_window(con, flt)
-    used = findings.build_conversations(con, flt.window, settle)
+    used = findings.build_conversations(con, flt.window, settle, flt.scope(con))
     findings.build_destinations(con)
     query = queries.get(name.replace("-", "_"))
     params = {"since": used["since"], "until": used["until"], "port": flt.port}
