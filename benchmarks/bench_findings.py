@@ -24,9 +24,10 @@
      each phase of ``find`` (conversations, destinations, the findings query with its
      per-finding samples, evidence, timeline) and what it found;
    - ``findings_named``: the same with Route 53 Resolver query logs for the day (generated once
-     beside the lake, ``<lake>-dns/``: every task IP asks every 10 minutes for the S3 and DynamoDB
+     in a sibling lake, ``<lake>-named/``: every task IP asks every 10 minutes for the S3 and DynamoDB
      names, 8 public addresses each, and for one endpoint's name; ~300k queries, 2.4M answered
-     addresses), so ``destinations`` includes the name join (issue 12: it may add at most 30%);
+     addresses) in the lake (a sibling lake of hard links, ``<lake>-named/``), so ``destinations``
+     includes the name join (issue 12: it may add at most 30%);
    and prints wall time, CPU time (user + system, all threads) and peak RSS. ``--profile`` also
    runs ``EXPLAIN ANALYZE`` on the conversations query and prints the operators that took the
    most time. ``--setting`` applies a DuckDB setting to every step's connection (e.g.
@@ -39,6 +40,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -49,6 +51,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
@@ -493,11 +496,30 @@ def step_conversations(store, settings: list[str]) -> dict:
     return {"conversations": con.execute("SELECT count(*) FROM conversations").fetchone()[0]}
 
 
-def write_dns_queries(path: Path) -> Path:
-    """The day's Resolver query logs of the benchmark account as one Parquet file (cached)."""
-    out = Path(f"{path}-dns") / "dns_queries_v2.parquet"  # v2: answers as the lake stores them
-    if out.exists():
+def named_lake(path: Path) -> Path:
+    """The lake at ``path`` plus the day's Resolver query logs (table ``dns_queries``), as a sibling lake of
+    hard links (cached): the analysis opens nothing outside its lake."""
+    out = Path(f"{path}-named")
+    marker = out / "named.json"
+    if marker.exists():
         return out
+    shutil.rmtree(out, ignore_errors=True)
+    for f in path.rglob("*"):
+        if f.is_file():
+            (out / f.relative_to(path)).parent.mkdir(parents=True, exist_ok=True)
+            os.link(f, out / f.relative_to(path))
+    table = dns_queries()
+    days = pc.strftime(table["query_time"], "%Y-%m-%d")
+    for day in sorted(set(days.to_pylist())):
+        directory = out / "dns_queries" / f"aws_account={ACCOUNT}" / f"aws_region={REGION}" / f"dt={day}"
+        directory.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table.filter(pc.equal(days, day)), directory / "bench.parquet", compression="zstd")
+    marker.write_text(json.dumps({"dns_queries": table.num_rows}))
+    return out
+
+
+def dns_queries() -> pa.Table:
+    """The day's Resolver query logs of the benchmark account, in the lake's schema."""
     rng = np.random.default_rng(1)
     acct = make_account(rng)
     rng = np.random.default_rng(2)
@@ -514,7 +536,7 @@ def write_dns_queries(path: Path) -> Path:
                 rows["name"].append(name)
                 rows["answer_addresses"].append([acct.addresses[i] for i in answer])
     n = len(rows["name"])
-    table = pa.table({
+    columns = {
         "query_time": pa.array(rows["query_time"], pa.timestamp("ms", tz="UTC")),
         "account_id": pa.array([ACCOUNT] * n), "region": pa.array([REGION] * n), "vpc_id": pa.array([VPC] * n),
         "query_name": pa.array([x + "." for x in rows["name"]]), "name": pa.array(rows["name"]),
@@ -524,10 +546,10 @@ def write_dns_queries(path: Path) -> Path:
         "answer_addresses": pa.array(rows["answer_addresses"], pa.list_(pa.string())),
         "srcaddr": pa.array(rows["srcaddr"]), "srcport": pa.array([53000] * n, pa.int32()),
         "transport": pa.array(["UDP"] * n),
-    })
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, out, compression="zstd")
-    return out
+    }
+    schema = tables.DNS_QUERIES.schema
+    return pa.table([columns[f.name].cast(f.type) if f.name in columns else pa.nulls(n, f.type) for f in schema],
+                    schema=schema)
 
 
 def endpoint_hostname(endpoint: int) -> str:
@@ -536,13 +558,11 @@ def endpoint_hostname(endpoint: int) -> str:
 
 
 def step_findings_named(store, settings: list[str]) -> dict:
-    """``findings`` with the day's query logs registered as ``dns_queries``: the name join's cost."""
-    dns = write_dns_queries(Path(store.root))
-    return step_findings(store, settings, prepare=lambda con: con.execute(
-        f"CREATE OR REPLACE TEMP VIEW dns_queries AS SELECT * FROM read_parquet('{dns}')"))
+    """``findings`` over the same lake with the day's query logs in it: the name join's cost."""
+    return step_findings(lake.open_lake(named_lake(Path(store.root))), settings)
 
 
-def step_findings(store, settings: list[str], prepare=None) -> dict:
+def step_findings(store, settings: list[str]) -> dict:
     """connect + load_network + find, with the time of each phase of ``find``."""
     phases: dict[str, float] = {}
 
@@ -559,8 +579,6 @@ def step_findings(store, settings: list[str], prepare=None) -> dict:
         setattr(findings, name, timed(name, getattr(findings, name)))
     con = timed("connect", analysis.connect)(store)
     apply(con, settings)
-    if prepare:
-        prepare(con)
     network = timed("load_network", analysis.load_network)(con)
     doc = timed("find", findings.find)(con, network, lake=store.uri)
     phases["findings_query_and_samples"] = phases["find"] - sum(

@@ -5,7 +5,9 @@
 -- category: enrichment
 -- param: max_age int: seconds an answer stays usable
 -- param: skew int: seconds a flow window may start before its packets
--- reads: conversations, destinations, dns_answers, api_calls, current_nat_gateways
+-- param: findings_only int: 1 names only the conversations the findings look at (failing ones, and established
+--   ones to AWS's public addresses or to a proxy), 0 every conversation (talkers, endpoints, ad-hoc SQL)
+-- reads: conversations, destinations, task_proxies, dns_answers, dns_queries, api_calls, current_nat_gateways
 --
 -- The rule (time-valid join). The Resolver logs only the queries it did not answer from its
 -- cache, so a client that connects again within the TTL, or an SDK that keeps its connection
@@ -15,8 +17,8 @@
 -- contain the address the client's own beat the VPC's other clients' (whose cached answer it may
 -- have been given unlogged), and then the latest wins: an address reused by two names belongs to
 -- the name answered last before the conversation.
--- Cost: two ASOF joins (the latest answer at or before each conversation, per client and address,
--- then per VPC and address), not a range join: an address answered to every client of a busy VPC
+-- Cost: two ASOF joins on the keys alone (the latest answer at or before each conversation, per
+-- client and address; then, for the conversations without one, per VPC and address), not a range join: an address answered to every client of a busy VPC
 -- would otherwise meet every answer of the last hour. DuckDB-only construct: ASOF JOIN (on Trino
 -- or Spark: max_by over a join on the equality keys and the time range).
 -- CloudTrail names what DNS does not: a call without a VPC endpoint (vpc_endpoint_id NULL)
@@ -26,36 +28,45 @@
 WITH conv AS (
     SELECT client_addr, server_addr, first_seen, max(last_seen) AS last_seen, any_value(source_vpc) AS vpc_id
     FROM conversations
+    WHERE $findings_only = 0 OR state <> 'established'
+       OR server_addr IN (SELECT addr FROM destinations WHERE type = 'aws_service')
+       OR server_addr IN (SELECT address FROM task_proxies)
     GROUP BY client_addr, server_addr, first_seen
 ),
 own_answer AS (  -- the latest answer the client itself got that holds the address
-    SELECT c.client_addr, c.server_addr, c.first_seen, a.name, a.query_name, a.rcode, a.answers, a.at
+    SELECT c.client_addr, c.server_addr, c.first_seen, a.client_addr AS asked_by, a.name, a.query_time, a.answered_at
     FROM conv AS c
     ASOF JOIN dns_answers AS a
-      ON a.client_addr = c.client_addr AND a.address = c.server_addr AND a.at <= c.first_seen + $skew
+      ON a.client_addr = c.client_addr AND a.address = c.server_addr AND a.answered_at <= c.first_seen + $skew
 ),
-vpc_answer AS (  -- the latest answer any client of the VPC got that holds the address
-    SELECT c.client_addr, c.server_addr, c.first_seen, a.name, a.query_name, a.rcode, a.answers, a.at
+unowned AS (  -- the conversations with no answer of their own within max_age
+    SELECT c.*
     FROM conv AS c
+    WHERE NOT EXISTS (SELECT 1 FROM own_answer AS o
+                      WHERE o.client_addr = c.client_addr AND o.server_addr = c.server_addr
+                        AND o.first_seen = c.first_seen AND o.answered_at >= c.first_seen - $max_age)
+),
+vpc_answer AS (  -- for those, the latest answer any client of the VPC got that holds the address
+    SELECT c.client_addr, c.server_addr, c.first_seen, a.client_addr AS asked_by, a.name, a.query_time, a.answered_at
+    FROM unowned AS c
     ASOF JOIN dns_answers AS a
-      ON a.vpc_id = c.vpc_id AND a.address = c.server_addr AND a.at <= c.first_seen + $skew  -- plain columns: an
+      ON a.vpc_id = c.vpc_id AND a.address = c.server_addr AND a.answered_at <= c.first_seen + $skew  -- plain columns: an
      -- expression here turns the ASOF join into a nested loop; a conversation whose VPC is unknown gets its own answers only
 ),
-answered AS (
-    SELECT c.client_addr, c.server_addr, c.first_seen,
-           coalesce(o.name, v.name) AS name,
-           CASE WHEN o.name IS NOT NULL THEN o.query_name ELSE v.query_name END AS query_name,
-           CASE WHEN o.name IS NOT NULL THEN o.rcode ELSE v.rcode END AS rcode,
-           CASE WHEN o.name IS NOT NULL THEN o.answers ELSE v.answers END AS answers,
+chosen AS (
+    SELECT client_addr, server_addr, first_seen, asked_by, name, query_time FROM own_answer
+    WHERE answered_at >= first_seen - $max_age
+    UNION ALL
+    SELECT client_addr, server_addr, first_seen, asked_by, name, query_time FROM vpc_answer
+    WHERE answered_at >= first_seen - $max_age
+),
+answered AS (  -- the answer itself, from the query log (the same query logged twice counts once)
+    SELECT c.client_addr, c.server_addr, c.first_seen, c.name, q.query_name, q.rcode, q.answers,
            'dns_query' AS named_by
-    FROM conv AS c
-    LEFT JOIN own_answer AS o
-      ON o.client_addr = c.client_addr AND o.server_addr = c.server_addr AND o.first_seen = c.first_seen
-     AND o.at >= c.first_seen - $max_age
-    LEFT JOIN vpc_answer AS v
-      ON v.client_addr = c.client_addr AND v.server_addr = c.server_addr AND v.first_seen = c.first_seen
-     AND v.at >= c.first_seen - $max_age
-    WHERE o.name IS NOT NULL OR v.name IS NOT NULL
+    FROM chosen AS c
+    JOIN dns_queries AS q ON q.srcaddr = c.asked_by AND q.name = c.name AND q.query_time = c.query_time
+    QUALIFY row_number() OVER (PARTITION BY c.client_addr, c.server_addr, c.first_seen
+                               ORDER BY q.query_name, q.rcode, q._source, q._line) = 1
 ),
 hosts AS (  -- the regular expressions once per distinct name, not once per conversation
     SELECT name, aws_service_of_host(name) AS aws_service, aws_region_of_host(name) AS region

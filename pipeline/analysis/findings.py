@@ -60,12 +60,13 @@ def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE, scope
     return {"since": since, "until": until, "as_of": as_of}
 
 
-def build_destinations(con) -> None:
+def build_destinations(con, findings_only: bool = False) -> None:
     """Resolve the distinct server addresses of the conversations (``destinations`` table) and name them
-    where a DNS answer or a CloudTrail call does (``conversation_names``)."""
+    where a DNS answer or a CloudTrail call does (``conversation_names``; ``findings_only``: the
+    conversations the findings look at)."""
     materialise(con, "addresses")
     materialise(con, "destinations")
-    names.build_names(con)
+    names.build_names(con, findings_only)
 
 
 def rows(con, sql: str, params=None) -> list[dict]:
@@ -97,7 +98,7 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
     """The findings document (the output contract) for the flows and metadata registered on ``con``
     (the flow findings of ``scope`` only; the caller filters the rest)."""
     used = build_conversations(con, window, settle, scope)
-    build_destinations(con)
+    build_destinations(con, findings_only=True)
     groups = rows(con, queries.get("findings").sql)
     diagnoser = Diagnoser(network)
     register_targets(con, groups)

@@ -18,17 +18,18 @@ MAX_AGE = 3600
 SKEW = 120
 
 
-def build_names(con) -> None:
-    """The ``dns_answers``, ``conversation_names`` and ``task_proxies`` tables (after ``conversations`` and
-    ``destinations``): the names a task asked for, and the proxies its task definition sends it to."""
+def build_names(con, findings_only: bool = False) -> None:
+    """The ``task_proxies``, ``dns_answers`` and ``conversation_names`` tables (after ``conversations`` and
+    ``destinations``): the proxies a task definition sends its calls to, and the names a task asked for (for
+    the conversations the findings look at only, with ``findings_only``: naming them all costs more)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE task_proxies AS {queries.get('task_proxies').sql}")
     con.execute(queries.get("name_macros").sql)
     since, until = con.execute(queries.get("conversation_span").sql).fetchone()
     answers = queries.get("dns_answers")
     con.execute(f"CREATE OR REPLACE TEMP TABLE dns_answers AS {answers.sql}",
                 {"since": since or 0, "until": (until or 0) + 1, "max_age": MAX_AGE})
     con.execute(f"CREATE OR REPLACE TEMP TABLE conversation_names AS {queries.get('conversation_names').sql}",
-                {"max_age": MAX_AGE, "skew": SKEW})
-    con.execute(f"CREATE OR REPLACE TEMP TABLE task_proxies AS {queries.get('task_proxies').sql}")
+                {"max_age": MAX_AGE, "skew": SKEW, "findings_only": int(findings_only)})
 
 
 def query_logging(con) -> set[str]:
