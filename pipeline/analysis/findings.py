@@ -113,10 +113,10 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
         if g["client_port"] is None:
             g["client_port"] = c["client_port"]
     records = evidence(con, keys)
+    dns_objects(con, groups)
     document = []
     for i, g in enumerate(groups):
         g["dest_via"] = _via(network, g)
-        g["dns"] = _dns(con, g) if g.get("named_by") == "dns_query" else None
         causes = diagnoser.diagnose(g)
         if g["kind"] == "endpoint_bypassed" and g["dest_type"] == "proxy" and not causes:
             continue  # through the proxy, but NO_PROXY keeps the endpoints' names and the credentials off it
@@ -147,13 +147,21 @@ def _via(network: Network, g: dict) -> str | None:
     return None
 
 
-def _dns(con, g: dict) -> dict:
-    """The ``dns`` object of a finding named by a query log: the last answer used, and how many queries the task made."""
-    made = rows(con, queries.get("dns_queries_made").sql, {
-        "client": g["source_addr"], "name": g["dest_name"], "since": g["first_seen"] - names.MAX_AGE,
-        "until": g["last_seen"] + 1})[0]["queries"]
-    return {"query_name": g.get("dns_query_name"), "rcode": g.get("dns_rcode"), "answers": g.get("dns_answers") or [],
-            "queries": int(made)}
+def dns_objects(con, groups: list[dict]) -> None:
+    """The ``dns`` object of each finding named by a query log: the last answer used, and how many queries the
+    task made for the name (within an answer's life before the finding, to its end)."""
+    import pyarrow as pa
+
+    named = [{"finding": i, "client": g["source_addr"], "name": g["dest_name"],
+              "since": int(g["first_seen"] - names.MAX_AGE), "until": int(g["last_seen"] + 1)}
+             for i, g in enumerate(groups) if g.get("named_by") == "dns_query"]
+    schema = pa.schema([("finding", pa.int64()), ("client", pa.string()), ("name", pa.string()),
+                        ("since", pa.int64()), ("until", pa.int64())])
+    con.register("named_findings", pa.Table.from_pylist(named, schema=schema))
+    made = {r["finding"]: int(r["queries"]) for r in rows(con, queries.get("dns_queries_made").sql)} if named else {}
+    for i, g in enumerate(groups):
+        g["dns"] = {"query_name": g.get("dns_query_name"), "rcode": g.get("dns_rcode"),
+                    "answers": g.get("dns_answers") or [], "queries": made[i]} if i in made else None
 
 
 def dns_failures(con, diagnoser: Diagnoser, events: dict) -> list[dict]:
