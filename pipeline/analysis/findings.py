@@ -40,7 +40,10 @@ class Scope:
 
 
 def lake_bounds(con: duckdb.DuckDBPyConnection) -> tuple[int | None, int | None]:
-    return con.execute(queries.get("flow_bounds").sql).fetchone()
+    """(first start, last end) of the flow records: a scan of two columns, once per connection (the lake
+    does not change under a reading connection)."""
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS flow_bounds AS {queries.get('flow_bounds').sql}")
+    return con.execute("SELECT * FROM flow_bounds").fetchone()
 
 
 def materialise(con, name: str, params: dict | None = None) -> None:
