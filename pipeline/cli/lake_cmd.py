@@ -9,7 +9,7 @@ import typer
 from pipeline.cli.app import app
 from pipeline.cli.common import FORMAT_HELP, read_store, write_output
 
-lake_app = typer.Typer(help="Inspect the lake: partitions, counts, formats, quarantine.", no_args_is_help=True)
+lake_app = typer.Typer(help="Inspect the lake (partitions, counts, formats, quarantine) and compact it.", no_args_is_help=True)
 app.add_typer(lake_app, name="lake", rich_help_panel="Load")
 
 
@@ -61,6 +61,29 @@ def _notes(data: dict) -> list[str]:
                      "left for the next run")
         lines += [f"  left {source}: {reason}" for source, reason in last["left"]]
     return lines
+
+
+@lake_app.command("compact")
+def compact(
+    ctx: typer.Context,
+    target_mb: Annotated[int, typer.Option("--target-mb", help="Size the merged files aim for, in MB.", min=1)] = 128,
+    min_files: Annotated[int, typer.Option("--min-files", help="Compact partitions holding at least this many data files.", min=2)] = 2,
+) -> None:
+    """Merge each partition's small data files into few large ones (ingest does it by itself for
+    partitions past 32 files). Atomic: readers see the old files or the new ones; the sources stay
+    known as ingested.
+
+    Example: flowlogs lake compact --target-mb 256
+    """
+    from pipeline.lake import compaction, locking
+
+    store = read_store(ctx)
+    with locking.lake_lock(store, "lake compact", on_wait=lambda message: typer.echo(message, err=True)):
+        done = compaction.compact(store, min_files=min_files, target=target_mb << 20)
+    tables = ", ".join(f"{table} {n}" for table, n in done.tables.items())
+    typer.echo(f"compacted {done.partitions} partitions{f' ({tables})' if tables else ''}: "
+               f"{done.files_before:,} data files into {done.files_after:,}, {done.rows:,} rows, "
+               f"{done.bytes / 1e6:,.1f} MB written")
 
 
 @lake_app.command("quarantine")

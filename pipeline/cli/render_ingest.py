@@ -49,6 +49,9 @@ def print_summary(summary, run, store) -> None:
         print(f"  {'rate':<17} {rate:>12,.0f} records/s")
     if summary.quarantined:
         print(f"  {'quarantined':<17} {summary.quarantined:>12,} lines (flowlogs lake quarantine)")
+    if summary.compacted:
+        partitions, before, after = summary.compacted
+        print(f"  {'compacted':<17} {partitions:>12,} partitions ({before:,} data files into {after:,})")
     if summary.retries:
         print(f"  {'retried':<17} {summary.retries:>12,} requests (throttling, 5xx, dropped connections)")
     for entry in run.sources:

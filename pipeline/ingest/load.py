@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from pipeline import aws
 from pipeline.errors import FlowlogsError
+from pipeline.lake import compaction
 from pipeline.lake import store as lake
 from pipeline.ingest.keys import KeyInfo, delivery_name, parse_key
 from pipeline.ingest.readers import SourceError, SourceIgnored, read_source
@@ -234,15 +235,9 @@ def _publish(store: Store, staged: dict[str, str], files: list[str], ingest_id: 
         _writing(store.delete, stale)  # the previous version wrote a partition this one does not
 
 
-def _staging_root(store: Store) -> str:
-    """Where runs stage their files: in the lake (same file system: publishing is a rename), or for
-    a lake on S3 in the temporary directory."""
-    return store.path("_staging") if store.is_local else os.path.join(tempfile.gettempdir(), "flowlogs-staging")
-
-
 def _run_staging(store: Store, run_id: str) -> str:
     """This run's staging folder, after removing those of runs that are not running any more."""
-    root = _staging_root(store)
+    root = lake.staging_root(store)
     _writing(os.makedirs, root, 0o777, True)
     cutoff = time.time() - STALE_STAGING
     for entry in os.scandir(root):
@@ -315,6 +310,7 @@ class Summary:
     retries: int = 0  # requests retried (throttling, 5xx, dropped connections)
     left: list = field(default_factory=list)  # [source, reason]: not fetched, the next run retries
     kept: list = field(default_factory=list)  # copies of a delivery shorter than the version in the lake
+    compacted: list = field(default_factory=list)  # [partitions, files before, files after]: the end's compaction
 
     @property
     def clean(self) -> bool:
@@ -348,6 +344,7 @@ def ingest(
     summary = Summary(run.run_id, left=list(left or []))
     workers = max(1, workers or os.cpu_count() or 1)
     last_save = 0.0
+    compacted = compaction.compacted_sources(store)  # their new versions must leave the compacted files
 
     def done(entry: dict) -> None:
         nonlocal last_save
@@ -363,6 +360,9 @@ def ingest(
             summary.kept.append(entry.pop("kept"))
             run.sources.append(entry)
         else:
+            if entry["ingest_id"] in compacted:
+                _writing(compaction.release, store, {entry["ingest_id"]})
+                compacted.discard(entry["ingest_id"])
             run.sources.append(entry)
             summary.refused += bool(entry["refused"])
             summary.ignored += bool(entry.get("ignored"))
@@ -400,6 +400,9 @@ def ingest(
     run.finished = lake.now_iso()
     run.status = "incomplete" if summary.left else "complete"
     _writing(run.save, store)
+    merged = _writing(compaction.compact_after_ingest, store, [f for e in run.sources for f in e.get("files", [])])
+    if merged:
+        summary.compacted = [merged.partitions, merged.files_before, merged.files_after]
     summary.seconds = time.monotonic() - started
     return summary, run
 

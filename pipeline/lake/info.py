@@ -10,13 +10,15 @@ import pyarrow.dataset as ds
 from pipeline.fields import BY_NAME, RECORD_IDENTITY
 
 from pipeline.lake import store as lake
+from pipeline.lake.compaction import live_files
 from pipeline.lake.storage import Store
 from pipeline.times import iso
 from pipeline.tables import TABLES
 
 
 def _dataset(store: Store, table: str):
-    files = [store.path(p) for p in store.list_files(table, ".parquet")]
+    files = [store.path(p) for p in (store.list_files(table, ".parquet") if table == "quarantine"
+                                     else live_files(store, table))]
     if not files:
         return None
     return ds.dataset(files, filesystem=store.fs, format="parquet", partitioning="hive",
@@ -31,12 +33,12 @@ def lake_info(store: Store) -> dict:
     for kind in TABLES.values():
         data = _dataset(store, kind.name)
         if data is None:
-            tables[kind.name] = {"records": 0, "partitions": 0, "first": None, "last": None,
+            tables[kind.name] = {"records": 0, "partitions": 0, "files": 0, "first": None, "last": None,
                                  "duplicates": duplicates.get(kind.name, 0)}
             continue
         t = data.to_table(columns=list(dict.fromkeys(kind.time + kind.unique)))
         parts = {f.rsplit("/", 1)[0] for f in data.files}
-        tables[kind.name] = {"records": _events(t, kind.unique), "partitions": len(parts),
+        tables[kind.name] = {"records": _events(t, kind.unique), "partitions": len(parts), "files": len(data.files),
                              "first": iso(pc.min(t[kind.time[0]]).as_py()), "last": iso(pc.max(t[kind.time[-1]]).as_py()),
                              "duplicates": duplicates.get(kind.name, 0)}
         if kind.unique:

@@ -112,10 +112,14 @@ class Store:
 
     def list_files(self, relpath: str, suffix: str = "") -> list[str]:
         """Paths relative to the root of the files below ``relpath`` (recursive, sorted)."""
+        return list(self.sizes(relpath, suffix))
+
+    def sizes(self, relpath: str, suffix: str = "") -> dict[str, int]:
+        """Path relative to the root -> bytes, of the files below ``relpath`` (recursive, sorted by path)."""
         selector = pafs.FileSelector(self.path(relpath), recursive=True, allow_not_found=True)
         prefix = self.root.rstrip("/") + "/"
-        return sorted(
-            info.path[len(prefix):]
+        return dict(sorted(
+            (info.path[len(prefix):], info.size)
             for info in self.fs.get_file_info(selector)
             if info.type == pafs.FileType.File and info.path.endswith(suffix)
-        )
+        ))

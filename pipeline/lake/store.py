@@ -12,6 +12,8 @@ Layout (``LAKE`` is ``--lake``, ``$FLOWLOGS_LAKE`` or ``./flowlogs-lake``)::
     LAKE/metadata/<table>/<snapshot>.parquet
     LAKE/_state/runs/<run-id>.json        what each run ingested (the manifest), left, CloudWatch cursors
     LAKE/_state/ingest.lock               held by the running ingest (locking.py)
+    LAKE/<table>/…/compact-<digest>.parquet  small files merged (compaction.py), live once
+    LAKE/_state/compactions/<digest>.json    its record (what it replaces) is written
 
 A data file's name comes from its source's ingest id (the content digest of a local
 file; the URL of an S3 object; the stream and hour of CloudWatch events), so
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
@@ -231,6 +234,12 @@ def quarantine_table(problems: list[Problem], source: str, ingest_id: str) -> pa
         },
         schema=QUARANTINE_SCHEMA,
     )
+
+
+def staging_root(store: Store) -> str:
+    """Where runs stage their files: in the lake (same file system: publishing is a rename), or for
+    a lake on S3 in the temporary directory."""
+    return store.path("_staging") if store.is_local else os.path.join(tempfile.gettempdir(), "flowlogs-staging")
 
 
 def record_glob(store: Store, table: str) -> str:

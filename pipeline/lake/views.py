@@ -2,7 +2,7 @@
 
 Record views carry the partition columns ``aws_account``, ``aws_region`` and ``dt``
 (all VARCHAR: account ids keep their leading zeros, and ``dt`` may be ``unknown``).
-A local lake is read with ``read_parquet`` over a glob; a lake on S3 through pyarrow
+A local lake is read with ``read_parquet`` over its live files (``compaction.live_files``); a lake on S3 through pyarrow
 datasets on the lake's own S3 filesystem (credentials included), registered with the
 connection, so DuckDB needs no httpfs extension. A table with no files yet is still a
 view, empty, with the full schema. A table whose source delivers events more than once
@@ -14,6 +14,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from pipeline.lake import compaction
 from pipeline.lake import store as lake
 from pipeline.lake.storage import Store
 from pipeline.tables import TABLES
@@ -37,32 +38,38 @@ def lock_down(con, store: Store, scratch: str | None = None) -> None:
 
 
 def register_record_views(con, store: Store) -> None:
-    """Create (or replace) the lake's views on the DuckDB connection ``con``."""
+    """Create (or replace) the lake's views on the DuckDB connection ``con``, over the files live now
+    (a compaction committed later is seen by the next connection)."""
+    recs = compaction.records(store)
     for kind in TABLES.values():
         schema = pa.schema(list(kind.schema) + list(PARTITIONS))
-        _register(con, store, kind.name, schema, partitioned=True, unique=kind.unique)
-    _register(con, store, "quarantine", lake.QUARANTINE_SCHEMA, partitioned=False)
+        _register(con, store, kind.name, compaction.live_files(store, kind.name, recs), schema,
+                  partitioned=True, unique=kind.unique)
+    _register(con, store, "quarantine", store.list_files("quarantine", ".parquet"), lake.QUARANTINE_SCHEMA,
+              partitioned=False)
 
 
-def _register(con, store: Store, table: str, schema: pa.Schema, *, partitioned: bool, unique=()) -> None:
-    """``table`` as a view of its files; with ``unique`` columns, one row per event (the stored
+def _register(con, store: Store, table: str, files: list[str], schema: pa.Schema, *, partitioned: bool,
+              unique=()) -> None:
+    """``table`` as a view of ``files``; with ``unique`` columns, one row per event (the stored
     rows stay readable as ``_<table>_rows``): the first by source and position."""
     rows = f"_{table}_rows" if unique else table
     for name in {table, rows}:
         con.execute(f'DROP VIEW IF EXISTS "{name}"')
-    if not lake.has_files(store, table):
+    if not files:
         con.register(rows, schema.empty_table())
     elif store.is_local:
-        pattern = lake.record_glob(store, table) if partitioned else store.path(f"{table}/*.parquet")
+        paths = "[" + ", ".join(sql_literal(store.path(f)) for f in files) + "]"
         hive = ", hive_partitioning = true, hive_types = {" + ", ".join(
             f"'{k}': 'VARCHAR'" for k in lake.PARTITION_KEYS) + "}" if partitioned else ""
         columns = ", ".join(f'"{name}"' for name in schema.names)
-        con.execute(f'CREATE VIEW "{rows}" AS SELECT {columns} FROM read_parquet({sql_literal(pattern)}, '
+        con.execute(f'CREATE VIEW "{rows}" AS SELECT {columns} FROM read_parquet({paths}, '
                     f"union_by_name = true{hive})")
     else:
         dataset = ds.dataset(
-            store.path(table), filesystem=store.fs, format="parquet", schema=schema,
+            [store.path(f) for f in files], filesystem=store.fs, format="parquet", schema=schema,
             partitioning=ds.partitioning(PARTITIONS, flavor="hive") if partitioned else None,
+            partition_base_dir=store.path(table),
         )
         con.register(rows, dataset)
     if unique:
