@@ -44,5 +44,8 @@ def explain_unexpected(exc: BaseException) -> FlowlogsError:
         where = f": {exc.filename}" if exc.filename else ""
         text = exc.strerror or str(exc) or type(exc).__name__
         return FlowlogsError(f"{text}{where}", _OS_HINTS.get(exc.errno, "run it again with --debug for details"))
+    if type(exc).__name__ == "OutOfMemoryException":  # DuckDB's, at --memory-limit with nothing left to spill
+        return FlowlogsError(f"the query needs more memory than it may use: {exc}",
+                             "raise --memory-limit (or $FLOWLOGS_MEMORY_LIMIT), or narrow it (--since/--until, --service)")
     return FlowlogsError(f"{type(exc).__name__}: {exc}",
                          "this is unexpected: run it again with --debug and report the traceback")

@@ -1,7 +1,7 @@
 """The global settings, declared once: which lake, and where and as whom to call AWS.
 
 The command line's global options (``--lake``, ``--profile``, ``--region``,
-``--endpoint-url``, ``--debug``, accepted anywhere on the line), the scheduled run's
+``--endpoint-url``, ``--debug``, ``--memory-limit``, accepted anywhere on the line), the scheduled run's
 config file (its top-level keys) and the AWS clients all use one :class:`Settings`.
 It is picklable (worker processes get it) and holds no secret.
 """
@@ -32,6 +32,8 @@ OPTIONS = (
     Option("region", "AWS region for API calls."),
     Option("endpoint_url", "Custom AWS endpoint (e.g. a moto server).", "AWS_ENDPOINT_URL"),
     Option("debug", "Show tracebacks on errors.", flag=True),
+    Option("memory_limit", "Memory DuckDB may use for queries: 4GB, 512MiB, or a share of this machine's (50%); "
+           "past it, work spills to the lake's _tmp/ folder.", "FLOWLOGS_MEMORY_LIMIT", shown_default="50%"),
 )
 
 
@@ -42,6 +44,7 @@ class Settings:
     region: str | None = None
     endpoint_url: str | None = None
     debug: bool = False
+    memory_limit: str | None = None
     role_arn: str | None = None  # per command (--role-arn) or per config file, not global
 
     def over(self, fallback: "Settings") -> "Settings":

@@ -17,8 +17,10 @@ from pipeline.cli.app import globals_first
 from pipeline.settings import OPTIONS
 
 runner = CliRunner()
-GIVEN = ["--lake", "/tmp/L", "--profile", "P", "--region", "R", "--endpoint-url", "http://127.0.0.1:9", "--debug"]
-EXPECTED = {"lake": "/tmp/L", "profile": "P", "region": "R", "endpoint_url": "http://127.0.0.1:9", "debug": True}
+GIVEN = ["--lake", "/tmp/L", "--profile", "P", "--region", "R", "--endpoint-url", "http://127.0.0.1:9", "--debug",
+         "--memory-limit", "2GB"]
+EXPECTED = {"lake": "/tmp/L", "profile": "P", "region": "R", "endpoint_url": "http://127.0.0.1:9", "debug": True,
+            "memory_limit": "2GB"}
 
 
 COMMANDS = [path for path, _ in cli_commands()]

@@ -8,11 +8,10 @@ the latest snapshot of each resource.
 
 from __future__ import annotations
 
-import tempfile
-
 import duckdb
 
-from pipeline.lake.views import lock_down, register_record_views, sql_literal
+from pipeline.lake import limits
+from pipeline.lake.views import lock_down, register_record_views
 from pipeline.metadata import register_views as register_metadata_views
 from pipeline.analysis.names import query_logging
 from pipeline.analysis.network import Network
@@ -26,9 +25,7 @@ def connect(store: Store, *, locked: bool = True) -> duckdb.DuckDBPyConnection:
     only a caller that writes a file of its own, after checking where, passes False.
     """
     con = duckdb.connect()
-    # large lakes may spill to disk instead of failing at the memory limit (80% of RAM by default)
-    scratch = f"{tempfile.gettempdir()}/flowlogs-duckdb"
-    con.execute(f"SET temp_directory = {sql_literal(scratch)}")
+    scratch = limits.apply(con, store)  # --memory-limit, and a spill folder in the lake (pipeline.lake.limits)
     register_record_views(con, store)
     register_metadata_views(con, store)
     if locked:

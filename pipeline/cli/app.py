@@ -86,6 +86,7 @@ Profile = _option("profile", Optional[str])
 Region = _option("region", Optional[str])
 EndpointUrl = _option("endpoint_url", Optional[str])
 Debug = _option("debug", bool)
+MemoryLimit = _option("memory_limit", Optional[str])
 
 
 def _version(value: bool) -> None:
@@ -101,12 +102,16 @@ Version = Annotated[bool, typer.Option("--version", help="Print the version and 
 
 @app.callback()
 def _globals(ctx: typer.Context, lake: Lake = None, profile: Profile = None, region: Region = None,
-             endpoint_url: EndpointUrl = None, debug: Debug = False, version: Version = False) -> None:
+             endpoint_url: EndpointUrl = None, debug: Debug = False, memory_limit: MemoryLimit = None,
+             version: Version = False) -> None:
     """Why can't my ECS Fargate task reach that AWS service? Flow logs in, causes out.
 
     Global options go anywhere on the line: flowlogs ingest PATH --lake DIR
     """
-    ctx.obj = Settings(lake, profile, region, endpoint_url, debug)
+    from pipeline.lake import limits
+
+    ctx.obj = Settings(lake, profile, region, endpoint_url, debug, memory_limit)
+    limits.set_memory_limit(memory_limit)
 
 
 def main() -> None:

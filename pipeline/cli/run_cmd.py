@@ -24,9 +24,11 @@ def run_cmd(
     Example: flowlogs run --config flowlogs.toml
     """
     from pipeline.jobs.scheduled import load, run
+    from pipeline.lake import limits
 
     cfg = load(config)
     ctx.find_root().obj = settings = settings_of(ctx).over(cfg.settings)  # the command line wins
+    limits.set_memory_limit(settings.memory_limit)
     summary, status = run(open_store(ctx), settings, cfg)
     typer.echo(json.dumps(summary, default=str, separators=(",", ":")))
     raise typer.Exit(status)

@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from pipeline import aws
 from pipeline.errors import FlowlogsError
-from pipeline.lake import compaction
+from pipeline.lake import compaction, limits
 from pipeline.lake import store as lake
 from pipeline.ingest.keys import KeyInfo, delivery_name, parse_key
 from pipeline.ingest.readers import SourceError, SourceIgnored, read_source
@@ -243,21 +243,11 @@ def _run_staging(store: Store, run_id: str) -> str:
     for entry in os.scandir(root):
         host, _, rest = entry.name.partition("--")
         pid = rest.partition("--")[0]
-        if (host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))) or entry.stat().st_mtime < cutoff:
+        if (host == socket.gethostname() and pid.isdigit() and not limits.alive(int(pid))) or entry.stat().st_mtime < cutoff:
             shutil.rmtree(entry.path, ignore_errors=True)
     folder = os.path.join(root, f"{socket.gethostname()}--{os.getpid()}--{run_id}")
     _writing(os.makedirs, folder, 0o777, True)
     return folder
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _worker_state: tuple | None = None

@@ -9,6 +9,7 @@ import pyarrow.dataset as ds
 
 from pipeline.fields import BY_NAME, RECORD_IDENTITY
 
+from pipeline.lake import limits
 from pipeline.lake import store as lake
 from pipeline.lake.compaction import live_files
 from pipeline.lake.storage import Store
@@ -66,6 +67,7 @@ def duplicate_records(store: Store) -> dict[str, int]:
     from pipeline.lake.views import register_record_views
 
     con = duckdb.connect()
+    limits.apply(con, store)
     register_record_views(con, store)
     columns = ", ".join(f'"{BY_NAME[name].column}"' for name in RECORD_IDENTITY)
     # flow record tables; CloudTrail events are one per event id already (the api_calls view)
