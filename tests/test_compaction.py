@@ -151,3 +151,27 @@ def test_an_interrupted_compaction_leaves_the_lake_readable_and_complete(small_l
     assert sorted(on_disk) == sorted(compaction.live_files(small_lake, "flows")
                                      + compaction.live_files(small_lake, "interface_status"))
     assert not [p for p in Path(small_lake.root, "_staging").rglob("*") if p.is_file()]
+
+
+def test_a_lake_on_s3_is_compacted_the_same_way(aws, tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from pipeline.aws import pyarrow_s3_options
+    from pipeline.settings import Settings
+    from test_ingest_s3 import BUCKET, DAY, cli, lake_digest, make_bucket, put_flow_log
+
+    s3 = make_bucket()
+    make_bucket("compacted-lake")
+    for i in range(12):
+        put_flow_log(s3, DAY + timedelta(minutes=5 * i), 20, seed=i)
+    options = pyarrow_s3_options(Settings(endpoint_url=aws))
+    monkeypatch.setattr(compaction, "AUTO_FILES", 8)
+    location = "s3://compacted-lake/lake"
+    result = cli("--lake", location, "ingest", f"s3://{BUCKET}", "-q", "--workers", 1)
+    assert result.exit_code == 0 and "compacted" in result.output, result.output
+    local = tmp_path / "local"
+    monkeypatch.setattr(compaction, "AUTO_FILES", 10_000)
+    cli("--lake", local, "ingest", f"s3://{BUCKET}", "-q", "--workers", 1)
+    store = lake.open_lake(location, s3_options=options, create=False)
+    assert [Path(f).name[:len(compaction.PREFIX)] for f in store.list_files("flows", ".parquet")] == [compaction.PREFIX]
+    assert lake_digest(location, options) == lake_digest(str(local)) and lake_digest(str(local))[0] == 12 * 20

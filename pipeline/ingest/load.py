@@ -391,7 +391,7 @@ def ingest(
     run.status = "incomplete" if summary.left else "complete"
     _writing(run.save, store)
     merged = _writing(compaction.compact_after_ingest, store, [f for e in run.sources for f in e.get("files", [])])
-    if merged:
+    if merged.partitions:
         summary.compacted = [merged.partitions, merged.files_before, merged.files_after]
     summary.seconds = time.monotonic() - started
     return summary, run

@@ -103,31 +103,34 @@ def compact(store: Store, *, partitions: set[str] | None = None, min_files: int 
     bytes. Hold the lake's lock (``locking.lake_lock``): ingest must not write meanwhile."""
     done = Compacted()
     recs = records(store)
-    for table in lake.RECORD_TABLES:
-        sizes = store.sizes(table, ".parquet")
-        by_partition: dict[str, dict[str, int]] = {}
-        for path, size in sizes.items():
-            by_partition.setdefault(posixpath.dirname(path), {})[path] = size
-        for partition, files in by_partition.items():
-            if partitions is not None and partition not in partitions:
-                continue
-            files = _tidy(store, files, recs)
-            if len(files) < min_files:
-                continue
-            after = _compact_partition(store, table, files, recs, target, done)
-            if after is not None:
-                done.partitions += 1
-                done.files_before += len(files)
-                done.files_after += after
-                done.tables[table] = done.tables.get(table, 0) + 1
+    for partition, files in _partitions(store, partitions).items():
+        table = partition.split("/", 1)[0]
+        files = _tidy(store, files, recs)
+        if len(files) < min_files:
+            continue
+        after = _compact_partition(store, table, files, recs, target, done)
+        if after is not None:
+            done.partitions += 1
+            done.files_before += len(files)
+            done.files_after += after
+            done.tables[table] = done.tables.get(table, 0) + 1
     return done
 
 
-def compact_after_ingest(store: Store, written: list[str]) -> Compacted | None:
+def _partitions(store: Store, only: set[str] | None) -> dict[str, dict[str, int]]:
+    """Partition -> its data files with their sizes: ``only`` those, or every partition of every record table."""
+    if only is not None:
+        return {p: store.sizes(p, ".parquet") for p in sorted(only)}
+    out: dict[str, dict[str, int]] = {}
+    for table in lake.RECORD_TABLES:
+        for path, size in store.sizes(table, ".parquet").items():
+            out.setdefault(posixpath.dirname(path), {})[path] = size
+    return out
+
+
+def compact_after_ingest(store: Store, written: list[str]) -> Compacted:
     """At the end of an ingest: compact the partitions it wrote to that hold more than ``AUTO_FILES`` files."""
-    touched = {posixpath.dirname(f) for f in written}
-    crowded = {p for p in touched if len(store.list_files(p, ".parquet")) > AUTO_FILES}
-    return compact(store, partitions=crowded, min_files=AUTO_FILES + 1) if crowded else None
+    return compact(store, partitions={posixpath.dirname(f) for f in written}, min_files=AUTO_FILES + 1)
 
 
 def _tidy(store: Store, files: dict[str, int], recs: dict[str, dict]) -> dict[str, int]:
