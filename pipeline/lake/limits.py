@@ -56,7 +56,7 @@ def memory_bytes(text: str) -> int:
     size = int(machine_memory() * number / 100) if unit == "%" else int(number * _UNITS[unit])
     if unit == "%" and not 0 < number <= 100:
         raise FlowlogsError(f"--memory-limit: {text} is not a share of memory", "give a percentage from 1% to 100%")
-    if size < 64 << 20:
+    if size < 64 * 10**6:
         raise FlowlogsError(f"--memory-limit: {text} is less than 64 MB, too little for DuckDB to work in",
                             "give 64MB or more; 1GB or more for a lake of millions of records")
     return size
