@@ -88,12 +88,19 @@ def files_per_partition(lake: Path) -> str:
     return ", ".join(str(n) for n in counts.values())
 
 
-def best(cmd: list[str], repeat: int) -> tuple[float, float, int]:
-    runs = [measure(cmd) for _ in range(repeat)]
+def best(cmd: list[str], repeat: int) -> tuple[float, float, int] | str:
+    """The best of ``repeat`` runs, or why the command failed (out of memory under a small limit)."""
+    try:
+        runs = [measure(cmd) for _ in range(repeat)]
+    except SystemExit as failed:
+        return next((line for line in str(failed).splitlines() if line.startswith("Error:")), str(failed)[:200])
     return min(r[0] for r in runs), min(r[1] for r in runs), min(r[2] for r in runs)
 
 
-def row(label: str, figures: tuple[float, float, int], extra: str = "") -> None:
+def row(label: str, figures: tuple[float, float, int] | str, extra: str = "") -> None:
+    if isinstance(figures, str):
+        print(f"| {label} | failed | | | {extra}: {figures} |", flush=True)
+        return
     wall, cpu, rss = figures
     print(f"| {label} | {wall:.2f} | {cpu:.2f} | {rss / 2**20:,.0f} MB | {extra} |", flush=True)
 
