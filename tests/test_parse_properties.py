@@ -13,7 +13,7 @@ import io
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.ingest.conform import SCHEMA
@@ -197,3 +197,17 @@ def test_values_that_do_not_fit_their_type_are_quarantined_with_the_field_named(
     ]
     kept = pa.concat_tables(tables)
     assert kept["_line"].to_pylist() == [5] and kept["bytes"].to_pylist() == [2**63 - 1]
+
+
+@settings(max_examples=400, deadline=None)
+@example(["01.2.3.4", "256.0.0.1", "1.2.3.4 ", "1.2.3.4\n", "::ffff:1.2.3.4", "1.2.3", "0.0.0.0", "10.0.0.255"])
+@given(st.lists(st.one_of(st.ip_addresses().map(str), st.text(alphabet="0123456789.:abcdef% \n", max_size=20),
+                          st.none()), max_size=30))
+def test_the_address_check_agrees_with_the_address_parser(values):
+    """Plain IPv4 text is recognised by a regular expression (the fast path); whatever it says of a
+    value, the address parser (``ip_key``) says the same."""
+    from pipeline.addresses import ip_key
+    from pipeline.ingest.conform import _not_addresses
+
+    got = _not_addresses(pa.array(values, pa.string())).to_pylist()
+    assert got == [v is not None and ip_key(v) is None for v in values]
