@@ -12,7 +12,7 @@ import sys
 from pipeline import queries
 from pipeline import vocabulary
 from pipeline.fields import schema_markdown
-from pipeline.tables import API_CALLS, DNS_QUERIES
+from pipeline.tables import API_CALLS, DNS_QUERIES, PROBES
 
 
 def _queries_table() -> str:
@@ -28,7 +28,7 @@ def _queries_table() -> str:
 def sections() -> dict[str, str]:
     words = {name: vocabulary.markdown_table(table) for name, table in vocabulary.WORDS.items()}
     return {"schema": schema_markdown(), "schema_api_calls": API_CALLS.markdown(),
-            "schema_dns_queries": DNS_QUERIES.markdown(), **words, "queries": _queries_table()}
+            "schema_dns_queries": DNS_QUERIES.markdown(), "schema_probes": PROBES.markdown(), **words, "queries": _queries_table()}
 
 
 def render(text: str) -> str:

@@ -60,7 +60,8 @@ def athena_type(type_: pa.DataType) -> str:
         return "struct<" + ",".join(f"{f.name}:{athena_type(f.type)}" for f in type_) + ">"
     if pa.types.is_timestamp(type_):
         return "timestamp"
-    return {pa.string(): "string", pa.int32(): "int", pa.int64(): "bigint", pa.bool_(): "boolean"}[type_]
+    return {pa.string(): "string", pa.int32(): "int", pa.int64(): "bigint", pa.bool_(): "boolean",
+            pa.float64(): "double"}[type_]
 
 
 _FLOW_COLUMNS = tuple((f.column, f.arrow_type, f.meaning) for f in FIELDS) + EXTRA_COLUMNS
@@ -155,11 +156,44 @@ DNS_QUERIES = Table(
     row_group=1 << 16,
 )
 
+PROBES = Table(
+    "probes",
+    "What `flowlogs probe` saw from inside a task's network: one row per step of one target (DNS, TCP, TLS, "
+    "a signed call), with the exact error.",
+    (
+        ("probe_time", TIME, "time: when the probe took the step, UTC (to the second)."),
+        ("account_id", S, "account: the account of the credentials the probe ran with (sts get-caller-identity)."),
+        ("region", S, "region: AWS_REGION where the probe ran."),
+        ("run_id", S, "run: the probe task's id (or the host name where the script ran)."),
+        ("task_arn", S, "task_arn: the task the probe ran in, from the task metadata endpoint."),
+        ("source_ip", S, "source_ip: the task's address: the srcaddr of the probe's flows."),
+        ("step", S, "step: identity, dns, tcp, tls, call or done (the probe steps)."),
+        ("target", S, "target: the name given to --target (sqs, secretsmanager…) or host:port."),
+        ("host", S, "host: the name resolved and connected to."),
+        ("port", pa.int32(), "port: the port connected to."),
+        ("address", S, "address: the resolved address this tcp or tls step connected to."),
+        ("addresses", pa.list_(S), "addresses: every address the name resolved to (dns)."),
+        ("ok", pa.bool_(), "ok: the step succeeded."),
+        ("seconds", pa.float64(), "seconds: the TCP connect or TLS handshake time, when curl measured it."),
+        ("principal_arn", S, "principal: who the calls were made as (identity)."),
+        ("call", S, "call: the read-only AWS CLI call made (call)."),
+        ("proxy", S, "proxy: HTTPS_PROXY when the call went through a proxy."),
+        ("error", S, "error: the exact error text (curl's, the resolver's or the AWS CLI's)."),
+        ("record", S, "The whole probe line, as JSON text."),
+        *_PROVENANCE,
+    ),
+    time=("probe_time",),
+    dictionary=("account_id", "region", "run_id", "task_arn", "source_ip", "step", "target", "host", "_source",
+                "_format", "_ingest_id"),
+    statistics=("probe_time", "run_id", "target", "_line"),
+    row_group=1 << 14,
+)
+
 FLOWS = _flow_table("flows", "VPC Flow Log records (log-status OK).")
 INTERFACE_STATUS = _flow_table("interface_status", "NODATA and SKIPDATA flow-log records.")
 TGW_FLOWS = _flow_table("tgw_flows", "Transit gateway flow-log records met in the input.")
 
-TABLES: dict[str, Table] = {t.name: t for t in (FLOWS, INTERFACE_STATUS, TGW_FLOWS, API_CALLS, DNS_QUERIES)}
+TABLES: dict[str, Table] = {t.name: t for t in (FLOWS, INTERFACE_STATUS, TGW_FLOWS, API_CALLS, DNS_QUERIES, PROBES)}
 
 
 def table_of(schema: pa.Schema) -> Table | None:

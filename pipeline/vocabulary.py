@@ -228,3 +228,33 @@ WORDS = {"states": STATES, "observations": OBSERVATIONS, "kinds": KINDS, "causes
          "destination_types": DESTINATION_TYPES, "sides": SIDES, "stop_categories": STOP_CATEGORIES,
          "start_steps": START_STEPS, "named_by": NAMED_BY, "incident_states": INCIDENT_STATES,
          "incident_changes": INCIDENT_CHANGES}
+
+# --- flowlogs probe and exec-check ------------------------------------------------------
+
+#: The steps of the probe script, one JSON line each (the ``probes`` table's ``step``).
+PROBE_STEPS = {
+    "identity": "sts get-caller-identity: the credentials the task's calls are made with (its task role).",
+    "dns": "The target's name resolved in the task's network: which addresses, private (an endpoint) or public.",
+    "tcp": "A TCP connection to one resolved address and port (no proxy): its time, or curl's error.",
+    "tls": "The TLS handshake on that connection: its time, or curl's error (a certificate or an intercepting proxy).",
+    "call": "One read-only signed call to the target (through HTTPS_PROXY when the task sets it), with the exact error.",
+    "done": "The script finished: every target was probed.",
+}
+#: The probe steps that test the network path (the others are AWS's answers, and bookkeeping).
+PROBE_NETWORK_STEPS = ("dns", "tcp", "tls")
+
+#: What ECS Exec needs, each checked by ``flowlogs exec-check`` (reference: iam_dns.md, ECS Exec prerequisites).
+EXEC_PREREQUISITES = {
+    "enable_execute_command": "The task was started with ECS Exec turned on (enableExecuteCommand); it cannot be "
+    "turned on for a running task.",
+    "platform_version": "The Fargate platform version is 1.4.0 or later (Linux).",
+    "exec_agent": "The ExecuteCommandAgent managed agent of each container is RUNNING.",
+    "task_role_ssmmessages": "The task role allows ssmmessages:CreateControlChannel, CreateDataChannel, "
+    "OpenControlChannel and OpenDataChannel.",
+    "ssmmessages_route": "The task's subnet reaches ssmmessages: an interface endpoint for it in the VPC, or a default "
+    "route to a NAT gateway (or an internet gateway with a public IP).",
+    "egress_443": "The task's security groups allow outbound TCP 443 to that endpoint or the internet.",
+    "kms_key": "When the cluster's execute-command configuration names a KMS key, the task role allows kms:Decrypt on it.",
+}
+
+WORDS.update(probe_steps=PROBE_STEPS, exec_prerequisites=EXEC_PREREQUISITES)

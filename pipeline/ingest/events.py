@@ -1,13 +1,14 @@
-"""JSON evidence records that are not flow logs: CloudTrail events and Resolver query logs.
+"""JSON evidence records that are not flow logs: CloudTrail events, Resolver query logs, probe lines.
 
 ``kind(item)`` recognises one JSON object by its field names: a CloudTrail event
 (``eventName`` with ``eventSource``/``eventVersion``), a container of them (``Records``
 as delivered to S3, ``Events`` as ``aws cloudtrail lookup-events`` prints them, an
 EventBridge "AWS API Call via CloudTrail" envelope), a CloudTrail digest file (skipped:
-signatures, no events) or a Route 53 Resolver query log record (``query_name``). The
-JSON reader (``jsonlogs``) walks the documents and envelopes; ``batches`` types the
-events into the ``api_calls`` and ``dns_queries`` tables, by name, quarantining what
-cannot be typed with the reason.
+signatures, no events), a Route 53 Resolver query log record (``query_name``) or a line
+of the probe script (``"probe": "flowlogs/1"``, ``step``). The JSON reader
+(``jsonlogs``) walks the documents and envelopes; ``batches`` types the events into the
+``api_calls``, ``dns_queries`` and ``probes`` tables, by name, quarantining what cannot
+be typed with the reason.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.lake.store import Problem
-from pipeline.tables import API_CALLS, DNS_QUERIES, TIME, Table
+from pipeline.tables import API_CALLS, DNS_QUERIES, PROBES, TIME, Table
 
 CLOUDTRAIL = "cloudtrail"
 RESOLVER = "resolver"
+PROBE = "probe"
 DIGEST = "cloudtrail-digest"
 _ASSUMED = re.compile(r"^arn:(?P<partition>[\w-]+):sts::(?P<account>[^:]*):assumed-role/(?P<role>[^/]+)(?:/(?P<session>.+))?$")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
@@ -32,11 +34,13 @@ _QUARANTINED_TEXT = 4096
 
 
 def kind(item: dict) -> str | None:
-    """``cloudtrail``, ``resolver`` or ``cloudtrail-digest`` for a record (or container) of them."""
+    """``cloudtrail``, ``resolver``, ``probe`` or ``cloudtrail-digest`` for a record (or container) of them."""
     if "eventVersion" in item and ("eventName" in item or "eventID" in item) or "eventName" in item and "eventSource" in item:
         return CLOUDTRAIL  # Insights events have no eventName
     if "query_name" in item and ("query_timestamp" in item or "rcode" in item):
         return RESOLVER
+    if str(item.get("probe", "")).startswith("flowlogs/") and "step" in item:
+        return PROBE
     if "digestStartTime" in item or ("awsAccountId" in item and "logFiles" in item):
         return DIGEST
     return None
@@ -65,7 +69,7 @@ class Events:
 
     def __init__(self, source: str = "", ingest_id: str = "", defaults: dict | None = None):
         self.context = (source, ingest_id, defaults or {})
-        self.rows: dict[str, list[tuple[int, dict, str | None, str]]] = {CLOUDTRAIL: [], RESOLVER: []}
+        self.rows: dict[str, list[tuple[int, dict, str | None, str]]] = {CLOUDTRAIL: [], RESOLVER: [], PROBE: []}
         self.typed: list[tuple[pa.Table, list[Problem]]] = []
         self.records = 0
         self.last = 0  # the highest record number met
@@ -115,7 +119,7 @@ class Events:
             self.typed.append(_typed(table, rows, to_row, *self.context))
 
     def batches(self) -> Iterator[tuple[pa.Table, list[Problem]]]:
-        """The typed ``api_calls`` and ``dns_queries`` batches, and the records kept aside."""
+        """The typed ``api_calls``, ``dns_queries`` and ``probes`` batches, and the records kept aside."""
         for kind_ in self.rows:
             self._convert(kind_)
         yield from self.typed
@@ -288,6 +292,39 @@ def _dns_query(r: dict) -> tuple:
     )
 
 
+def _probe(r: dict) -> tuple:
+    if r.get("time") in (None, ""):
+        raise _Bad("no time (every probe line has one)")
+    port, seconds, addresses = r.get("port"), r.get("seconds"), r.get("addresses")
+    if port is not None and not (isinstance(port, int) and 0 <= port <= 65535):
+        raise _Bad(f"port is not a port number: {port!r}")
+    if seconds is not None and not isinstance(seconds, (int, float)):
+        raise _Bad(f"seconds is not a number: {seconds!r}")
+    if addresses is not None and not (isinstance(addresses, list) and all(isinstance(a, str) for a in addresses)):
+        raise _Bad(f"addresses is not a list of addresses: {addresses!r}")
+    text = lambda name: _text(r.get(name)) or None  # noqa: E731 - the script writes "" for what it does not know
+    return (  # in the order of PROBES.columns
+        _text(r.get("time")),  # probe_time
+        text("account"),  # account_id
+        text("region"),  # region
+        text("run"),  # run_id
+        text("task_arn"),  # task_arn
+        text("source_ip"),  # source_ip
+        text("step"),  # step
+        text("target"),  # target
+        text("host"),  # host
+        port,  # port
+        text("address"),  # address
+        addresses,  # addresses
+        _flag(r.get("ok")),  # ok
+        None if seconds is None else float(seconds),  # seconds
+        text("principal"),  # principal_arn
+        text("call"),  # call
+        text("proxy"),  # proxy
+        text("error"),  # error
+    )
+
+
 def _times(values: list) -> tuple[pa.Array, dict[int, str]]:
     """ISO-8601 texts → UTC times, and {index: text} of those that are not times (NULL there).
 
@@ -315,4 +352,4 @@ def _time(value) -> datetime | None:
     return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
-_TYPES = {CLOUDTRAIL: (API_CALLS, _api_call), RESOLVER: (DNS_QUERIES, _dns_query)}
+_TYPES = {CLOUDTRAIL: (API_CALLS, _api_call), RESOLVER: (DNS_QUERIES, _dns_query), PROBE: (PROBES, _probe)}
