@@ -121,6 +121,7 @@ def task_definition(view: ServiceView, image: str, log_group: str, region: str) 
         "name": CONTAINER,
         "image": image,
         "essential": True,
+        "memory": 512,  # the container's hard limit: the whole task's
         "entryPoint": ENTRY_POINT,
         "command": container_command(),
         "environment": [{"name": k, "value": v} for k, v in sorted(view.proxy.items())],
@@ -202,8 +203,19 @@ class Watch:
     token: str | None = None
 
     @property
+    def steps(self) -> set[str]:
+        """The steps of the probe lines seen so far."""
+        found = set()
+        for line in self.lines:
+            try:
+                found.add(json.loads(line).get("step"))
+            except (ValueError, AttributeError):
+                continue  # not a probe line (the image's or the shell's own output)
+        return found - {None}
+
+    @property
     def done(self) -> bool:
-        return any('"step":"done"' in line for line in self.lines)
+        return "done" in self.steps
 
 
 def _read_logs(calls: Calls, log_group: str, w: Watch) -> None:
@@ -295,11 +307,12 @@ def probe(settings: Settings, store, cluster: str, service: str, targets: list[T
         deregistered = True
     outcome = Outcome(task_arn, arn, seen, source, summary, deregistered)
     if not seen.done:
-        steps = sorted({json.loads(line).get("step") for line in source.data.decode().splitlines() if line})
+        steps = sorted(seen.steps)
+        ended = "stopped" if seen.status == "STOPPED" else f"was {seen.status} after {timeout:g}s"
         raise ProbeTimeout(
-            f"the probe did not finish: task {task_arn.rsplit('/', 1)[-1]} was {seen.status}"
+            f"the probe did not finish: task {task_arn.rsplit('/', 1)[-1]} {ended}"
             + (f" ({seen.stopped_reason})" if seen.stopped_reason else "")
-            + f" after {timeout:g}s; {len(seen.lines)} log lines seen"
+            + f"; {len(seen.lines)} log lines seen"
             + (f", steps {', '.join(steps)} (kept in the lake)" if steps else ", no probe output"),
             "a task stuck in PROVISIONING or PENDING cannot pull the image or reach CloudWatch Logs: try --image "
             "with an image in your ECR, or a longer --timeout; `flowlogs explain` reads a stoppedReason")
