@@ -341,7 +341,10 @@ def test_collect_equals_importing_the_cli_json(collected, moto_account, tmp_path
         pl_id = pl["PrefixListId"]
         save(f"get-managed-prefix-list-entries-{pl_id}",
              _cli(url, "ec2", "get-managed-prefix-list-entries", "--prefix-list-id", pl_id))
-    for cluster in _cli(url, "ecs", "list-clusters")["clusterArns"]:
+    clusters = _cli(url, "ecs", "list-clusters")["clusterArns"]
+    save("ecs-describe-clusters", _cli(url, "ecs", "describe-clusters", "--clusters", *clusters,
+                                       "--include", "CONFIGURATIONS"))
+    for cluster in clusters:
         name = cluster.rsplit("/", 1)[-1]
         services = _cli(url, "ecs", "list-services", "--cluster", cluster)["serviceArns"]
         save(f"ecs-describe-services-{name}",

@@ -143,3 +143,41 @@ def import_cmd(
                + (f", {summary.quarantined} quarantined (flowlogs lake info)" if summary.quarantined else "")
                + (" (already in the lake)" if summary.skipped else ""), err=True)
     show_results(ctx, store, runs, fmt, output)
+
+
+@app.command("exec-check", rich_help_panel="Analyse")
+def exec_check_cmd(
+    ctx: typer.Context,
+    cluster: Annotated[str, typer.Option(help="The task's ECS cluster.")],
+    task: Annotated[str, typer.Option(help="The task (id or ARN).")],
+    collect: Annotated[bool, typer.Option("--collect", help="Read the cluster's metadata from the account first (flowlogs metadata collect --cluster).")] = False,
+    role_arn: Annotated[Optional[str], typer.Option(help="Assume this IAM role to collect.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the checks to this file.")] = None,
+) -> None:
+    """Can ECS Exec reach this task? Each prerequisite as pass, fail or unknown, with its fix.
+
+    Checked against the lake's metadata (flowlogs metadata import of saved CLI output, or --collect):
+    enableExecuteCommand, platform version 1.4.0+, the exec agent, the task role's ssmmessages
+    permissions, a route to ssmmessages, egress on 443, and the cluster's KMS key. Exit status 1
+    when a prerequisite fails.
+
+    Example: flowlogs exec-check --cluster prod --task 0f6e1c --collect --profile prod
+    """
+    from pipeline.analysis.connection import connect
+    from pipeline.analysis.exec_check import FAIL, exec_check
+
+    store = open_store(ctx)
+    if collect:
+        from pipeline import aws
+        from pipeline.metadata.collect import collect as collect_metadata
+
+        settings = aws_settings(ctx, role_arn)
+        try:
+            collect_metadata(store, aws.session(settings), clusters=[cluster], endpoint_url=settings.endpoint_url)
+        except (RuntimeError, ValueError) as exc:
+            raise FlowlogsError(str(exc), aws.CREDENTIALS_HINT) from None
+    checks = exec_check(connect(store), cluster, task)
+    write_output([c.as_dict() for c in checks], fmt, output, title="exec-check", sort=False)
+    if any(c.result == FAIL for c in checks):
+        raise typer.Exit(EXIT_FOUND)

@@ -173,6 +173,11 @@ def _collect_ecs(c: _Collector, ecs, region: str, clusters: list[str] | None) ->
         listed = c.attempt(f"{region} ecs:ListClusters", fetch_all, ecs, "list_clusters", ["clusterArns"])
         clusters = (listed or {}).get("clusterArns", [])
     definitions: set[str] = set()
+    if clusters:
+        doc = c.attempt(f"{region} ecs:DescribeClusters", ecs.describe_clusters, clusters=list(clusters),
+                        include=["CONFIGURATIONS"])
+        if doc is not None:
+            c.add(cli_json({"clusters": doc.get("clusters", [])}), f"api:{region}:ecs:DescribeClusters")
     for cluster in clusters:
         name = cluster.rsplit("/", 1)[-1]
         services = c.attempt(f"{region} ecs:ListServices {name}", fetch_all, ecs, "list_services",

@@ -1,5 +1,5 @@
-"""ECS ``describe-tasks``, ``describe-services``, ``describe-task-definition`` and "ECS Task
-State Change" events as rows.
+"""ECS ``describe-tasks``, ``describe-services``, ``describe-task-definition``, ``describe-clusters``
+and "ECS Task State Change" events as rows.
 
 A task (from DescribeTasks, or the ``detail`` of an event, which mirrors the Task object)
 gives one ``ecs_tasks`` row and one ``eni_assignments`` evidence row per task address.
@@ -17,6 +17,7 @@ from pipeline.times import parse_time
 Rows = dict[str, list[dict]]
 
 TASK_STATE_CHANGE = "ECS Task State Change"
+EXEC_AGENT = "ExecuteCommandAgent"
 _ENI_ATTACHMENT_TYPES = {"elasticnetworkinterface", "eni"}
 _IPV4_DETAIL = ("privateIPv4Address", "privateIpv4Address")
 _IPV6_DETAIL = ("ipv6Address", "privateIPv6Address", "privateIpv6Address")
@@ -132,6 +133,9 @@ def task_rows(task: dict, *, evidence: str, observed_at: datetime | None, source
         "ipv6_address": first.get("ipv6"),
         "subnet_id": first.get("subnet_id"),
         "version": as_int(task.get("version")),
+        "enable_execute_command": task.get("enableExecuteCommand"),
+        "exec_agents": [f"{c.get('name')}: {a.get('lastStatus')}" for c in containers
+                        for a in c.get("managedAgents") or [] if a.get("name") == EXEC_AGENT],
         "snapshot_time": observed_at,
     }
     valid_from, valid_to = validity(task, observed_at)
@@ -211,6 +215,24 @@ def normalise_services(doc: dict) -> Rows:
             "assign_public_ip": vpc.get("assignPublicIp"),
         })
     return {"ecs_services": rows}
+
+
+def normalise_clusters(doc: dict) -> Rows:
+    """``aws ecs describe-clusters --include CONFIGURATIONS``: each cluster's ECS Exec configuration."""
+    rows = []
+    for c in doc["clusters"]:
+        exec_config = (c.get("configuration") or {}).get("executeCommandConfiguration") or {}
+        logs = exec_config.get("logConfiguration") or {}
+        rows.append({
+            "cluster_arn": c.get("clusterArn"),
+            "cluster_name": c.get("clusterName") or cluster_name_of(c.get("clusterArn")),
+            "status": c.get("status"),
+            "exec_kms_key_id": exec_config.get("kmsKeyId"),
+            "exec_logging": exec_config.get("logging"),
+            "exec_log_group": logs.get("cloudWatchLogGroupName"),
+            "exec_s3_bucket": logs.get("s3BucketName"),
+        })
+    return {"ecs_clusters": rows}
 
 
 def _env(container: dict, key: str, value_key: str) -> dict:

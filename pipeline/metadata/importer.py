@@ -91,6 +91,7 @@ def normalise(doc: Document) -> dict[str, list[dict]]:
         "ec2_network_acls": ec2.normalise_network_acls,
         "ec2_flow_logs": ec2.normalise_flow_logs,
         "ec2_managed_prefix_lists": ec2.normalise_managed_prefix_lists,
+        "ecs_clusters": ecs.normalise_clusters,
         "iam_authorization_details": iam.normalise_authorization_details,
         "cloudtrail_trails": iam.normalise_trails,
         EVENT_SELECTORS: iam.normalise_event_selectors,

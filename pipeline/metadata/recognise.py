@@ -43,6 +43,7 @@ KINDS: dict[str, tuple[str, str]] = {
                                         "aws route53resolver list-resolver-query-log-config-associations"),
     "ecs_tasks": ("tasks", "aws ecs describe-tasks"),
     "ecs_services": ("services", "aws ecs describe-services"),
+    "ecs_clusters": ("clusters", "aws ecs describe-clusters --include CONFIGURATIONS"),
     "iam_authorization_details": ("RoleDetailList", "aws iam get-account-authorization-details"),
     "cloudtrail_trails": ("trailList", "aws cloudtrail describe-trails"),
 }

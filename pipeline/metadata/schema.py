@@ -255,6 +255,17 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("subnet_id", STR),
         ("availability_zone", STR),
         ("version", I64),
+        ("enable_execute_command", BOOL),  # ECS Exec turned on when the task started
+        ("exec_agents", STRS),  # "container: STATUS" of each container's ExecuteCommandAgent
+    ),
+    "ecs_clusters": _schema(
+        ("cluster_arn", STR),
+        ("cluster_name", STR),
+        ("status", STR),
+        ("exec_kms_key_id", STR),  # executeCommandConfiguration.kmsKeyId: the key ECS Exec sessions use
+        ("exec_logging", STR),  # NONE | DEFAULT | OVERRIDE
+        ("exec_log_group", STR),
+        ("exec_s3_bucket", STR),
     ),
     "ecs_services": _schema(
         ("service_arn", STR),
@@ -360,6 +371,7 @@ CURRENT_KEYS: dict[str, tuple[str, ...] | None] = {
     "aws_ip_ranges": None,
     "ecs_tasks": ("task_arn",),
     "ecs_services": ("service_arn",),
+    "ecs_clusters": ("cluster_arn",),
     "task_definitions": ("task_definition_arn",),
     "iam_roles": ("role_arn",),
     "iam_policies": ("(coalesce(role_arn, policy_arn))",),
