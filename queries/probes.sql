@@ -9,7 +9,7 @@
 --
 -- One row per step of each target, in the order the script took them; the identity step (who the
 -- calls were made as) first. `error` is the exact text of curl, the resolver or the AWS CLI.
-SELECT probe_time, run_id, task_arn, source_ip, step, target, host, port, address, addresses, ok, seconds,
+SELECT probe_time, run_id, task_arn, source_ip, cluster, service, step, target, host, port, address, addresses, ok, seconds,
        principal_arn, call, proxy, error, account_id, region
 FROM probes
 WHERE step <> 'done'

@@ -57,6 +57,7 @@ def lines_for(task_id: str, *, done: bool = True, denied: bool = True) -> list[s
     """What the probe script prints for one sqs target through an endpoint: resolved privately, connected,
     handshake made, the call refused by the endpoint policy (or not)."""
     base = {"probe": "flowlogs/1", "time": "2026-12-05T09:00:00Z", "run": task_id, "account": "123456789012",
+            "cluster": "prod", "service": "orders",
             "region": REGION, "task_arn": f"arn:aws:ecs:{REGION}:123456789012:task/prod/{task_id}",
             "source_ip": "10.0.1.25"}
     where = {"target": "sqs", "host": f"sqs.{REGION}.amazonaws.com", "port": 443}
@@ -121,8 +122,9 @@ def test_the_probe_runs_on_the_services_network_and_role_and_keeps_what_it_saw(s
     assert request["networkConfiguration"] == {"awsvpcConfiguration": service["network"]}
     assert request["launchType"] == "FARGATE" and request["cluster"] == "prod"
     (override,) = request["overrides"]["containerOverrides"]
-    assert override["environment"] == [{"name": "FLOWLOGS_PROBE_TARGETS",
-                                        "value": f"sqs|sqs.{REGION}.amazonaws.com|443|sqs list-queues --max-items 1"}]
+    assert override["environment"] == [
+        {"name": "FLOWLOGS_PROBE_TARGETS", "value": f"sqs|sqs.{REGION}.amazonaws.com|443|sqs list-queues --max-items 1"},
+        {"name": "FLOWLOGS_PROBE_CLUSTER", "value": "prod"}, {"name": "FLOWLOGS_PROBE_SERVICE", "value": "orders"}]
     td = service["ecs"].describe_task_definition(taskDefinition=request["taskDefinition"])["taskDefinition"]
     assert td["taskRoleArn"] == TASK_ROLE and td["executionRoleArn"] == EXECUTION_ROLE
     assert td["family"].startswith("flowlogs-probe-")
@@ -202,7 +204,7 @@ def test_exec_on_a_task_without_ecs_exec_says_why_and_what_to_do(service, tmp_pa
 
 def test_the_exec_line_runs_the_probe_script_with_the_targets(tmp_path):
     line = exec_command_line("prod", "arn:aws:ecs:eu-west-1:123456789012:task/prod/0f6e1c", "app",
-                             [target("127.0.0.1:1", REGION)], REGION, profile="prod")
+                             [target("127.0.0.1:1", REGION)], REGION, profile="prod", service="orders")
     command, _, tee = line.rpartition(" | ")
     words = shlex.split(command)
     assert words[:3] == ["aws", "ecs", "execute-command"] and tee == "tee probe-0f6e1c.txt"
@@ -211,5 +213,6 @@ def test_the_exec_line_runs_the_probe_script_with_the_targets(tmp_path):
     assert inner[:2] == ["sh", "-c"]
     done = subprocess.run(inner, capture_output=True, text=True, timeout=60, cwd=tmp_path,
                           env={"PATH": "/usr/bin:/bin", "FLOWLOGS_PROBE_TIMEOUT": "2"})
-    steps = [json.loads(x)["step"] for x in done.stdout.splitlines()]
-    assert steps == ["identity", "dns", "tcp", "done"], done.stderr
+    lines = [json.loads(x) for x in done.stdout.splitlines()]
+    assert [x["step"] for x in lines] == ["identity", "dns", "tcp", "done"], done.stderr
+    assert {(x["cluster"], x["service"]) for x in lines} == {("prod", "orders")}

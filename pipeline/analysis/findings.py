@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import duckdb
 
 from pipeline import queries, vocabulary
-from pipeline.analysis import iam_findings, names, trail_coverage
+from pipeline.analysis import iam_findings, names, probes, trail_coverage
 from pipeline.analysis.causes import Diagnoser
 from pipeline.analysis.document import destination_label, roll_up
 from pipeline.analysis.network import Network
@@ -130,6 +130,7 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
     starts = iam_findings.task_start_failed(con, events, document)
     document += iam_findings.fold_start_denials(iam_findings.access_denied(con, events), starts) + starts
     document += dns_failures(con, diagnoser, events)
+    probes.attach(con, document)
     return roll_up({
         "generated_at": iso(time.time()),
         "lake": lake,

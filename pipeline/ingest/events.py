@@ -310,6 +310,8 @@ def _probe(r: dict) -> tuple:
         text("run"),  # run_id
         text("task_arn"),  # task_arn
         text("source_ip"),  # source_ip
+        text("cluster"),  # cluster
+        text("service"),  # service
         text("step"),  # step
         text("target"),  # target
         text("host"),  # host

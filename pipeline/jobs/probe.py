@@ -183,7 +183,9 @@ def run_request(view: ServiceView, task_definition_arn: str, targets: list[Targe
         "startedBy": STARTED_BY,
         "networkConfiguration": {"awsvpcConfiguration": view.network},
         "overrides": {"containerOverrides": [{"name": CONTAINER, "environment": [
-            {"name": "FLOWLOGS_PROBE_TARGETS", "value": "\n".join(t.argument for t in targets)}]}]},
+            {"name": "FLOWLOGS_PROBE_TARGETS", "value": "\n".join(t.argument for t in targets)},
+            {"name": "FLOWLOGS_PROBE_CLUSTER", "value": view.cluster},
+            {"name": "FLOWLOGS_PROBE_SERVICE", "value": view.service}]}]},
         **view.launch,
     }
 

@@ -6,6 +6,7 @@
 # Prints one JSON object per line: "step" is identity, dns, tcp, tls, call, then done.
 # Needs only what the aws-cli image has: sh, sed, tr, curl, getent (or nslookup), aws.
 # FLOWLOGS_PROBE_TIMEOUT: seconds per connection attempt (default 5).
+# FLOWLOGS_PROBE_CLUSTER, FLOWLOGS_PROBE_SERVICE: whose network this is (copied into every line).
 
 if [ $# -eq 0 ] && [ -n "$FLOWLOGS_PROBE_TARGETS" ]; then
     IFS='
@@ -26,9 +27,10 @@ str() { # $1 as a JSON string: control characters become spaces, \ and " are esc
 }
 
 emit() { # $1 the step, $2 its fields (JSON members, each led by a comma)
-    printf '{"probe":"flowlogs/1","time":"%s","run":%s,"task_arn":%s,"source_ip":%s,"account":%s,"region":%s,"step":"%s"%s}\n' \
+    printf '{"probe":"flowlogs/1","time":"%s","run":%s,"task_arn":%s,"source_ip":%s,"cluster":%s,"service":%s,"account":%s,"region":%s,"step":"%s"%s}\n' \
         "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(str "$RUN")" "$(str "$TASK_ARN")" "$(str "$SOURCE_IP")" \
-        "$(str "$ACCOUNT")" "$(str "$REGION")" "$1" "$2"
+        "$(str "$FLOWLOGS_PROBE_CLUSTER")" "$(str "$FLOWLOGS_PROBE_SERVICE")" "$(str "$ACCOUNT")" "$(str "$REGION")" \
+        "$1" "$2"
 }
 
 bool() { if [ "$1" -eq 0 ]; then echo true; else echo false; fi; }

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from pipeline import aws
 from pipeline.errors import FlowlogsError
+from pipeline.metadata.ecs import EXEC_AGENT, service_name_of
 from pipeline.jobs.probe_script import Target, exec_command_line
 from pipeline.settings import Settings
-
-EXEC_AGENT = "ExecuteCommandAgent"
 
 
 def exec_container(task: dict, wanted: str | None) -> str:
@@ -45,4 +44,4 @@ def exec_line(settings: Settings, cluster: str, task: str, container: str | None
                             "it cannot be turned on for a running task: update the service with "
                             "--enable-execute-command and let it start new tasks, or probe with --service instead")
     return exec_command_line(cluster, described["taskArn"], exec_container(described, container), targets,
-                             client.meta.region_name, profile)
+                             client.meta.region_name, profile, service_name_of(described.get("group")))

@@ -75,11 +75,13 @@ def container_command() -> list[str]:
 
 
 def exec_command_line(cluster: str, task: str, container: str | None, targets: list[Target], region: str,
-                      profile: str | None = None) -> str:
+                      profile: str | None = None, service: str | None = None) -> str:
     """The ``aws ecs execute-command`` line that runs the script in a running container (which needs sh,
     base64 and curl), its output saved for ``flowlogs probe import``."""
     encoded = base64.b64encode(script().encode()).decode()
-    inner = f"echo {encoded} | base64 -d > /tmp/flowlogs-probe.sh && sh /tmp/flowlogs-probe.sh " + " ".join(
+    names = " ".join(f"{k}={shlex.quote(v)}" for k, v in (("FLOWLOGS_PROBE_CLUSTER", cluster.rsplit("/", 1)[-1]),
+                                                          ("FLOWLOGS_PROBE_SERVICE", service)) if v)
+    inner = f"echo {encoded} | base64 -d > /tmp/flowlogs-probe.sh && {names} sh /tmp/flowlogs-probe.sh " + " ".join(
         shlex.quote(a) for a in arguments(targets))
     words = ["aws", "ecs", "execute-command", "--region", region, "--cluster", cluster, "--task", task]
     words += ["--container", container] if container else []
