@@ -51,10 +51,8 @@ class Calls:
     settings: Settings
     dry_run: bool = False
     say: Callable[[str], None] = print
-    made: list[str] = field(default_factory=list)
 
     def __call__(self, service: str, operation: str, what: str, **params):
-        self.made.append(f"{service}:{operation}")
         if self.dry_run:
             cli = "".join("-" + c.lower() if c.isupper() else c for c in operation).lstrip("-")
             self.say(f"aws {service} {cli} --cli-input-json '{json.dumps(params, sort_keys=True)}'")
@@ -167,7 +165,6 @@ def ensure_log_group(calls: Calls, log_group: str) -> None:
     client = aws.client(calls.settings, "logs")
     try:
         client.create_log_group(logGroupName=log_group)
-        calls.made.append("logs:CreateLogGroup")
     except client.exceptions.ResourceAlreadyExistsException:
         pass
     except Exception as exc:  # noqa: BLE001
@@ -267,8 +264,7 @@ class Outcome:
     task_arn: str | None
     task_definition_arn: str
     watch: Watch | None
-    source: ProbeOutput | None
-    summary: object | None
+    summary: object | None  # the ingest summary of the probe's lines (None: nothing to keep)
     deregistered: bool
 
 
@@ -289,7 +285,7 @@ def probe(settings: Settings, store, cluster: str, service: str, targets: list[T
             "ecs stop-task, ingest into the lake" + (", ecs deregister-task-definition" if deregister else ""))
         say("# the probe script (run as sh -c SCRIPT flowlogs-probe; the targets in FLOWLOGS_PROBE_TARGETS):")
         say(script())
-        return Outcome(None, arn, None, None, None, False)
+        return Outcome(None, arn, None, None, False)
     if not ran.get("tasks"):
         reasons = "; ".join(f"{f.get('arn')}: {f.get('reason')}" for f in ran.get("failures", []))
         raise FlowlogsError(f"run-task started no probe task ({reasons or 'no reason given'})",
@@ -307,7 +303,7 @@ def probe(settings: Settings, store, cluster: str, service: str, targets: list[T
     if deregister:
         calls("ecs", "DeregisterTaskDefinition", arn, taskDefinition=arn)
         deregistered = True
-    outcome = Outcome(task_arn, arn, seen, source, summary, deregistered)
+    outcome = Outcome(task_arn, arn, seen, summary, deregistered)
     if not seen.done:
         steps = sorted(seen.steps)
         ended = "stopped" if seen.status == "STOPPED" else f"was {seen.status} after {timeout:g}s"
@@ -332,7 +328,6 @@ def _stop(calls: Calls, cluster: str, task_arn: str) -> None:
     ecs = aws.client(calls.settings, "ecs")
     try:
         ecs.stop_task(cluster=cluster, task=task_arn, reason="flowlogs probe finished")
-        calls.made.append("ecs:StopTask")
     except Exception as exc:  # noqa: BLE001
         raise aws.explain(exc, "ecs:StopTask", task_arn) from None
 
