@@ -1,5 +1,5 @@
 -- name: probes
--- kind: question
+-- kind: step
 -- title: What the probes saw from inside the task's network: each target's DNS, TCP, TLS and signed call
 -- why: Logs tell what happened; a probe tells what happens now, from the task's own subnets, security groups and role, and confirms a fix.
 -- category: investigation

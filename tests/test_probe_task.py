@@ -138,7 +138,7 @@ def test_the_probe_runs_on_the_services_network_and_role_and_keeps_what_it_saw(s
     task = service["ecs"].describe_tasks(cluster="prod", tasks=[outcome.task_arn])["tasks"][0]
     assert task["desiredStatus"] == "STOPPED"  # stopped once the output was read
     assert progress and "probe task" in progress[-1]
-    assert outcome.summary.records == {"probes": 6}
+    assert outcome.summary.records == {"probes": 6} and outcome.runs == [outcome.task_arn.rsplit("/", 1)[-1]]
 
     from pipeline.analysis.connection import connect
     from pipeline.analysis.probes import results

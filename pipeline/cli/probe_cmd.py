@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -108,7 +107,7 @@ def probe_cmd(
                + ("deregistered" if outcome.deregistered else
                   f"kept for next time (aws ecs deregister-task-definition --task-definition "
                   f"{outcome.task_definition_arn})"), err=True)
-    show_results(ctx, store, [outcome.task_arn.rsplit("/", 1)[-1]], fmt, output)
+    show_results(ctx, store, outcome.runs, fmt, output)
 
 
 @probe_app.command("import")
@@ -138,11 +137,10 @@ def import_cmd(
                             "give the output of the probe script (flowlogs probe --exec prints how to save it)")
     store = open_store(ctx)
     summary = import_output(store, source)
-    runs = sorted({json.loads(line).get("run") or "" for line in source.data.decode().splitlines() if line})
     typer.echo(f"{path}: {summary.records.get('probes', 0)} probe rows"
                + (f", {summary.quarantined} quarantined (flowlogs lake info)" if summary.quarantined else "")
                + (" (already in the lake)" if summary.skipped else ""), err=True)
-    show_results(ctx, store, runs, fmt, output)
+    show_results(ctx, store, source.runs(), fmt, output)
 
 
 @app.command("exec-check", rich_help_panel="Analyse")

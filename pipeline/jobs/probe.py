@@ -252,6 +252,8 @@ def watch(calls: Calls, cluster: str, log_group: str, task_arn: str, timeout: fl
         _read_logs(calls, log_group, w)
         elapsed = time.monotonic() - started
         progress(f"probe task {task_arn.rsplit('/', 1)[-1]}: {w.status}, {len(w.lines)} lines ({elapsed:.0f}s)")
+        if w.status == "STOPPED" and not w.done:
+            _read_logs(calls, log_group, w)  # what the log driver flushed as the container ended
         if w.done or w.status == "STOPPED":
             return w
         if elapsed >= timeout:
@@ -266,6 +268,7 @@ class Outcome:
     watch: Watch | None
     summary: object | None  # the ingest summary of the probe's lines (None: nothing to keep)
     deregistered: bool
+    runs: list[str]  # the probe runs in the output (the task's id, as the script read it from the task metadata)
 
 
 def probe(settings: Settings, store, cluster: str, service: str, targets: list[Target], *, image: str = DEFAULT_IMAGE,
@@ -285,7 +288,7 @@ def probe(settings: Settings, store, cluster: str, service: str, targets: list[T
             "ecs stop-task, ingest into the lake" + (", ecs deregister-task-definition" if deregister else ""))
         say("# the probe script (run as sh -c SCRIPT flowlogs-probe; the targets in FLOWLOGS_PROBE_TARGETS):")
         say(script())
-        return Outcome(None, arn, None, None, False)
+        return Outcome(None, arn, None, None, False, [])
     if not ran.get("tasks"):
         reasons = "; ".join(f"{f.get('arn')}: {f.get('reason')}" for f in ran.get("failures", []))
         raise FlowlogsError(f"run-task started no probe task ({reasons or 'no reason given'})",
@@ -303,7 +306,6 @@ def probe(settings: Settings, store, cluster: str, service: str, targets: list[T
     if deregister:
         calls("ecs", "DeregisterTaskDefinition", arn, taskDefinition=arn)
         deregistered = True
-    outcome = Outcome(task_arn, arn, seen, summary, deregistered)
     if not seen.done:
         steps = sorted(seen.steps)
         ended = "stopped" if seen.status == "STOPPED" else f"was {seen.status} after {timeout:g}s"
@@ -314,7 +316,7 @@ def probe(settings: Settings, store, cluster: str, service: str, targets: list[T
             + (f", steps {', '.join(steps)} (kept in the lake)" if steps else ", no probe output"),
             "a task stuck in PROVISIONING or PENDING cannot pull the image or reach CloudWatch Logs: try --image "
             "with an image in your ECR, or a longer --timeout; `flowlogs explain` reads a stoppedReason")
-    return outcome
+    return Outcome(task_arn, arn, seen, summary, deregistered, source.runs())
 
 
 def import_output(store, source: ProbeOutput):

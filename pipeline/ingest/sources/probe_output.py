@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 from dataclasses import dataclass
 
@@ -28,6 +29,10 @@ class ProbeOutput:
 
     def open(self):
         return io.BytesIO(self.data)
+
+    def runs(self) -> list[str]:
+        """The probe runs (``run``) the lines are of."""
+        return sorted({json.loads(line).get("run") or "" for line in self.data.decode().splitlines() if line})
 
     def identity(self) -> tuple[str, str | None]:
         kept = b"\n".join(line for line in self.data.splitlines() if line)
