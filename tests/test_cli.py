@@ -32,7 +32,11 @@ def test_findings_json_is_the_contract(sample_lake):
     f = doc["findings"][0]
     assert list(f)[:4] == ["kind", "state", "observed_at", "cluster"]
     assert set(f["destination"]) == {"type", "id", "name", "aws_service", "region", "via", "named_by"}
-    assert set(f["likely_causes"][0]) == {"cause", "confirmed", "resource", "rule", "explanation", "fix"}
+    keys = {"cause", "confirmed", "resource", "rule", "explanation", "fix", "fix_verified", "fix_scope"}
+    for cause in (c for f in doc["findings"] for c in f["likely_causes"]):
+        # a network fix also comes as a Terraform and a CloudFormation change (--fix-format)
+        assert set(cause) == (keys | {"fix_as"} if cause["fix_scope"] else keys)
+        assert set(cause["fix_scope"] or {"protocol": 0, "ports": 0, "peers": 0}) == {"protocol", "ports", "peers"}
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "markdown", "plain", "html"])

@@ -4,7 +4,9 @@ ground truth (sample_logs/faults.json), not from the engine."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 
 import pytest
 
@@ -199,3 +201,30 @@ def test_pushed_down_filters_find_what_filtering_the_whole_analysis_finds(sample
         assert same(reports.Filters(service=service))
     one = next(f for f in document["findings"] if f["kind"] == "refused")
     assert same(reports.Filters(task=one["task_id"], port=one["dest_port"]))
+def test_every_confirmed_network_fix_is_verified_and_opens_no_more_than_the_evidence(document):
+    """Each confirmed cause's network fix, applied to a copy of the sample's configuration, lets the failing
+    conversations through and changes nothing else; the ACL fix stays inside the deny's own CIDR and ports,
+    and opens only the endpoint's addresses the failing tasks talked to."""
+    checked = set()
+    for f in document["findings"]:
+        for cause in f["likely_causes"]:
+            if not cause["confirmed"] or cause["fix_scope"] is None:
+                continue
+            assert cause["fix_verified"] is True, (f["service"], cause)
+            assert "also allows: no other observed conversation" in cause["explanation"]
+            checked.add(cause["cause"])
+    assert checked == {"security_group_egress", "security_group_ingress_destination", "network_acl_return",
+                       "route_missing"}
+    [fault] = [f for f in TRUTH["faults"] if f["expected"]["top_cause"] == "network_acl_return"]
+    deny_cidr = ipaddress.ip_network(re.search(r"from (\S+)", fault["expected"]["resource"]["detail"]).group(1))
+    deny_ports = [int(p) for p in re.search(r"(\d+)-(\d+)", fault["expected"]["resource"]["detail"]).groups()]
+    for f in document["findings"]:
+        if f["service"] != fault["service"]:
+            continue
+        scope = f["likely_causes"][0]["fix_scope"]
+        assert deny_ports[0] <= scope["ports"][0] <= scope["ports"][1] <= deny_ports[1]
+        peers = [ipaddress.ip_network(p) for p in scope["peers"]]
+        assert all(p.subnet_of(deny_cidr) and p.num_addresses == 1 for p in peers)
+        assert {str(p.network_address) for p in peers} <= set(fault["destination"]["addresses"])
+        assert "replace-network-acl-entry" not in f["likely_causes"][0]["fix"]
+        assert f"--rule-number {fault['expected']['resource']['rule_number']}" not in f["likely_causes"][0]["fix"]

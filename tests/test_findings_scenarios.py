@@ -192,7 +192,14 @@ def test_network_acl_dropping_the_reply_names_the_rule(tmp_path):
     top = f["likely_causes"][0]
     assert (top["cause"], top["confirmed"], top["resource"], top["rule"]) == ("network_acl_return", True, "acl-task", "rule 90")
     assert "acl-task rule 90 denies inbound tcp" in top["explanation"]
-    assert "--rule-number 90 --ingress" in top["fix"]
+    # least privilege: an allow in front of the deny, for the endpoint's own address and the ephemeral ports;
+    # the deny stays (it stops nothing else here, so the explanation says deleting it would do too)
+    assert top["fix"] == ("aws ec2 create-network-acl-entry --network-acl-id acl-task --rule-number 89 --ingress "
+                          "--protocol 6 --port-range From=1024,To=65535 --cidr-block 10.0.2.20/32 --rule-action allow")
+    assert top["fix_scope"] == {"protocol": "tcp", "ports": [1024, 65535], "peers": ["10.0.2.20/32"]}
+    assert top["fix_verified"] is True
+    assert "rule 90 denies nothing else seen in the flows" in top["explanation"]
+    assert "would allow 2 conversations of 2 failing; also allows: no other observed conversation" in top["explanation"]
 
 
 def test_no_route_to_a_public_aws_service_is_route_missing(tmp_path):

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import ipaddress
 
-from pipeline.analysis.network import Network, Verdict, proto_name
+from pipeline.analysis import fixes, proof, unconfirmed
+from pipeline.analysis.fixes import EPHEMERAL
+from pipeline.analysis.network import Network, proto_name
 from pipeline.vocabulary import CAUSES, SETTINGS_CAUSES
 
-EPHEMERAL = (1024, 65535)
 #: The task credentials endpoint: SDKs fetch the task role's credentials there, never through a proxy.
 TASK_CREDENTIALS = "169.254.170.2"
 
@@ -83,38 +84,20 @@ def sizes_note(f: dict) -> str:
 
 def _cause(name: str, confirmed: bool, resource=None, rule=None, explanation=None, fix=None) -> dict:
     return {"cause": name, "confirmed": confirmed, "resource": resource, "rule": rule,
-            "explanation": explanation or CAUSES[name], "fix": fix}
-
-
-def _perm(protocol: int, port: int | None, peer: str) -> str:
-    ports = f",FromPort={port},ToPort={port}" if protocol in (6, 17) and port is not None else ",FromPort=-1,ToPort=-1"
-    return f"IpProtocol={proto_name(protocol) if protocol in (1, 6, 17) else protocol}{ports},{peer}"
-
-
-def _sg_peer(addr_or_group: str) -> str:
-    if addr_or_group.startswith("sg-"):
-        return f"UserIdGroupPairs=[{{GroupId={addr_or_group}}}]"
-    net = ipaddress.ip_network(addr_or_group, strict=False)
-    key = "Ipv6Ranges=[{CidrIpv6=" if net.version == 6 else "IpRanges=[{CidrIp="
-    return f"{key}{net}}}]"
-
-
-def _acl_fix(verdict: Verdict, egress: bool, protocol: int, ports: tuple[int, int], cidr: str) -> str:
-    direction = "--egress" if egress else "--ingress"
-    if verdict.rule and verdict.rule != "rule *":
-        number = verdict.rule.split()[-1]
-        return (f"aws ec2 replace-network-acl-entry --network-acl-id {verdict.resource} --rule-number {number} "
-                f"{direction} --protocol {protocol} --port-range From={ports[0]},To={ports[1]} "
-                f"--cidr-block {cidr} --rule-action allow")
-    return (f"aws ec2 create-network-acl-entry --network-acl-id {verdict.resource} --rule-number 100 {direction} "
-            f"--protocol {protocol} --port-range From={ports[0]},To={ports[1]} --cidr-block {cidr} --rule-action allow")
+            "explanation": explanation or CAUSES[name], "fix": fix, "fix_verified": None, "fix_scope": None}
 
 
 class Diagnoser:
-    """Confirms candidate causes for findings against one Network."""
+    """Confirms candidate causes for findings against one Network.
 
-    def __init__(self, net: Network):
+    ``observed``: a callable giving the conversations the flows show (rows of ``observed_conversations``),
+    called once, when the first fix is proven; without it a fix is proven on the finding's own
+    conversations only."""
+
+    def __init__(self, net: Network, observed=None):
         self.net = net
+        self._observed_rows = observed
+        self._observed: list[proof.Conversation] | None = None
 
     def _source(self, f: dict) -> dict:
         eni = self.net.interfaces.get(f.get("source_eni") or "") or self.net.by_ip.get(f.get("source_addr") or "") or {}
@@ -141,14 +124,46 @@ class Diagnoser:
             if isinstance(result, dict):
                 confirmed.append(result)
             else:
-                open_.append(_cause(name, False, fix=self._generic_fix(name, f)))
+                open_.append(_cause(name, False, fix=unconfirmed.fix(name, f, self._source(f))
+                                    or self._generic_fix(name, f)))
         causes = confirmed + open_
         if f.get("state_from_sizes"):
             for cause in causes:
                 cause["explanation"] = f"{cause['explanation']} {sizes_note(f)}"
         return causes
 
+    # -- fixes: built least-privilege (``fixes``), proven on a copy of the configuration (``proof``) --
+    def observed(self) -> list[proof.Conversation]:
+        if self._observed is None:
+            self._observed = proof.conversations(self._observed_rows() if self._observed_rows else [])
+        return self._observed
+
+    def _failing(self, f: dict) -> list[proof.Conversation]:
+        """The finding's conversations, from the observed ones (else one per destination address)."""
+        addrs = set(f.get("dest_addrs") or [f["dest_addr"]])
+        mine = [c for c in self.observed() if c.client == f["source_addr"] and c.server in addrs
+                and c.port == f["dest_port"] and c.protocol == f["protocol"] and c.state == f.get("state")]
+        return mine or [proof.Conversation(f["source_addr"], a, f["dest_port"], f["protocol"], f.get("client_port"))
+                        for a in sorted(addrs)]
+
+    @staticmethod
+    def _alike(f: dict):
+        """Does a conversation fail the way the finding's do (same port and protocol, same state or not judged yet)?"""
+        return lambda c: (c.port, c.protocol) == (f["dest_port"], f["protocol"]) and c.state in (f.get("state"), "pending")
+
+    def _fixed(self, cause: dict, change, f: dict, note: str = "") -> dict:
+        """``cause`` with ``change`` as its fix, proven: ``fix``, ``fix_verified``, ``fix_scope``, ``fix_as``."""
+        checked = proof.prove(self.net, change, self._failing(f), self.observed(), self._alike(f))
+        cause.update(fix=change.cli(), fix_verified=checked.verified, fix_scope=change.scope(),
+                     fix_as={fmt: fixes.render(change, fmt) for fmt in fixes.FIX_FORMATS if fmt != "cli"})
+        cause["explanation"] = " ".join(p for p in (cause["explanation"] + ".", note, checked.sentence()) if p)
+        return cause
+
     # -- checks: a dict (confirmed), False (ruled out) or None (cannot tell) --------
+    def _known_groups(self, groups: list[str]) -> bool:
+        """Are the groups' rules in the imported configuration? (A group absent from it proves nothing.)"""
+        return all(g in self.net.groups or any(r["group_id"] == g for r in self.net.rules) for g in groups)
+
     def _check_security_group_egress(self, f):
         src = self._source(f)
         if not src["groups"]:
@@ -158,11 +173,13 @@ class Diagnoser:
                                            set(dst["groups"]))
         if v.allowed:
             return False
-        peer = dst["groups"][0] if dst["groups"] else f"{f['dest_addr']}/32"
-        fix = (f"aws ec2 authorize-security-group-egress --group-id {src['groups'][0]} "
-               f"--ip-permissions '{_perm(f['protocol'], f['dest_port'], _sg_peer(peer))}'")
-        return _cause("security_group_egress", True, src["groups"][0] if len(src["groups"]) == 1 else ", ".join(src["groups"]),
-                      None, v.explanation, fix)
+        if not self._known_groups(src["groups"]):
+            return None
+        change = fixes.security_group_rule(src["groups"][0], "egress", f["protocol"], f["dest_port"], dst["groups"],
+                                           f.get("dest_addrs") or [f["dest_addr"]])
+        cause = _cause("security_group_egress", True, src["groups"][0] if len(src["groups"]) == 1 else ", ".join(src["groups"]),
+                       None, v.explanation)
+        return self._fixed(cause, change, f)
 
     def _check_security_group_ingress_destination(self, f):
         dst, src = self._destination(f), self._source(f)
@@ -172,44 +189,72 @@ class Diagnoser:
                                            set(src["groups"]))
         if v.allowed:
             return False
-        peer = src["groups"][0] if src["groups"] else f"{f['source_addr']}/32"
-        fix = (f"aws ec2 authorize-security-group-ingress --group-id {dst['groups'][0]} "
-               f"--ip-permissions '{_perm(f['protocol'], f['dest_port'], _sg_peer(peer))}'")
-        return _cause("security_group_ingress_destination", True, dst["groups"][0], None, v.explanation, fix)
+        if not self._known_groups(dst["groups"]):
+            return None
+        change = fixes.security_group_rule(dst["groups"][0], "ingress", f["protocol"], f["dest_port"], src["groups"],
+                                           [f["source_addr"]])
+        cause = _cause("security_group_ingress_destination", True, dst["groups"][0], None, v.explanation)
+        return self._fixed(cause, change, f)
 
-    def _acl_check(self, name, protocol, subnet, egress, port, addr, cidr, ports):
+    def _acl_check(self, name, f, subnet, egress, port, peers, ports):
+        """The subnet's ACL for the conversations to or from ``peers`` (the first decides the verdict); the fix
+        allows, in front of the deny, every peer the ACL denies."""
         if not subnet:
             return None
-        v = self.net.acl_allows(subnet, egress, protocol, port, addr)
+        v = self.net.acl_allows(subnet, egress, f["protocol"], port, peers[0])
         if v is None:
             return None
         if v.allowed:
             return False
-        return _cause(name, True, v.resource, v.rule, v.explanation, _acl_fix(v, egress, protocol, ports, cidr))
+        denied = [p for p in peers if not self.net.acl_allows(subnet, egress, f["protocol"], port, p).allowed]
+        cause = _cause(name, True, v.resource, v.rule, v.explanation)
+        change = fixes.acl_entries(self.net, v, egress, f["protocol"], ports, denied)
+        if change is None:
+            cause["explanation"] += f"; no free rule number is left in front of {v.rule}: renumber the entries first"
+            return cause
+        return self._fixed(cause, change, f, self._deny_note(v, egress, f))
+
+    def _deny_note(self, v, egress: bool, f: dict) -> str:
+        """Say whether the deny stops anything else the flows show (else deleting it would do as well)."""
+        if v.rule == "rule *":
+            return ""
+        number = v.rule.split()[-1]
+        mine = {c.key for c in self._failing(f)}
+        alike = self._alike(f)
+        others = [c for c in self.observed() if c.key not in mine and not alike(c)
+                  and proof.decided_by(self.net, c, v.resource, egress, int(number))]
+        if others:
+            return (f"{v.rule} also denies {len(others)} other conversation{'s' if len(others) > 1 else ''} seen in the "
+                    f"flows (e.g. {others[0].label()}): it stays, the allow goes in front of it.")
+        return (f"{v.rule} denies nothing else seen in the flows (only conversations failing this way): deleting it (aws ec2 delete-network-acl-entry "
+                f"--network-acl-id {v.resource} --rule-number {number} {'--egress' if egress else '--ingress'}) would "
+                "also work, but opens all it covers.")
 
     def _check_network_acl_outbound(self, f):
         port = f["dest_port"]
-        return self._acl_check("network_acl_outbound", f["protocol"], self._source(f)["subnet"], True, port, f["dest_addr"],
-                               f"{f['dest_addr']}/32", (port or 0, port or 65535))
+        return self._acl_check("network_acl_outbound", f, self._source(f)["subnet"], True, port,
+                               [f["dest_addr"], *(a for a in f.get("dest_addrs") or [] if a != f["dest_addr"])],
+                               (port, port) if port is not None else None)
 
     def _check_network_acl_inbound_destination(self, f):
         port = f["dest_port"]
-        return self._acl_check("network_acl_inbound_destination", f["protocol"], self._destination(f)["subnet"], False, port,
-                               f["source_addr"], f"{f['source_addr']}/32", (port or 0, port or 65535))
+        return self._acl_check("network_acl_inbound_destination", f, self._destination(f)["subnet"], False, port,
+                               [f["source_addr"]], (port, port) if port is not None else None)
 
     def _check_network_acl_return(self, f):
         """The reply: into the client's subnet (inbound) or out of the server's (outbound)."""
         client_port = f.get("client_port") or EPHEMERAL[0]
         if f["observed_at"] != "destination_egress_return":
-            hit = self._acl_check("network_acl_return", f["protocol"], self._source(f)["subnet"], False, client_port, f["dest_addr"],
-                                  "0.0.0.0/0", EPHEMERAL)
+            servers = [f["dest_addr"], *(a for a in f.get("dest_addrs") or [] if a != f["dest_addr"])]
+            hit = self._acl_check("network_acl_return", f, self._source(f)["subnet"], False, client_port, servers, EPHEMERAL)
             if hit is not False and (hit or f["observed_at"] == "source_ingress_return"):
                 return hit
-        return self._acl_check("network_acl_return", f["protocol"], self._destination(f)["subnet"], True, client_port,
-                               f["source_addr"], "0.0.0.0/0", EPHEMERAL)
+        return self._acl_check("network_acl_return", f, self._destination(f)["subnet"], True, client_port,
+                               [f["source_addr"]], EPHEMERAL)
 
     def _check_route_missing(self, f):
-        subnet = self._source(f)["subnet"]
+        src = self._source(f)
+        subnet = src["subnet"]
         if not subnet:
             return None
         table, route = self.net.route(subnet, f["dest_addr"])
@@ -217,20 +262,24 @@ class Diagnoser:
             return None
         if route is not None and route.get("state") != "blackhole":
             return False
-        nat = next((n for n in self.net.nat_gateways.values() if n.get("state") == "available"
-                    and n.get("vpc_id") == (self.net.subnets.get(subnet) or {}).get("vpc_id")), None)
-        target = f"--nat-gateway-id {nat['nat_gateway_id']}" if nat else "--nat-gateway-id <nat-id>"
+        nat, where = fixes.nat_for(self.net, subnet)
+        endpoint = fixes.interface_endpoint(self.net, f, subnet, src["groups"]) if f.get("dest_type") == "aws_service" else None
         if route is None:
             why = f"{table} (subnet {subnet}) has no route matching {f['dest_addr']}: no 0.0.0.0/0 to a NAT or internet gateway"
-            fix = f"aws ec2 create-route --route-table-id {table} --destination-cidr-block 0.0.0.0/0 {target}"
-            rule = None
+            rule, destination, old = None, "0.0.0.0/0", None
         else:
             why = f"{table} routes {route['destination']} to {route.get('target_id')}, which is a blackhole"
-            fix = f"aws ec2 replace-route --route-table-id {table} --destination-cidr-block {route['destination']} {target}"
-            rule = f"route {route['destination']}"
+            rule, destination, old = f"route {route['destination']}", route["destination"], route.get("target_id")
         if f.get("dest_type") == "aws_service":
-            why += "; or create an interface VPC endpoint for the service this task calls"
-        return _cause("route_missing", True, table, rule, why, fix)
+            why += ("; or create an interface VPC endpoint for the service this task calls"
+                    + (f" instead: {endpoint}" if endpoint else ""))
+        cause = _cause("route_missing", True, table, rule, why)
+        if nat is None:
+            cause.update(explanation=f"{why}; {where}", fix=endpoint or (
+                f"aws ec2 create-nat-gateway --subnet-id <public subnet> --allocation-id <eip> then "
+                f"aws ec2 create-route --route-table-id {table} --destination-cidr-block {destination} --nat-gateway-id <new id>"))
+            return cause
+        return self._fixed(cause, fixes.Route(table, destination, nat["nat_gateway_id"], old), f, where)
 
     def _check_no_public_ip(self, f):
         src = self._source(f)

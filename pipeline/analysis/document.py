@@ -48,7 +48,10 @@ DESTINATION_KEYS = ("type", "id", "name", "aws_service", "region")
 #: Added by the name join; documents written before it lack them.
 DESTINATION_NAME_KEYS = ("via", "named_by")
 DNS_KEYS = ("query_name", "rcode", "answers", "queries")
-CAUSE_KEYS = ("cause", "confirmed", "resource", "rule", "explanation", "fix")
+CAUSE_KEYS = ("cause", "confirmed", "resource", "rule", "explanation", "fix", "fix_verified", "fix_scope")
+#: What a fix opens, and the same fix for accounts managed as code (``--fix-format``).
+FIX_SCOPE_KEYS = ("protocol", "ports", "peers")
+FIX_AS_KEYS = ("terraform", "cloudformation")
 TIMELINE_KEYS = ("bucket", "destination", "kind", "flows")
 
 #: The vocabulary's order: the flow kinds (most serious first), then the kinds from API calls and task
@@ -114,9 +117,7 @@ def canonical_finding(finding: Mapping) -> dict:
     if isinstance(f.get("dns"), Mapping):
         f["dns"] = _ordered(f["dns"], DNS_KEYS)
     if isinstance(f.get("likely_causes"), list):
-        f["likely_causes"] = [
-            _ordered(c, CAUSE_KEYS) if isinstance(c, Mapping) else c for c in f["likely_causes"]
-        ]
+        f["likely_causes"] = [canonical_cause(c) if isinstance(c, Mapping) else c for c in f["likely_causes"]]
     # evidence records keep the producer's order: flow-log field order is meaningful
     return f
 
@@ -128,7 +129,15 @@ def canonical_incident(incident: Mapping, moved: Mapping[int, int]) -> dict:
     if isinstance(out.get("destination"), Mapping):
         out["destination"] = _ordered(out["destination"], DESTINATION_KEYS)
     if isinstance(out.get("cause"), Mapping):
-        out["cause"] = _ordered(out["cause"], CAUSE_KEYS)
+        out["cause"] = canonical_cause(out["cause"])
+    return out
+
+
+def canonical_cause(cause: Mapping) -> dict:
+    out = _ordered(cause, CAUSE_KEYS)
+    for key, keys in (("fix_scope", FIX_SCOPE_KEYS), ("fix_as", FIX_AS_KEYS)):
+        if isinstance(out.get(key), Mapping):
+            out[key] = _ordered(out[key], keys)
     return out
 
 

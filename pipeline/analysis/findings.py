@@ -103,7 +103,7 @@ def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT
     used = build_conversations(con, window, settle, scope)
     build_destinations(con, findings_only=True)
     groups = rows(con, queries.get("findings").sql)
-    diagnoser = Diagnoser(network)
+    diagnoser = Diagnoser(network, observed=lambda: rows(con, queries.get("observed_conversations").sql))
     register_targets(con, groups)
     keys = []
     for g in groups:
