@@ -133,6 +133,24 @@ def canonical_incident(incident: Mapping, moved: Mapping[int, int]) -> dict:
     return out
 
 
+FIX_FORMAT_LABELS = {"cli": "AWS CLI", "terraform": "Terraform", "cloudformation": "CloudFormation"}
+
+
+def with_fix_format(doc: Mapping, fmt: str) -> dict:
+    """``doc`` for a human reader who manages the account as code: each network fix's ``fix`` is its
+    ``fix_as[fmt]`` change description, marked with ``fix_format`` (the CLI text when it has none)."""
+    def cause(c):
+        text = (c.get("fix_as") or {}).get(fmt) if isinstance(c, Mapping) else None
+        return {**c, "fix": text, "fix_format": fmt} if text else c
+
+    out = dict(doc)
+    out["findings"] = [{**f, "likely_causes": [cause(c) for c in f.get("likely_causes") or []]}
+                       for f in doc.get("findings") or []]
+    out["incidents"] = [{**i, "cause": cause(i["cause"])} if isinstance(i.get("cause"), Mapping) else i
+                        for i in doc.get("incidents") or []]
+    return out
+
+
 def canonical_cause(cause: Mapping) -> dict:
     out = _ordered(cause, CAUSE_KEYS)
     for key, keys in (("fix_scope", FIX_SCOPE_KEYS), ("fix_as", FIX_AS_KEYS)):

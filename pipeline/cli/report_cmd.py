@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from pipeline.analysis.fixes import FIX_FORMATS
 from pipeline.errors import EXIT_FOUND, FlowlogsError
 from pipeline.vocabulary import KINDS
 from pipeline.cli.app import app
@@ -28,6 +29,9 @@ Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Write to 
 Settle = Annotated[int, typer.Option(help="Seconds before silence counts as no reply (delivery lag).", min=0)]
 By = Annotated[str, typer.Option("--by", help=BY_HELP)]
 FailOn = Annotated[Optional[str], typer.Option(help="Exit 1 if incidents of these kinds exist, e.g. reject,no_return.")]
+FixFormat = Annotated[str, typer.Option(
+    "--fix-format", help="Show network fixes as cli (AWS CLI), terraform or cloudformation changes (resource, attribute, "
+    "old → new); JSON keeps `fix` the CLI text and carries both others in `fix_as`.")]
 Notify = Annotated[Optional[list[str]], typer.Option(
     "--notify", help="Track the incidents in the lake and tell this target of new and resolved ones (repeatable): "
     "an SNS topic ARN, an EventBridge bus ARN or an https:// webhook URL.")]
@@ -37,7 +41,7 @@ Notify = Annotated[Optional[list[str]], typer.Option(
 def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, cluster: Cluster = None,
                  service: Service = None, task: Task = None, dest: Dest = None, port: Port = None, kind: Kind = None,
                  fmt: Fmt = None, output: Output = None, settle: Settle = 900, fail_on: FailOn = None,
-                 by: By = "incident", notify: Notify = None) -> None:
+                 by: By = "incident", notify: Notify = None, fix_format: FixFormat = "cli") -> None:
     """Failing task → destination conversations, rolled up into incidents, with the likely cause and the fix.
 
     With --notify, the incidents' lifecycle is kept in the lake and each target hears of a new
@@ -53,6 +57,8 @@ def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, c
     if wanted - set(KINDS):  # options are checked before any work or output
         raise FlowlogsError(f"--fail-on: unknown kind {', '.join(sorted(wanted - set(KINDS)))}",
                             f"valid kinds: {', '.join(KINDS)}")
+    if fix_format not in FIX_FORMATS:
+        raise FlowlogsError(f"--fix-format: unknown format {fix_format!r}", f"valid: {', '.join(FIX_FORMATS)}")
     check_output(output)
     targets = _notify_targets(notify, flt)
     store = read_store(ctx)
@@ -62,7 +68,7 @@ def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, c
         from pipeline.notify.deliver import deliver
 
         sent = deliver(store, settings_of(ctx), doc, targets)
-    write_output(doc, fmt, output, title="Fargate connectivity findings", by=by)
+    write_output(_for_reader(doc, fix_format, fmt, output), fmt, output, title="Fargate connectivity findings", by=by)
     if sent and sent["failed"]:
         first = sent["failed"][0]
         raise FlowlogsError(f"--notify: {len(sent['failed'])} notification(s) not delivered, e.g. {first['change']} "
@@ -73,6 +79,16 @@ def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, c
         typer.echo(f"--fail-on: {failing} incident{'s' if failing > 1 else ''} of {', '.join(sorted(wanted))}",
                    err=True)
         raise typer.Exit(EXIT_FOUND)
+
+
+def _for_reader(doc: dict, fix_format: str, fmt: str | None, output: str | None) -> dict:
+    """The document as rendered: with --fix-format terraform|cloudformation, a human format shows those changes
+    as the fixes; JSON and JSONL stay the contract (``fix`` the CLI text, the others in ``fix_as``)."""
+    from pipeline import report as formats
+    from pipeline.analysis.document import with_fix_format
+
+    shown = formats.ALIASES.get(fmt.lower(), fmt.lower()) if fmt else (formats.format_for_path(output) if output else None)
+    return doc if fix_format == "cli" or shown in ("json", "jsonl") else with_fix_format(doc, fix_format)
 
 
 def _notify_targets(notify, flt) -> list:

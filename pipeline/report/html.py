@@ -715,7 +715,7 @@ def _cause_box(i: int, cause: Mapping) -> str:
     if cause.get("explanation"):
         parts.append(f"<p>{e(cause.get('explanation'))}</p>")
     if cause.get("fix"):
-        parts.append(f'<div class="fix"><div class="fh"><span>Fix (AWS CLI)</span>'
+        parts.append(f'<div class="fix"><div class="fh"><span>Fix ({F.FIX_FORMAT_LABELS.get(cause.get("fix_format"), "AWS CLI")})</span>'
                      f'<button class="copy" type="button" data-for="fix-{i}">Copy</button></div>'
                      f'<pre id="fix-{i}"><code>{e(cause.get("fix"))}</code></pre></div>')
     parts.append("</div>")
