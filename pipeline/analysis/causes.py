@@ -198,7 +198,7 @@ class Diagnoser:
 
     def _acl_check(self, name, f, subnet, egress, port, peers, ports):
         """The subnet's ACL for the conversations to or from ``peers`` (the first decides the verdict); the fix
-        allows, in front of the deny, every peer the ACL denies."""
+        allows, in front of that deny, every peer it denies."""
         if not subnet:
             return None
         v = self.net.acl_allows(subnet, egress, f["protocol"], port, peers[0])
@@ -206,7 +206,9 @@ class Diagnoser:
             return None
         if v.allowed:
             return False
-        denied = [p for p in peers if not self.net.acl_allows(subnet, egress, f["protocol"], port, p).allowed]
+        verdicts = {p: self.net.acl_allows(subnet, egress, f["protocol"], port, p) for p in peers}
+        # the peers the same entry denies: the allows go in front of it (another deny is another cause's fix)
+        denied = [p for p, w in verdicts.items() if not w.allowed and w.rule == v.rule]
         cause = _cause(name, True, v.resource, v.rule, v.explanation)
         change = fixes.acl_entries(self.net, v, egress, f["protocol"], ports, denied)
         if change is None:

@@ -67,26 +67,42 @@ def _side(net: Network, addr: str, eni_id: str | None = None) -> tuple[list[str]
     return groups, eni.get("subnet_id")
 
 
-def passes(net: Network, c: Conversation) -> bool | None:
-    """Would the configuration let ``c`` through, both ways? None when no hop of it is known."""
+#: The hops of a conversation, in path order: the request out and in, the reply back.
+HOPS = ("source_security_group_egress", "source_acl_outbound", "route", "destination_acl_inbound",
+        "destination_security_group_ingress", "destination_acl_outbound_return", "source_acl_inbound_return")
+
+
+def hops(net: Network, c: Conversation) -> dict[str, bool]:
+    """The verdict of each hop of ``c`` the configuration knows (security groups are stateful: the reply is
+    not judged by them; network ACLs are, both ways)."""
     src_groups, src_subnet = _side(net, c.client)
     dst_groups, dst_subnet = _side(net, c.server)
-    reply = c.client_port
-    hops = []
+    out = {}
     if src_groups:
-        hops.append(net.security_groups_allow(src_groups, "egress", c.protocol, c.port, c.server, set(dst_groups)).allowed)
+        out["source_security_group_egress"] = net.security_groups_allow(
+            src_groups, "egress", c.protocol, c.port, c.server, set(dst_groups)).allowed
     if dst_groups:
-        hops.append(net.security_groups_allow(dst_groups, "ingress", c.protocol, c.port, c.client, set(src_groups)).allowed)
-    for subnet, egress, port, peer in ((src_subnet, True, c.port, c.server), (dst_subnet, False, c.port, c.client),
-                                       (dst_subnet, True, reply, c.client), (src_subnet, False, reply, c.server)):
+        out["destination_security_group_ingress"] = net.security_groups_allow(
+            dst_groups, "ingress", c.protocol, c.port, c.client, set(src_groups)).allowed
+    for name, subnet, egress, port, peer in (
+            ("source_acl_outbound", src_subnet, True, c.port, c.server),
+            ("destination_acl_inbound", dst_subnet, False, c.port, c.client),
+            ("destination_acl_outbound_return", dst_subnet, True, c.client_port, c.client),
+            ("source_acl_inbound_return", src_subnet, False, c.client_port, c.server)):
         verdict = net.acl_allows(subnet, egress, c.protocol, port, peer) if subnet else None
         if verdict is not None:
-            hops.append(verdict.allowed)
+            out[name] = verdict.allowed
     if src_subnet:
         table, route = net.route(src_subnet, c.server)
         if table is not None:
-            hops.append(route is not None and route.get("state") != "blackhole")
-    return all(hops) if hops else None
+            out["route"] = route is not None and route.get("state") != "blackhole"
+    return {name: out[name] for name in HOPS if name in out}
+
+
+def passes(net: Network, c: Conversation) -> bool | None:
+    """Would the configuration let ``c`` through, both ways? None when no hop of it is known."""
+    verdicts = hops(net, c)
+    return all(verdicts.values()) if verdicts else None
 
 
 def decided_by(net: Network, c: Conversation, acl: str, egress: bool, number: int) -> bool:
