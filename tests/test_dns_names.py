@@ -184,6 +184,10 @@ def test_unanswered_dns_to_custom_servers_and_a_bypass_with_dns_hostnames_off(tm
     # private DNS is on, so that cause is ruled out: hostnames off and the custom servers are why
     assert bypass == [("vpc_dns_disabled", True), ("custom_dns_servers", True)]
     assert by_kind["endpoint_bypassed"]["likely_causes"][0]["rule"] == "enableDnsHostnames=false"
+    # each settings fix, made on a copy of the configuration, removes its cause (the same check rules it out)
+    for cause in [top, *by_kind["endpoint_bypassed"]["likely_causes"]]:
+        assert (cause["fix_verified"], cause["fix_scope"]) == (True, None)
+        assert "with the fix, the cause no longer holds" in cause["explanation"]
 
 
 PROXY_IP = "10.0.1.11"

@@ -122,7 +122,7 @@ class Diagnoser:
             if result is False:
                 continue  # the configuration rules this cause out
             if isinstance(result, dict):
-                confirmed.append(result)
+                confirmed.append(self._setting_proven(result, f) if result["confirmed"] else result)
             else:
                 open_.append(_cause(name, False, fix=unconfirmed.fix(name, f, self._source(f))
                                     or self._generic_fix(name, f)))
@@ -157,6 +157,18 @@ class Diagnoser:
         cause.update(fix=change.cli(), fix_verified=checked.verified, fix_scope=change.scope(),
                      fix_as={fmt: fixes.render(change, fmt) for fmt in fixes.FIX_FORMATS if fmt != "cli"})
         cause["explanation"] = " ".join(p for p in (cause["explanation"] + ".", note, checked.sentence()) if p)
+        return cause
+
+    def _setting_proven(self, cause: dict, f: dict) -> dict:
+        """A settings cause's fix, made on a copy of the configuration: the same check must no longer confirm it."""
+        patched = proof.with_setting(self.net, cause, f)
+        if patched is None:
+            return cause
+        again = getattr(Diagnoser(patched), f"_check_{cause['cause']}")(f)
+        cause["fix_verified"] = not isinstance(again, dict)
+        cause["explanation"] += (". Checked on a copy of the configuration: with the fix, the cause no longer holds"
+                                 if cause["fix_verified"] else ". Checked on a copy of the configuration: the fix "
+                                 "does not remove the cause")
         return cause
 
     # -- checks: a dict (confirmed), False (ruled out) or None (cannot tell) --------

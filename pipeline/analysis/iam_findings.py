@@ -176,7 +176,9 @@ def diagnose(policies: PolicyStore, denial: denials.Denial | None, role_arn: str
             explanation += f"; remove from {f.target}: " + json.dumps(f.remove, separators=(",", ":"))
     commands = [f.command for f in fixes if f.verified and f.command]
     fix = " && ".join(commands) if commands and len(commands) == len(fixes) else None
-    return [_cause(verdict.policy_type, True, verdict.owner, label, explanation, fix)]
+    cause = _cause(verdict.policy_type, True, verdict.owner, label, explanation, fix)
+    cause["fix_verified"] = fix is not None  # the evaluator allows the request with every change made (policy.fixes)
+    return [cause]
 
 
 def _finding(kind: str, observed_at: str, **values) -> dict:

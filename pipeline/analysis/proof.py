@@ -58,6 +58,22 @@ def applied(net: Network, change: Change) -> Network:
     return replace(net, routes=[*kept, *change.rows(template)])
 
 
+def with_setting(net: Network, cause: dict, f: dict) -> Network | None:
+    """A copy of ``net`` with the fix of a settings cause (private DNS, VPC DNS attributes, DHCP servers, a
+    shadowing zone's record) made; None for a cause whose fix is not a setting."""
+    name, resource = cause["cause"], cause["resource"]
+    if name == "endpoint_private_dns_disabled":
+        return replace(net, endpoints={**net.endpoints, resource: {**net.endpoints[resource], "private_dns_enabled": True}})
+    if name == "vpc_dns_disabled":
+        return replace(net, dns_attributes={**net.dns_attributes, **{k: True for k in net.dns_attributes if k[0] == resource}})
+    if name == "custom_dns_servers":
+        return replace(net, dhcp_options={**net.dhcp_options, resource: {
+            **net.dhcp_options[resource], "domain_name_servers": ["AmazonProvidedDNS"]}})
+    if name == "dns_nxdomain":
+        return replace(net, records={**net.records, resource: {*net.records.get(resource, set()), f["dest_name"]}})
+    return None
+
+
 def _side(net: Network, addr: str, eni_id: str | None = None) -> tuple[list[str], str | None]:
     """(security groups, subnet) of the ENI holding ``addr`` (an endpoint's groups when its ENI lists none)."""
     eni = net.interfaces.get(eni_id or "") or net.by_ip.get(addr) or {}
