@@ -98,6 +98,7 @@ class Diagnoser:
         self.net = net
         self._observed_rows = observed
         self._observed: list[proof.Conversation] | None = None
+        self._by_client: dict[tuple, list[proof.Conversation]] = {}  # (client, port, protocol) -> observed
 
     def _source(self, f: dict) -> dict:
         eni = self.net.interfaces.get(f.get("source_eni") or "") or self.net.by_ip.get(f.get("source_addr") or "") or {}
@@ -136,13 +137,16 @@ class Diagnoser:
     def observed(self) -> list[proof.Conversation]:
         if self._observed is None:
             self._observed = proof.conversations(self._observed_rows() if self._observed_rows else [])
+            for c in self._observed:
+                self._by_client.setdefault((c.client, c.port, c.protocol), []).append(c)
         return self._observed
 
     def _failing(self, f: dict) -> list[proof.Conversation]:
         """The finding's conversations, from the observed ones (else one per destination address)."""
         addrs = set(f.get("dest_addrs") or [f["dest_addr"]])
-        mine = [c for c in self.observed() if c.client == f["source_addr"] and c.server in addrs
-                and c.port == f["dest_port"] and c.protocol == f["protocol"] and c.state == f.get("state")]
+        self.observed()
+        mine = [c for c in self._by_client.get((f["source_addr"], f["dest_port"], f["protocol"]), [])
+                if c.server in addrs and c.state == f.get("state")]
         return mine or [proof.Conversation(f["source_addr"], a, f["dest_port"], f["protocol"], f.get("client_port"))
                         for a in sorted(addrs)]
 
@@ -156,7 +160,7 @@ class Diagnoser:
         checked = proof.prove(self.net, change, self._failing(f), self.observed(), self._alike(f))
         cause.update(fix=change.cli(), fix_verified=checked.verified, fix_scope=change.scope(),
                      fix_as={fmt: fixes.render(change, fmt) for fmt in fixes.FIX_FORMATS if fmt != "cli"})
-        cause["explanation"] = " ".join(p for p in (cause["explanation"] + ".", note, checked.sentence()) if p)
+        cause["explanation"] = " ".join(p.rstrip(".") + "." for p in (cause["explanation"], note, checked.sentence()) if p)
         return cause
 
     def _setting_proven(self, cause: dict, f: dict) -> dict:
