@@ -27,6 +27,15 @@ def host_cidr(addr: str) -> str:
     return str(ipaddress.ip_network(addr))
 
 
+def exact_cidrs(hosts: list) -> list[str]:
+    """The fewest CIDRs holding exactly ``hosts`` (10.0.2.20 and .21 are 10.0.2.20/31): fewer rule numbers,
+    not one address more."""
+    out = []
+    for version in (4, 6):
+        out += [str(n) for n in ipaddress.collapse_addresses(h for h in hosts if h.version == version)]
+    return out
+
+
 def _ports(protocol: int, ports: tuple[int, int] | None) -> tuple[int, int] | None:
     return ports if protocol in (6, 17) else None
 
@@ -228,11 +237,12 @@ def acl_entries(net: Network, verdict: Verdict, egress: bool, protocol: int, por
     deny's CIDR, and ``ports`` within the deny's range. None when no free rule number is left below it."""
     number = LAST_RULE + 1 if verdict.rule in (None, "rule *") else int(verdict.rule.split()[-1])
     deny = _entry(net, verdict.resource, egress, number) or {}
-    peers = []
+    hosts = []
     for addr in sorted(set(peer_addrs)):
         cidr = deny.get("ipv6_cidr_block" if ":" in addr else "cidr_block")
         if not deny or (cidr and ipaddress.ip_address(addr) in ipaddress.ip_network(cidr, strict=False)):
-            peers.append(host_cidr(addr))
+            hosts.append(ipaddress.ip_network(addr))
+    peers = exact_cidrs(hosts)
     if ports and deny.get("protocol") not in (None, -1) and deny.get("from_port") is not None:
         ports = (max(ports[0], deny["from_port"]), min(ports[1], deny["to_port"]))
     numbers = free_numbers(net, verdict.resource, egress, number, len(peers))
