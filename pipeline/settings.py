@@ -1,7 +1,8 @@
 """The global settings, declared once: which lake, and where and as whom to call AWS.
 
 The command line's global options (``--lake``, ``--profile``, ``--region``,
-``--endpoint-url``, ``--debug``, ``--memory-limit``, accepted anywhere on the line), the scheduled run's
+``--endpoint-url``, ``--debug``, ``--memory-limit``, and Athena's ``--workgroup``, ``--athena-output``,
+``--database``, accepted anywhere on the line), the scheduled run's
 config file (its top-level keys) and the AWS clients all use one :class:`Settings`.
 It is picklable (worker processes get it) and holds no secret.
 """
@@ -34,6 +35,13 @@ OPTIONS = (
     Option("debug", "Show tracebacks on errors.", flag=True),
     Option("memory_limit", "Memory DuckDB may use for queries: 4GB, 512MiB, or a share of this machine's (50%); "
            "past it, work spills to the lake's _tmp/ folder.", "FLOWLOGS_MEMORY_LIMIT", shown_default="50%"),
+    # Athena (--engine athena, flowlogs athena ddl --apply). Its result location is --athena-output, not
+    # --output: report and sql already take --output/-o for the file they write.
+    Option("workgroup", "Athena workgroup the queries run in.", "FLOWLOGS_ATHENA_WORKGROUP", shown_default="primary"),
+    Option("athena_output", "Athena's query result location, s3://bucket/prefix/ (also where scratch tables go).",
+           "FLOWLOGS_ATHENA_OUTPUT"),
+    Option("database", "Athena (Glue) database holding the lake's tables (flowlogs athena ddl creates them).",
+           "FLOWLOGS_ATHENA_DATABASE", shown_default="flowlogs"),
 )
 
 
@@ -46,6 +54,9 @@ class Settings:
     debug: bool = False
     memory_limit: str | None = None
     role_arn: str | None = None  # per command (--role-arn) or per config file, not global
+    workgroup: str | None = None
+    athena_output: str | None = None
+    database: str | None = None
 
     def over(self, fallback: "Settings") -> "Settings":
         """These settings, with ``fallback``'s values where these have none."""

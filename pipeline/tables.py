@@ -61,7 +61,7 @@ def athena_type(type_: pa.DataType) -> str:
     if pa.types.is_timestamp(type_):
         return "timestamp"
     return {pa.string(): "string", pa.int32(): "int", pa.int64(): "bigint", pa.bool_(): "boolean",
-            pa.float64(): "double"}[type_]
+            pa.float64(): "double", pa.binary(): "binary"}[type_]
 
 
 _FLOW_COLUMNS = tuple((f.column, f.arrow_type, f.meaning) for f in FIELDS) + EXTRA_COLUMNS

@@ -11,7 +11,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "pipeline"
 
 # cli -> jobs -> report | notify -> analysis | ingest -> metadata -> lake -> core
-RANK = {"core": 0, "lake": 1, "metadata": 2, "ingest": 3, "analysis": 3, "report": 4, "notify": 4, "jobs": 5, "cli": 6}
+RANK = {"core": 0, "lake": 1, "metadata": 2, "ingest": 3, "analysis": 3, "engines": 3, "report": 4, "notify": 4, "jobs": 5, "cli": 6}
 
 
 def module_name(path: Path) -> str:

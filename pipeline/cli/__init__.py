@@ -8,6 +8,6 @@ every other stage.
 
 from pipeline.cli.app import app, main
 from pipeline.cli import (  # noqa: F401  (each command module registers its commands on app)
-    demo_cmd, explain_cmd, ingest_cmd, lake_cmd, metadata_cmd, probe_cmd, report_cmd, run_cmd, sql_cmd)
+    athena_cmd, demo_cmd, explain_cmd, ingest_cmd, lake_cmd, metadata_cmd, probe_cmd, report_cmd, run_cmd, sql_cmd)
 
 __all__ = ["app", "main"]

@@ -87,6 +87,9 @@ Region = _option("region", Optional[str])
 EndpointUrl = _option("endpoint_url", Optional[str])
 Debug = _option("debug", bool)
 MemoryLimit = _option("memory_limit", Optional[str])
+Workgroup = _option("workgroup", Optional[str])
+AthenaOutput = _option("athena_output", Optional[str])
+Database = _option("database", Optional[str])
 
 
 def _version(value: bool) -> None:
@@ -103,6 +106,7 @@ Version = Annotated[bool, typer.Option("--version", help="Print the version and 
 @app.callback()
 def _globals(ctx: typer.Context, lake: Lake = None, profile: Profile = None, region: Region = None,
              endpoint_url: EndpointUrl = None, debug: Debug = False, memory_limit: MemoryLimit = None,
+             workgroup: Workgroup = None, athena_output: AthenaOutput = None, database: Database = None,
              version: Version = False) -> None:
     """Why can't my ECS Fargate task reach that AWS service? Flow logs in, causes out.
 
@@ -110,7 +114,8 @@ def _globals(ctx: typer.Context, lake: Lake = None, profile: Profile = None, reg
     """
     from pipeline.lake import limits
 
-    ctx.obj = Settings(lake, profile, region, endpoint_url, debug, memory_limit)
+    ctx.obj = Settings(lake, profile, region, endpoint_url, debug, memory_limit,
+                       workgroup=workgroup, athena_output=athena_output, database=database)
     limits.set_memory_limit(memory_limit)
 
 

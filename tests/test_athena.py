@@ -1,0 +1,400 @@
+"""Athena: the DDL of every lake table (checked against the Parquet the lake really writes, and by sqlglot's
+Athena parser), ``athena ddl --apply`` and queries end to end through boto3 against the moto server.
+
+Nothing here ran on real Athena. moto stores queries and answers with the rows a test queues
+(``/moto-api/static/athena/query-results``); it does not run SQL, does not page GetQueryResults, reports
+0 bytes scanned and never fails a query. ``AthenaPaging`` adds, on the real client's answers, what
+Athena does there (pages of MaxResults rows with a NextToken, the bytes scanned, a FAILED state).
+
+The wire: botocore (1.44 here) speaks Athena's rest-json protocol, which moto 5.2 does not route (it
+answers 404); both read service models from a data path, so ``athena_moto`` gives the client
+(``AWS_DATA_PATH``) and its own moto server (``~/.aws/models``) the same model converted to the JSON
+protocol Athena also speaks (X-Amz-Target ``AmazonAthena.*``): the same operations, parameters and
+answers, another encoding. The rest-json encoding itself is not exercised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+import sqlglot
+from sqlglot import exp
+from typer.testing import CliRunner
+
+from conftest import running_moto_server
+from pipeline import queries
+from pipeline.cli import app
+from pipeline.engines import athena
+from pipeline.errors import FlowlogsError
+from pipeline.lake import store as lake
+from pipeline.metadata.schema import SCHEMAS as METADATA_SCHEMAS
+from pipeline.settings import Settings
+from pipeline.tables import TABLES, athena_type
+
+REGION = "eu-west-1"  # the aws fixture's AWS_DEFAULT_REGION
+BUCKET = "lake-bucket"
+LOCATION = f"s3://{BUCKET}/lake"
+RESULTS = "s3://athena-results/flowlogs/"
+
+
+def _post(url: str, body: dict) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=5)
+
+
+def queue_results(moto: str, *results: tuple[list[tuple[str, str]], list[list[str | None]]]) -> None:
+    """Queue answers in moto, in the order queries will ask: (columns as (name, type), rows as text) each,
+    the header row first as Athena sends it for a SELECT."""
+    body = {"region": REGION, "results": [
+        {"rows": [{"Data": [{"VarCharValue": n} for n, _ in columns]}]
+                 + [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in rows],
+         "column_info": [{"Name": n, "Label": n, "Type": t, "Nullable": "UNKNOWN"} for n, t in columns]}
+        for columns, rows in results]}
+    _post(f"{moto}/moto-api/static/athena/query-results", body)
+
+
+class AthenaPaging:
+    """Hooks on a real boto3 client talking to moto, for what moto leaves out: GetQueryResults answers in
+    pages of MaxResults rows with a NextToken (moto sends every row at once), GetQueryExecution reports
+    ``scanned`` bytes and, for queries matching ``fail``, the FAILED state with a reason."""
+
+    def __init__(self, client, scanned: int = 0, fail: str | None = None, reason: str = ""):
+        self.client, self.scanned, self.fail, self.reason = client, scanned, fail, reason
+        self.pages: list[int] = []  # rows per page served
+        self._asked: dict = {}
+        events = client.meta.events
+        events.register("provide-client-params.athena.GetQueryResults", self._remember)
+        events.register("after-call.athena.GetQueryResults", self._page)
+        events.register("after-call.athena.GetQueryExecution", self._execution)
+
+    def _remember(self, params, **_):
+        self._asked = dict(params)
+
+    def _page(self, parsed, **_):
+        rows = parsed["ResultSet"]["Rows"]
+        start = int(self._asked.get("NextToken") or 0)
+        size = self._asked.get("MaxResults") or 1000
+        parsed["ResultSet"]["Rows"] = rows[start:start + size]
+        self.pages.append(len(parsed["ResultSet"]["Rows"]))
+        if start + size < len(rows):
+            parsed["NextToken"] = str(start + size)
+
+    def _execution(self, parsed, **_):
+        execution = parsed["QueryExecution"]
+        execution["Statistics"]["DataScannedInBytes"] = self.scanned
+        if self.fail and re.search(self.fail, execution["Query"]):
+            execution["Status"].update(State="FAILED", StateChangeReason=self.reason)
+
+
+def sent(client) -> list[str]:
+    """The queries moto received, in order."""
+    ids = client.list_query_executions()["QueryExecutionIds"]
+    executions = [client.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in ids]
+    return [e["Query"] for e in sorted(executions, key=lambda e: e["Status"]["SubmissionDateTime"])]
+
+
+def json_protocol_model(home: Path) -> Path:
+    """The installed botocore Athena model, with the JSON protocol, under ``home``/.aws/models (returned)."""
+    import botocore.session
+
+    loader = botocore.session.get_session().get_component("data_loader")
+    model = loader.load_service_model("athena", "service-2")
+    version = model["metadata"]["apiVersion"]
+    model["metadata"].update(protocol="json", protocols=["json"], jsonVersion="1.1", targetPrefix="AmazonAthena")
+    for operation in model["operations"].values():
+        operation["http"] = {"method": "POST", "requestUri": "/"}
+    for shape in model["shapes"].values():
+        for member in shape.get("members", {}).values():
+            member.pop("location", None)
+            member.pop("locationName", None)
+    models = home / ".aws" / "models"
+    (models / "athena" / version).mkdir(parents=True)
+    (models / "athena" / version / "service-2.json").write_text(json.dumps(model))
+    return models
+
+
+@pytest.fixture(scope="module")
+def athena_moto(tmp_path_factory):
+    """A moto server of this module's own, reading the JSON-protocol Athena model; (its URL, the model path)."""
+    home = tmp_path_factory.mktemp("athena-home")
+    models = json_protocol_model(home)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        with running_moto_server() as url:
+            mp.undo()
+            yield url, models
+
+
+@pytest.fixture
+def aws(athena_moto, monkeypatch):
+    """The conftest's ``aws`` settings, pointing at this module's moto server (reset) and model."""
+    url, models = athena_moto
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=5)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
+                        "AWS_ENDPOINT_URL": url, "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
+                        "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_DATA_PATH": str(models)}.items():
+        monkeypatch.setenv(name, value)
+    return url
+
+
+@pytest.fixture
+def s3_sample_lake(aws, sample_lake):
+    """The sample lake's files copied as they are to a bucket on moto: a lake on S3."""
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    root = Path(sample_lake.root)
+    for path in root.rglob("*"):
+        if path.is_file() and "_staging" not in path.parts:
+            s3.put_object(Bucket=BUCKET, Key=f"lake/{path.relative_to(root).as_posix()}", Body=path.read_bytes())
+    return sample_lake
+
+
+# --- DDL -------------------------------------------------------------------------------------------------
+
+def _parsed(statement: str) -> exp.Create:
+    tree = sqlglot.parse_one(statement, read="athena")
+    assert isinstance(tree, exp.Create), statement[:200]  # not a Command: sqlglot understood the whole statement
+    return tree
+
+
+def _properties(tree: exp.Create) -> dict[str, str]:
+    return {p.name: p.text("value") for p in tree.find_all(exp.Property) if not isinstance(p, exp.PartitionedByProperty)
+            and p.name}
+
+
+def test_ddl_covers_every_lake_table_with_the_schema_the_lake_writes(sample_lake):
+    made = athena.ddl(sample_lake, "flowlogs", LOCATION)
+    by_name = {t.name: t for t in made.tables}
+    expected = ({f"_{t.name}_rows" if t.unique else t.name for t in TABLES.values()} | {"quarantine"}
+                | {"eni_assignment_evidence_stored" if t == "eni_assignments" else t for t in METADATA_SCHEMAS})
+    assert set(by_name) == expected
+    assert [v for v, _ in made.views] == [t.name for t in TABLES.values() if t.unique] == ["api_calls"]
+    compared = 0
+    root = Path(sample_lake.root)
+    for table in made.tables:
+        folder = table.location.removeprefix(LOCATION + "/").rstrip("/")
+        files = sorted((root / folder).rglob("*.parquet"))
+        declared = dict(table.columns)
+        for file in files:  # the schema pyarrow reads from each file the lake wrote: the same names and types
+            schema = pq.read_schema(file)
+            assert {f.name: athena_type(f.type) for f in schema} == declared, file
+            compared += 1
+        partitions = {p.split("=", 1)[0] for f in files for p in f.relative_to(root / folder).parts[:-1]}
+        assert partitions == (set(lake.PARTITION_KEYS) if files and table.partitions else set()), table.name
+    assert compared >= 10  # flows, interface_status, metadata tables… of the sample account
+    assert {"flows", "interface_status", "network_interfaces", "vpc_endpoints"} <= {
+        t.name for t in made.tables if list((root / t.location.removeprefix(LOCATION + "/")).rglob("*.parquet"))}
+
+
+def test_every_statement_parses_and_every_partition_key_is_projected(sample_lake):
+    made = athena.ddl(sample_lake, "flowlogs", LOCATION)
+    statements = made.statements()
+    assert statements[0] == "CREATE DATABASE IF NOT EXISTS `flowlogs`"
+    assert len(statements) == 1 + len(made.tables) + len(made.views)
+    for statement in statements[1:1 + len(made.tables)]:
+        tree = _parsed(statement)
+        assert tree.args["kind"] == "TABLE" and tree.find(exp.ExternalProperty) is not None
+        partitioned = tree.find(exp.PartitionedByProperty)
+        keys = [c.name for c in partitioned.this.expressions] if partitioned else []
+        props = _properties(tree)
+        assert keys in ([], list(lake.PARTITION_KEYS)), keys
+        assert (props.get("projection.enabled") == "true") == bool(keys)
+        for key in keys:
+            kind = props[f"projection.{key}.type"]
+            assert kind in ("enum", "integer", "date", "injected")
+            if kind == "enum":
+                assert props[f"projection.{key}.values"]
+            if kind == "date":
+                assert props[f"projection.{key}.format"] == "yyyy-MM-dd" and props[f"projection.{key}.range"].endswith(",NOW")
+        assert tree.find(exp.FileFormatProperty).name.upper() == "PARQUET"
+        assert props["location"].startswith(LOCATION + "/") if "location" in props else True
+    for name, view in made.views:  # the view keeping one row per event: Athena's Trino SQL
+        tree = sqlglot.parse_one(view, read="trino")
+        assert isinstance(tree, exp.Create) and tree.args["kind"] == "VIEW" and "QUALIFY" not in view
+
+
+def test_projection_reaches_every_partition_the_lake_holds(sample_lake):
+    made = athena.ddl(sample_lake, "flowlogs", LOCATION)
+    flows = next(t for t in made.tables if t.name == "flows")
+    accounts = flows.partitions["aws_account"]["values"].split(",")
+    regions = flows.partitions["aws_region"]["values"].split(",")
+    first = flows.partitions["dt"]["range"].split(",")[0]
+    seen = 0
+    for table in TABLES:
+        for path in sample_lake.list_files(table, ".parquet"):
+            parts = dict(p.split("=", 1) for p in path.split("/")[1:-1])
+            assert parts["aws_account"] in accounts and parts["aws_region"] in regions
+            assert parts["dt"] >= first or made.unknown_days.get(table)
+            seen += 1
+    assert seen and "unknown" in accounts and "unknown" in regions
+
+
+def test_a_local_lake_and_a_bad_database_name_are_refused(sample_lake):
+    with pytest.raises(FlowlogsError, match="Athena reads tables from S3"):
+        athena.ddl(sample_lake, "flowlogs")
+    with pytest.raises(FlowlogsError, match="--database"):
+        athena.ddl(sample_lake, "Flow-Logs", LOCATION)
+
+
+def test_ddl_apply_against_moto_runs_one_query_per_statement(s3_sample_lake, aws):
+    result = CliRunner().invoke(app, ["athena", "ddl", "--lake", LOCATION, "--database", "flowlogs", "--apply",
+                                      "--workgroup", "primary", "--athena-output", RESULTS])
+    assert result.exit_code == 0, result.output
+    printed = [s.strip() for s in result.stdout.split(";\n\n")]
+    client = boto3.client("athena")
+    queries_sent = sent(client)
+    assert [q.strip().rstrip(";") for q in queries_sent] == [p.rstrip(";") for p in printed]
+    tables = [q for q in queries_sent if q.startswith("CREATE EXTERNAL TABLE")]
+    assert len(tables) == 1 + len(TABLES) + len(METADATA_SCHEMAS)  # quarantine, the record and metadata tables
+    assert f"LOCATION '{LOCATION}/flows/'" in next(q for q in tables if "`flowlogs`.`flows`" in q)
+    assert client.get_database(CatalogName="AwsDataCatalog", DatabaseName="flowlogs")["Database"]["Name"] == "flowlogs"
+    ids = client.list_query_executions(WorkGroup="primary")["QueryExecutionIds"]
+    first = client.get_query_execution(QueryExecutionId=ids[0])["QueryExecution"]
+    assert first["ResultConfiguration"]["OutputLocation"].startswith(RESULTS)
+    assert first["QueryExecutionContext"]["Database"] == "default"
+    assert f"applied {len(queries_sent)} statements in workgroup primary" in result.stderr
+
+
+def test_apply_in_a_workgroup_that_does_not_exist_says_so(s3_sample_lake, aws):
+    result = CliRunner().invoke(app, ["athena", "ddl", "--lake", LOCATION, "--apply", "--workgroup", "nope"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "athena:StartQueryExecution on workgroup nope failed" in result.stderr
+    assert "WorkGroup does not exist" in result.stderr
+
+
+# --- queries ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def athena_con(aws):
+    settings = Settings(workgroup="primary", athena_output=RESULTS, database="flowlogs")
+    con = athena.connect(None, settings, client=boto3.client("athena"))
+    con.poll_first = 0.01
+    return con
+
+
+def test_a_saved_question_end_to_end(athena_con, aws):
+    """rejects.sql with its parameters: transpiled and bound, sent, polled while moto moves it from QUEUED to
+    RUNNING to SUCCEEDED, its answer read in pages and typed."""
+    client = athena_con.client
+    paging = AthenaPaging(client, scanned=3 << 30)
+    athena_con.page_size = 2
+    columns = [("interface_id", "varchar"), ("source", "varchar"), ("destination", "varchar"), ("port", "integer"),
+               ("protocol", "integer"), ("direction", "varchar"), ("flows", "bigint"), ("packets", "bigint"),
+               ("first_seen", "timestamp"), ("last_seen", "timestamp")]
+    rows = [["eni-1", "10.0.1.5", "10.0.9.9", "443", "6", "egress", str(9 - i), "12",
+             f"2026-11-27 09:3{i}:00.000", "2026-11-27 10:00:00.000"] for i in range(5)]
+    rows[4][5] = None
+    queue_results(aws, (columns, rows))
+    _post(f"{aws}/moto-api/state-manager/set-transition",
+          {"model_name": "athena::execution", "transition": {"progression": "manual", "times": 1}})
+    try:
+        query = queries.get("rejects")
+        params = query.param_values({"since": "2026-11-27T09:00Z", "port": "443"})
+        cur = athena_con.execute(query.sql, params)
+    finally:
+        _post(f"{aws}/moto-api/state-manager/unset-transition", {"model_name": "athena::execution"})
+    [text] = sent(client)
+    assert "$" not in text and ":since" not in text and "GROUP BY ALL" not in text
+    assert "FROM_UNIXTIME(MIN(\"start\"))" in text and "dstport = 443" in text and f'"end" >= {int(datetime(2026, 11, 27, 9, tzinfo=timezone.utc).timestamp())}' in text
+    assert "NULL IS NULL" in text  # until: absent, bound as NULL
+    assert re.search(r"GROUP BY\s+1,\s*2,\s*3,\s*4,\s*5,\s*6\b", text)
+    assert isinstance(sqlglot.parse_one(text, read="trino"), exp.Select)
+    assert [d[0] for d in cur.description] == [n for n, _ in columns]
+    got = cur.fetchall()
+    assert paging.pages == [2, 2, 2]  # the header row and five rows, two a page
+    assert len(got) == 5 and got[0] == ("eni-1", "10.0.1.5", "10.0.9.9", 443, 6, "egress", 9, 12,
+                                         datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc),
+                                         datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc))
+    assert got[4][5] is None and [r[6] for r in got] == [9, 8, 7, 6, 5]
+    [run] = athena_con.runs
+    assert run.scanned == 3 << 30 and run.state == "SUCCEEDED"
+    assert athena_con.summary() == ("Athena: 1 queries, scanned 3,221.2 MB, ~$0.0146 at $5/TB "
+                                    "(billed 3,221.2 MB: 10 MB a query at least)")
+    assert cur.fetchone() is None
+
+
+def test_a_failed_query_raises_athenas_reason(athena_con, aws):
+    AthenaPaging(athena_con.client, fail="no_such_table",
+                 reason="TABLE_NOT_FOUND: line 1:15: Table 'awsdatacatalog.flowlogs.no_such_table' does not exist")
+    with pytest.raises(FlowlogsError) as raised:
+        athena_con.execute("SELECT count(*) FROM no_such_table")
+    assert re.match(r"Athena query [0-9a-f-]+ failed: TABLE_NOT_FOUND: line 1:15: Table "
+                    r"'awsdatacatalog.flowlogs.no_such_table' does not exist$", raised.value.message)
+    assert "SELECT COUNT(*) FROM no_such_table" in raised.value.hint
+    assert athena_con.summary().startswith("Athena: 1 queries, scanned 0.0 MB, ~$0.0000")
+
+
+def test_temp_tables_become_session_tables_under_the_output_and_are_dropped(athena_con, aws):
+    con = athena_con
+    # moto hands queued answers out as queries start: none for the DROP and the CTAS (DDL: not read), the SELECT's
+    queue_results(aws, ([], []), ([], []), ([("n", "bigint")], [["3"]]))
+    made = con.execute("CREATE OR REPLACE TEMP TABLE pairs AS SELECT srcaddr, dstaddr FROM flows WHERE action = $a",
+                       {"a": "REJECT"})
+    assert made.fetchall() == [] and made.description == []
+    assert con.execute("SELECT count(*) AS n FROM pairs").fetchall() == [(3,)]
+    con.close()
+    texts = sent(con.client)
+    scratch = f"tmp_{con.session}_pairs"
+    assert texts[0] == f"DROP TABLE IF EXISTS `{scratch}`"
+    assert texts[1] == (f"CREATE TABLE \"{scratch}\" WITH (format = 'PARQUET', external_location = "
+                        f"'{RESULTS}flowlogs-scratch/{con.session}/pairs/') AS SELECT srcaddr, dstaddr FROM flows "
+                        "WHERE action = 'REJECT'")
+    assert texts[2] == f'SELECT COUNT(*) AS n FROM "{scratch}"' and texts[3] == f"DROP TABLE IF EXISTS `{scratch}`"
+
+
+def test_what_athena_cannot_run_is_refused_before_anything_is_sent(athena_con):
+    con = athena_con
+    with pytest.raises(FlowlogsError, match=r"ip_key\(\) is a Python function"):
+        con.execute("SELECT ip_key(srcaddr) FROM flows")
+    with pytest.raises(FlowlogsError, match="macros have no Athena equivalent"):
+        con.execute("CREATE OR REPLACE MACRO twice(x) AS x * 2")
+    with pytest.raises(FlowlogsError, match="not possible on Athena"):
+        con.register("finding_keys", None)
+    with pytest.raises(FlowlogsError, match=r"no value for parameter \$port"):
+        con.execute("SELECT * FROM flows WHERE dstport = $port", {})
+    no_output = athena.connect(None, Settings(), client=con.client)
+    with pytest.raises(FlowlogsError, match="--athena-output"):
+        no_output.execute("CREATE TEMP TABLE t AS SELECT 1 AS x")
+    assert sent(con.client) == []
+
+
+def test_parameters_are_literals_that_cannot_break_out(athena_con):
+    [select] = sqlglot.parse("SELECT * FROM flows WHERE srcaddr = $a AND list_contains($enis, interface_id) "
+                             "AND dstport IN (?, ?)", read="duckdb")
+    [text] = athena_con.translate(select, {"a": "x' OR '1'='1", "enis": None}, iter([443, None]))
+    assert "srcaddr = 'x'' OR ''1''=''1'" in text and "CONTAINS(CAST(NULL AS ARRAY(VARCHAR)), interface_id)" in text
+    assert "dstport IN (443, NULL)" in text
+    [text] = athena_con.translate(select, {"a": "b", "enis": ["eni-1", "eni-2"]}, iter([1, 2]))
+    assert "CONTAINS(ARRAY['eni-1', 'eni-2'], interface_id)" in text
+
+
+@pytest.mark.parametrize("type_, text, value", [
+    ("varchar", "a, b", "a, b"), ("integer", "-4", -4), ("bigint", "9007199254740993", 9007199254740993),
+    ("double", "0.5", 0.5), ("boolean", "true", True), ("boolean", "false", False),
+    ("date", "2026-11-27", datetime(2026, 11, 27).date()),
+    ("timestamp", "2026-11-27 09:30:01.250", datetime(2026, 11, 27, 9, 30, 1, 250000, tzinfo=timezone.utc)),
+    ("timestamp with time zone", "2026-11-27 10:30:01.000 +01:00",
+     datetime(2026, 11, 27, 9, 30, 1, tzinfo=timezone.utc)),
+    ("array", "[sg-1, sg-2]", ["sg-1", "sg-2"]), ("array", "[]", []), ("varbinary", "0a ff", b"\n\xff"),
+    ("decimal(10,2)", "1.50", __import__("decimal").Decimal("1.50")), ("varchar", None, None),
+])
+def test_cells_are_typed_from_the_column_type(type_, text, value):
+    assert athena.convert(text, type_) == value
+
+
+def test_cost_is_bytes_times_the_price():
+    assert athena.cost(1 << 40) == athena.PRICE_PER_TB == 5.0
+    ddl = athena.QueryRun("q", "CREATE EXTERNAL TABLE x (a int)", "SUCCEEDED", 0, 1)
+    small = athena.QueryRun("q", "SELECT 1", "SUCCEEDED", 1234, 1)
+    assert ddl.billed == 0 and small.billed == athena.MIN_BILLED_BYTES
