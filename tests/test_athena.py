@@ -179,7 +179,8 @@ def test_ddl_covers_every_lake_table_with_the_schema_the_lake_writes(sample_lake
     expected = ({f"_{t.name}_rows" if t.unique else t.name for t in TABLES.values()} | {"quarantine"}
                 | {"eni_assignment_evidence_stored" if t == "eni_assignments" else t for t in METADATA_SCHEMAS})
     assert set(by_name) == expected
-    assert [v for v, _ in made.views] == [t.name for t in TABLES.values() if t.unique] == ["api_calls"]
+    current = [f"current_{t}" for t in METADATA_SCHEMAS if t not in ("eni_assignments", "prefix_lists")]
+    assert set(v for v, _ in made.views) == {"api_calls", "current_prefix_list_rows", "current_prefix_lists", *current}
     compared = 0
     root = Path(sample_lake.root)
     for table in made.tables:
@@ -219,9 +220,16 @@ def test_every_statement_parses_and_every_partition_key_is_projected(sample_lake
                 assert props[f"projection.{key}.format"] == "yyyy-MM-dd" and props[f"projection.{key}.range"].endswith(",NOW")
         assert tree.find(exp.FileFormatProperty).name.upper() == "PARQUET"
         assert props["location"].startswith(LOCATION + "/") if "location" in props else True
-    for name, view in made.views:  # the view keeping one row per event: Athena's Trino SQL
+    made_so_far = {t.name for t in made.tables}
+    for name, view in made.views:  # views (one row per event, the current configuration): Athena's Trino SQL
         tree = sqlglot.parse_one(view, read="trino")
         assert isinstance(tree, exp.Create) and tree.args["kind"] == "VIEW" and "QUALIFY" not in view
+        assert "EXCLUDE" not in view and "EXCEPT" not in view
+        ctes = {c.alias for c in tree.find_all(exp.CTE)}
+        read = {t.name for t in tree.expression.find_all(exp.Table) if t.name not in ctes}
+        assert read and all(t.db == "flowlogs" for t in tree.expression.find_all(exp.Table) if t.name not in ctes)
+        assert read <= made_so_far, (name, read - made_so_far)  # made before, in the same database
+        made_so_far.add(name)
 
 
 def test_projection_reaches_every_partition_the_lake_holds(sample_lake):
@@ -398,3 +406,43 @@ def test_cost_is_bytes_times_the_price():
     ddl = athena.QueryRun("q", "CREATE EXTERNAL TABLE x (a int)", "SUCCEEDED", 0, 1)
     small = athena.QueryRun("q", "SELECT 1", "SUCCEEDED", 1234, 1)
     assert ddl.billed == 0 and small.billed == athena.MIN_BILLED_BYTES
+
+
+def test_the_analysis_builds_conversations_on_athena_and_stops_at_destinations(athena_con, aws):
+    """What runs on Athena today: the analysis's own code (findings.build_conversations: flow_bounds and the
+    conversations query as CTAS scratch tables) and the questions over them (no_return); destinations
+    need DuckDB macros (address_static()) and stop with a clear error before anything is sent."""
+    from pipeline.analysis import findings
+
+    con = athena_con
+    bounds = [("first", "bigint"), ("last", "bigint")]
+    answer = [("client_addr", "varchar"), ("server_addr", "varchar"), ("port", "integer"), ("protocol", "integer"),
+              ("requests", "bigint"), ("flows", "bigint"), ("first_seen", "timestamp with time zone"),
+              ("last_seen", "timestamp with time zone"), ("source_eni", "varchar"), ("interfaces", "array")]
+    no_rows = ([], [])
+    queue_results(aws, no_rows, no_rows, (bounds, [["1764234000", "1764237600"]]), no_rows, no_rows,
+                  (answer, [["10.0.1.5", "10.0.200.7", "443", "6", "4", "4", "2025-11-27 09:00:00.000 UTC",
+                             "2025-11-27 09:05:00.000 UTC", "eni-1", "[eni-1, eni-2]"]]))
+    used = findings.build_conversations(con, findings.Window())
+    assert used["since"] == 1764234000 and used["until"] == 1764237601
+    rows = findings.rows(con, queries.get("no_return").sql, queries.get("no_return").param_values({}))
+    assert rows == [{"client_addr": "10.0.1.5", "server_addr": "10.0.200.7", "port": 443, "protocol": 6,
+                     "requests": 4, "flows": 4, "first_seen": datetime(2025, 11, 27, 9, tzinfo=timezone.utc),
+                     "last_seen": datetime(2025, 11, 27, 9, 5, tzinfo=timezone.utc), "source_eni": "eni-1",
+                     "interfaces": ["eni-1", "eni-2"]}]
+    texts = sent(con.client)
+    conversations = f"tmp_{con.session}_conversations"
+    assert [t.split(" AS ")[0] for t in texts[:5]] == [
+        f"DROP TABLE IF EXISTS `tmp_{con.session}_flow_bounds`",
+        f"CREATE TABLE \"tmp_{con.session}_flow_bounds\" WITH (format = 'PARQUET', external_location = "
+        f"'{RESULTS}flowlogs-scratch/{con.session}/flow_bounds/')",
+        f'SELECT * FROM "tmp_{con.session}_flow_bounds"', f"DROP TABLE IF EXISTS `{conversations}`", f'CREATE TABLE "{conversations}" WITH '
+        f"(format = 'PARQUET', external_location = '{RESULTS}flowlogs-scratch/{con.session}/conversations/')"]
+    assert 'MIN("start")' in texts[1] and "1764237601" in texts[4] and "$" not in texts[4] and sqlglot.parse_one(texts[4], read="trino")
+    assert f'FROM "{conversations}"' in texts[5] and "state = 'no_reply'" in texts[5]
+    findings.lake_bounds(con)  # CREATE TEMP TABLE IF NOT EXISTS: made already, only the SELECT is sent
+    assert len(sent(con.client)) == 7
+    with pytest.raises(FlowlogsError, match=r"address_static\(\) is a DuckDB macro of queries/; Athena has no macros"):
+        findings.build_destinations(con)
+    assert [t.split(" WITH ")[0] for t in sent(con.client)[7:]] == [  # the addresses step ran, not destinations
+        f"DROP TABLE IF EXISTS `tmp_{con.session}_addresses`", f'CREATE TABLE "tmp_{con.session}_addresses"']

@@ -37,6 +37,7 @@ May import the core modules, ``lake`` and ``metadata`` (rank 3, with analysis: a
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -52,7 +53,9 @@ from pipeline.errors import FlowlogsError
 from pipeline.lake import store as lake
 from pipeline.lake.storage import Store
 from pipeline.lake.views import one_per_event
+from pipeline import queries
 from pipeline.metadata.schema import SCHEMAS as METADATA_SCHEMAS
+from pipeline.metadata.views import current_view
 from pipeline.metadata.store import ROOT as METADATA_ROOT
 from pipeline.settings import Settings
 from pipeline.tables import TABLES, athena_type
@@ -162,19 +165,43 @@ def ddl(store: Store, database: str, location: str | None = None) -> DDL:
         if kind.unique:
             columns = ", ".join(f'"{c}"' for c in [*kind.schema.names, *lake.PARTITION_KEYS])
             views.append((kind.name, _create_view(database, kind.name,
-                                                  f'SELECT {columns} FROM "{database}"."{stored}" {one_per_event(kind.unique)}')))
+                                                  f'SELECT {columns} FROM "{stored}" {one_per_event(kind.unique)}')))
     tables.append(TableDDL("quarantine", _columns(lake.QUARANTINE_SCHEMA), f"{base}/quarantine/"))
     for name, schema in METADATA_SCHEMAS.items():
         stored = "eni_assignment_evidence_stored" if name == "eni_assignments" else name  # as metadata.views names it
         tables.append(TableDDL(stored, _columns(schema), f"{base}/{METADATA_ROOT}/{name}/"))
+        if name != "eni_assignments":  # its view needs ip_key(), a Python function: DuckDB only
+            view, select = current_view(name, columns=True)
+            views.append((view, _create_view(database, view, select)))
+    for query in queries.metadata_views():  # the metadata SQL views Athena can run (no macro, no Python function)
+        if query.name in ATHENA_VIEWS:
+            [create] = [s for s in sqlglot_parse(query.sql) if s is not None]
+            views.append((create.this.name, _create_view(database, create.this.name, create.expression.sql("duckdb"))))
     return DDL(database, tuple(tables), tuple(views), unknown)
 
 
-def _create_view(database: str, name: str, duckdb_select: str) -> str:
+ATHENA_VIEWS = ("current_prefix_lists",)
+"""The metadata views of ``queries/`` made in Athena too; the others use DuckDB macros or Python functions
+(``address_owners``, ``eni_assignments``, ``resolve``) or read those (``flows_with_owners``)."""
+
+
+def sqlglot_parse(sql: str) -> list:
     import sqlglot
 
-    select = sqlglot.transpile(duckdb_select, read="duckdb", write="athena")[0]
-    return f'CREATE OR REPLACE VIEW "{database}"."{name}" AS {select}'
+    return sqlglot.parse(sql, read="duckdb")
+
+
+def _create_view(database: str, name: str, duckdb_select: str) -> str:
+    """CREATE OR REPLACE VIEW in Athena's SQL, every table it reads qualified with ``database`` (a view
+    resolves names where it was made, and ``--apply`` runs in the ``default`` database)."""
+    from sqlglot import exp
+
+    [select] = sqlglot_parse(duckdb_select)
+    ctes = {cte.alias for cte in select.find_all(exp.CTE)}
+    for table in select.find_all(exp.Table):
+        if not table.args.get("db") and table.name not in ctes:
+            table.set("db", exp.to_identifier(database, quoted=True))
+    return f'CREATE OR REPLACE VIEW "{database}"."{name}" AS {select.sql("athena", comments=False)}'
 
 
 # --- results ---------------------------------------------------------------------------------------------
@@ -323,6 +350,9 @@ class AthenaConnection:
             if str(fn.name).lower() in UNSUPPORTED_FUNCTIONS:
                 raise FlowlogsError(f"{fn.name}() is a Python function DuckDB runs for flowlogs; Athena has no such "
                                     "function", "run this report with --engine duckdb")
+            if str(fn.name).lower() in duckdb_macros():
+                raise FlowlogsError(f"{fn.name}() is a DuckDB macro of queries/; Athena has no macros",
+                                    "run this report with --engine duckdb")
         if isinstance(statement, exp.Create) and statement.kind in ("MACRO", "FUNCTION"):
             raise FlowlogsError(f"DuckDB macros have no Athena equivalent ({statement.this.sql('duckdb')[:60]})",
                                 "run this report with --engine duckdb")
@@ -333,6 +363,8 @@ class AthenaConnection:
         if isinstance(statement, exp.Create) and statement.kind in ("TABLE", "VIEW") and _is_temp(statement):
             name = statement.this.this.name if isinstance(statement.this, exp.Schema) else statement.this.name
             scratch = f"tmp_{self.session}_{name}".lower()
+            if statement.args.get("exists") and name in self._scratch:  # CREATE … IF NOT EXISTS, made before
+                return []
             if statement.kind == "TABLE":
                 if self.output is None:
                     raise FlowlogsError(f"CREATE TEMP TABLE {name}: Athena writes it as a table under --athena-output, "
@@ -416,6 +448,13 @@ class AthenaConnection:
             if not token:
                 return Cursor(columns or [], rows)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+@functools.cache
+def duckdb_macros() -> frozenset[str]:
+    """The macros the files of ``queries/`` define (DuckDB only)."""
+    return frozenset(m.lower() for q in queries.registry().values()
+                     for m in re.findall(r"CREATE\s+OR\s+REPLACE\s+(?:TEMP\s+)?MACRO\s+(\w+)", q.sql, re.I))
 
 
 def _is_temp(create) -> bool:

@@ -146,15 +146,22 @@ def _history_view(con, store: Store, table: str, ids: set[str]) -> None:
     con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT {_select_list(schema, present)} FROM {source}")
 
 
-def _current_view(con, table: str) -> str:
+def current_view(table: str, *, columns: bool = False) -> tuple[str, str]:
+    """The name and DuckDB SELECT of ``table``'s current view; ``columns``: name the table's columns
+    instead of ``* EXCLUDE`` (for engines without it: Athena)."""
     keys = CURRENT_KEYS[table]
     partition = f"PARTITION BY {', '.join(k if k.startswith('(') else _q(k) for k in keys)}" if keys else ""
+    kept = ", ".join(_q(f.name) for f in SCHEMAS[table]) if columns else "* EXCLUDE (_rank)"
     ranked = (
-        f"SELECT * EXCLUDE (_rank) FROM (SELECT *, dense_rank() OVER ({partition} ORDER BY snapshot_time DESC, "
+        f"SELECT {kept} FROM (SELECT *, dense_rank() OVER ({partition} ORDER BY snapshot_time DESC, "
         f"snapshot_id DESC, source DESC) AS _rank FROM {table}) WHERE _rank = 1"
     )
     # current_prefix_lists joins these rows' names and entries (queries/current_prefix_lists.sql)
-    name = "current_prefix_list_rows" if table == "prefix_lists" else f"current_{table}"
+    return ("current_prefix_list_rows" if table == "prefix_lists" else f"current_{table}"), ranked
+
+
+def _current_view(con, table: str) -> str:
+    name, ranked = current_view(table)
     con.execute(f"CREATE OR REPLACE VIEW {name} AS {ranked}")
     return name
 
