@@ -446,3 +446,19 @@ def test_the_analysis_builds_conversations_on_athena_and_stops_at_destinations(a
         findings.build_destinations(con)
     assert [t.split(" WITH ")[0] for t in sent(con.client)[7:]] == [  # the addresses step ran, not destinations
         f"DROP TABLE IF EXISTS `tmp_{con.session}_addresses`", f'CREATE TABLE "tmp_{con.session}_addresses"']
+
+
+def test_without_sqlglot_the_error_says_which_extra_to_install(monkeypatch, sample_lake):
+    monkeypatch.setitem(__import__("sys").modules, "sqlglot", None)  # as if not installed: import fails
+    with pytest.raises(FlowlogsError, match="sqlglot") as raised:
+        athena.connect(None, Settings(), client=object())
+    assert raised.value.hint == "pip install 'fargate-flowlogs[athena]'"
+    with pytest.raises(FlowlogsError, match="sqlglot"):
+        athena.ddl(sample_lake, "flowlogs", LOCATION)
+
+
+def test_ddl_of_a_local_lake_is_refused_on_the_command_line(sample_lake):
+    result = CliRunner().invoke(app, ["athena", "ddl", "--lake", sample_lake.uri])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.startswith(f"Error: --lake {sample_lake.uri}: Athena reads tables from S3")
+    assert "Hint: give the lake's S3 location" in result.stderr

@@ -155,6 +155,7 @@ def ddl(store: Store, database: str, location: str | None = None) -> DDL:
     if not re.fullmatch(r"[a-z0-9_]{1,255}", database):
         raise FlowlogsError(f"--database {database!r}: Athena database names are lowercase letters, digits and _",
                             "e.g. --database flowlogs")
+    require_sqlglot()
     values, unknown = _partition_values(store)
     projection = _projection(values)
     tables, views = [], []
@@ -185,10 +186,18 @@ ATHENA_VIEWS = ("current_prefix_lists",)
 (``address_owners``, ``eni_assignments``, ``resolve``) or read those (``flows_with_owners``)."""
 
 
-def sqlglot_parse(sql: str) -> list:
-    import sqlglot
+def require_sqlglot():
+    """sqlglot, or an error saying how to install it (the ``athena`` extra)."""
+    try:
+        import sqlglot
+    except ImportError:
+        raise FlowlogsError("Athena needs sqlglot, which is not installed",
+                            "pip install 'fargate-flowlogs[athena]'") from None
+    return sqlglot
 
-    return sqlglot.parse(sql, read="duckdb")
+
+def sqlglot_parse(sql: str) -> list:
+    return require_sqlglot().parse(sql, read="duckdb")
 
 
 def _create_view(database: str, name: str, duckdb_select: str) -> str:
@@ -306,7 +315,7 @@ class AthenaConnection:
 
     # DuckDB connection interface
     def execute(self, sql: str, params=None) -> Cursor:
-        import sqlglot
+        sqlglot = require_sqlglot()
 
         try:
             statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
@@ -533,6 +542,7 @@ def connect(store: Store | None, settings: Settings, *, client=None) -> AthenaCo
     read: Athena reads the lake through those tables."""
     from pipeline import aws
 
+    require_sqlglot()
     output = settings.athena_output
     if output is not None and not output.startswith("s3://"):
         raise FlowlogsError(f"--athena-output {output}: Athena writes results to S3",
