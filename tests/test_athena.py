@@ -462,3 +462,17 @@ def test_ddl_of_a_local_lake_is_refused_on_the_command_line(sample_lake):
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert result.stderr.startswith(f"Error: --lake {sample_lake.uri}: Athena reads tables from S3")
     assert "Hint: give the lake's S3 location" in result.stderr
+
+
+def test_ctrl_c_while_waiting_stops_the_query_on_athena(athena_con, aws, monkeypatch):
+    _post(f"{aws}/moto-api/state-manager/set-transition",
+          {"model_name": "athena::execution", "transition": {"progression": "manual", "times": 100}})
+    monkeypatch.setattr(athena.time, "sleep", lambda _: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            athena_con.execute("SELECT count(*) FROM flows")
+    finally:
+        _post(f"{aws}/moto-api/state-manager/unset-transition", {"model_name": "athena::execution"})
+    [query_id] = athena_con.client.list_query_executions()["QueryExecutionIds"]
+    state = athena_con.client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]["State"]
+    assert state == "CANCELLED"

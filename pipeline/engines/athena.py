@@ -429,13 +429,18 @@ class AthenaConnection:
             raise aws.explain(exc, "athena:GetQueryResults", f"query {query_id}") from None
 
     def _wait(self, query_id: str) -> dict:
+        """The query's execution once it has ended (polled with backoff); Ctrl-C stops it on Athena too."""
         delay = self.poll_first
-        while True:
-            execution = self.client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
-            if execution["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-                return execution
-            time.sleep(delay)
-            delay = min(delay * 2, self.poll_max)
+        try:
+            while True:
+                execution = self.client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+                if execution["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                    return execution
+                time.sleep(delay)
+                delay = min(delay * 2, self.poll_max)
+        except KeyboardInterrupt:
+            self.client.stop_query_execution(QueryExecutionId=query_id)  # not left running (and billed)
+            raise
 
     def _results(self, query_id: str) -> Cursor:
         columns: list[tuple[str, str]] | None = None
