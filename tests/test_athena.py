@@ -405,7 +405,9 @@ def test_cost_is_bytes_times_the_price():
     assert athena.cost(1 << 40) == athena.PRICE_PER_TB == 5.0
     ddl = athena.QueryRun("q", "CREATE EXTERNAL TABLE x (a int)", "SUCCEEDED", 0, 1)
     small = athena.QueryRun("q", "SELECT 1", "SUCCEEDED", 1234, 1)
-    assert ddl.billed == 0 and small.billed == athena.MIN_BILLED_BYTES
+    failed = athena.QueryRun("q", "SELECT 1", "FAILED", 0, 1)
+    assert ddl.billed == 0 and small.billed == athena.MIN_BILLED_BYTES and failed.billed == 0
+    assert athena.QueryRun("q", "SELECT 1", "SUCCEEDED", (11 << 20) + 1, 1).billed == 12 << 20
 
 
 def test_the_analysis_builds_conversations_on_athena_and_stops_at_destinations(athena_con, aws):
@@ -476,3 +478,20 @@ def test_ctrl_c_while_waiting_stops_the_query_on_athena(athena_con, aws, monkeyp
     [query_id] = athena_con.client.list_query_executions()["QueryExecutionIds"]
     state = athena_con.client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]["State"]
     assert state == "CANCELLED"
+
+
+def test_load_network_reads_the_current_views_the_ddl_makes(athena_con, sample_lake):
+    """analysis.load_network on Athena: each query it sends is Trino SQL over a table or view `athena ddl`
+    makes (moto answers none: the network is empty, the statements are what is checked)."""
+    from pipeline.analysis import connection as analysis
+
+    network = analysis.load_network(athena_con)
+    assert network.interfaces == {} and network.rules == []
+    made = athena.ddl(sample_lake, "flowlogs", LOCATION)
+    known = {t.name for t in made.tables} | {v for v, _ in made.views}
+    texts = sent(athena_con.client)
+    assert len(texts) >= 15
+    for text in texts:
+        tree = sqlglot.parse_one(text, read="trino")
+        read = {t.name for t in tree.find_all(exp.Table)}
+        assert read and read <= known, (text, read - known)

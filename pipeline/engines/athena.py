@@ -61,10 +61,11 @@ from pipeline.settings import Settings
 from pipeline.tables import TABLES, athena_type
 
 PRICE_PER_TB = 5.00
-"""US dollars per TB scanned by Athena SQL queries (https://aws.amazon.com/athena/pricing/, December 2026:
-"$5.00 per TB of data scanned", most regions); a TB taken as 2**40 bytes."""
+"""US dollars per TB scanned by Athena SQL queries, most regions: the price on https://aws.amazon.com/athena/pricing/
+as secondary sources quote it (athena.guide "Athena Basics: Pricing Model"; Stanford rcpedia's Athena page), not
+re-read from the AWS page here; a TB taken as 2**40 bytes. Check your region's price."""
 MIN_BILLED_BYTES = 10 << 20
-"""Athena bills at least 10 MB per query (same page), rounded up to the next MB; DDL and failed queries are free."""
+"""Athena bills at least 10 MB per query, rounded up to the next MB; DDL statements are not billed (same sources)."""
 DEFAULT_DATABASE = "flowlogs"
 DEFAULT_WORKGROUP = "primary"
 SCRATCH = "flowlogs-scratch"  # under --athena-output: where CTAS tables of CREATE TEMP TABLE go
@@ -269,8 +270,9 @@ class QueryRun:
 
     @property
     def billed(self) -> int:
-        """Bytes Athena bills for this query: 0 for DDL, else at least 10 MB, rounded up to the MB."""
-        if self.scanned == 0 and not self.sql.lstrip().upper().startswith(("SELECT", "WITH", "CREATE TABLE")):
+        """Bytes Athena bills for this query: 0 for DDL (and, in this estimate, a failed query), else at least
+        10 MB, rounded up to the MB."""
+        if self.state == "FAILED" or self.scanned == 0 and not self.sql.lstrip().upper().startswith(("SELECT", "WITH", "CREATE TABLE")):
             return 0
         return max(MIN_BILLED_BYTES, math.ceil(self.scanned / (1 << 20)) << 20)
 
