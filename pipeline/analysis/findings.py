@@ -18,6 +18,7 @@ from pipeline.analysis import iam_findings, names, probes, trail_coverage
 from pipeline.analysis.causes import Diagnoser
 from pipeline.analysis.document import destination_label, roll_up
 from pipeline.analysis.network import Network
+from pipeline.lake import derived as lake_derived
 from pipeline.times import iso
 
 DEFAULT_SETTLE = 15 * 60
@@ -51,15 +52,22 @@ def materialise(con, name: str, params: dict | None = None) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {queries.get(name).sql}", params or {})
 
 
-def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE, scope: Scope = Scope()) -> dict:
-    """Create the ``conversations`` table for the window (and the scope); returns the window actually used."""
+def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE, scope: Scope = Scope(),
+                        derived=None) -> dict:
+    """Create the ``conversations`` table for the window (and the scope); returns the window actually used.
+    ``derived`` (the lake's Store): read the flow records' reduction the lake keeps derived where it is
+    fresh (``pipeline.lake.derived``), the same conversations for less work."""
     first, last = lake_bounds(con)
     since = window.since if window.since is not None else (first or 0)
     until = window.until if window.until is not None else ((last or 0) + 1)
     as_of = min(int(time.time()), last or 0, until)
-    materialise(con, "conversations", {"since": since, "until": until, "as_of": as_of, "settle": settle,
-                                       "addrs": list(scope.addrs) if scope.addrs is not None else None,
-                                       "port": scope.port})
+    addrs = list(scope.addrs) if scope.addrs is not None else None
+    if derived is not None and lake_derived.window_reduction(con, derived, since, until):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE conversations AS {lake_derived.conversations_sql()}",
+                    {"as_of": as_of, "settle": settle, "addrs": addrs, "port": scope.port})
+    else:
+        materialise(con, "conversations", {"since": since, "until": until, "as_of": as_of, "settle": settle,
+                                           "addrs": addrs, "port": scope.port})
     return {"since": since, "until": until, "as_of": as_of}
 
 
@@ -97,10 +105,11 @@ def evidence(con, finding_keys: list[dict]) -> dict[int, list[dict]]:
 
 
 def find(con, network: Network, window: Window = Window(), settle: int = DEFAULT_SETTLE, lake: str = "",
-         scope: Scope = Scope()) -> dict:
+         scope: Scope = Scope(), derived=None) -> dict:
     """The findings document (the output contract) for the flows and metadata registered on ``con``
-    (the flow findings of ``scope`` only; the caller filters the rest)."""
-    used = build_conversations(con, window, settle, scope)
+    (the flow findings of ``scope`` only; the caller filters the rest). ``derived``: the lake's Store,
+    to read its derived reduction where fresh (``build_conversations``)."""
+    used = build_conversations(con, window, settle, scope, derived)
     build_destinations(con, findings_only=True)
     groups = rows(con, queries.get("findings").sql)
     diagnoser = Diagnoser(network, observed=lambda: rows(con, queries.get("observed_conversations").sql))

@@ -94,7 +94,8 @@ def _check_window(con, flt: Filters) -> None:
 def findings_document(store: Store, flt: Filters = Filters(), settle: int = findings.DEFAULT_SETTLE) -> dict:
     con = _connect(store)
     _check_window(con, flt)
-    doc = findings.find(con, analysis.load_network(con), flt.window, settle, lake=store.uri, scope=flt.scope(con))
+    doc = findings.find(con, analysis.load_network(con), flt.window, settle, lake=store.uri, scope=flt.scope(con),
+                        derived=store)
     doc["findings"] = [f for f in doc["findings"] if keep(f, flt)]
     return roll_up(doc)  # the incidents of the findings kept
 

@@ -7,9 +7,11 @@ from typing import Annotated, Optional
 import typer
 
 from pipeline.cli.app import app
-from pipeline.cli.common import FORMAT_HELP, read_store, write_output
+from pipeline.cli.common import FORMAT_HELP, filters_from, read_store, write_output
+from pipeline.errors import FlowlogsError
 
-lake_app = typer.Typer(help="Inspect the lake (partitions, counts, formats, quarantine) and compact it.", no_args_is_help=True)
+lake_app = typer.Typer(help="Inspect the lake (partitions, counts, formats, quarantine), compact it, rebuild its derived tables.",
+                       no_args_is_help=True)
 app.add_typer(lake_app, name="lake", rich_help_panel="Load")
 
 
@@ -55,6 +57,14 @@ def _notes(data: dict) -> list[str]:
         lines.append(f"ignored {data['ignored']:,} files without records (CloudTrail digest files)")
     lines += [f"{t}: {v['duplicates']:,} duplicate records: the same record from more than one source"
               for t, v in data["tables"].items() if v.get("duplicates")]
+    d = data.get("derived")
+    if d and (d["files"] or d["stale"]):
+        lines.append(f"derived {d['table']}: {d['files']:,} of {d['data_files']:,} data files reduced "
+                     f"({d['records']:,} records into {d['rows']:,} rows, {d['hours']:,} hours), built "
+                     f"{d['first_built']} to {d['last_built']}"
+                     + (f"; {d['not_derived_count']:,} data files not yet (the next `flowlogs run` or "
+                        "`flowlogs lake rebuild` reduces them)" if d["not_derived_count"] else "")
+                     + (f"; {d['stale']:,} stale (their data files were compacted or rewritten)" if d["stale"] else ""))
     last = data["last_run"]
     if last and last["status"] != "complete":
         lines.append(f"last run {last['run_id']} ({last['command']}): {last['status']}, {len(last['left'])} sources "
@@ -84,6 +94,32 @@ def compact(
     typer.echo(f"compacted {done.partitions} partitions{f' ({tables})' if tables else ''}: "
                f"{done.files_before:,} data files into {done.files_after:,}, {done.rows:,} rows, "
                f"{done.bytes / 1e6:,.1f} MB written")
+
+
+@lake_app.command("rebuild")
+def rebuild(
+    ctx: typer.Context,
+    since: Annotated[Optional[str], typer.Option(help="Only data files with records from this time (ISO-8601 or 2h, 7d).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Only data files with records before this time.")] = None,
+) -> None:
+    """Rebuild the derived tables (the flow records' reduction per data file and hour that `flowlogs run`
+    keeps up to date and the findings read): all of them, or those of the data files with records in
+    --since/--until; data files not reduced yet are reduced too.
+
+    Example: flowlogs lake rebuild --since 2026-11-27T00:00Z --until 2026-11-28T00:00Z
+    """
+    from pipeline.lake import derived, locking
+
+    store = read_store(ctx)
+    if not store.is_local:
+        raise FlowlogsError(f"the lake at {store.uri} is on S3: derived tables are kept for local lakes only",
+                            "the findings read the records there")
+    window = filters_from(since, until, None, None, None, None, None, None)
+    with locking.lake_lock(store, "lake rebuild", on_wait=lambda message: typer.echo(message, err=True)):
+        done = derived.refresh(store, since=window.since, until=window.until, force=True)
+    typer.echo(f"derived {derived.NAME}: {done.built:,} data files reduced ({done.records:,} records into "
+               f"{done.rows:,} rows, {len(done.hours):,} hours) in {done.seconds:.1f} s; "
+               f"{done.removed:,} stale derived files removed")
 
 
 @lake_app.command("quarantine")

@@ -9,7 +9,7 @@ import pyarrow.dataset as ds
 
 from pipeline.fields import BY_NAME, RECORD_IDENTITY
 
-from pipeline.lake import limits
+from pipeline.lake import derived, limits
 from pipeline.lake import store as lake
 from pipeline.lake.compaction import live_files
 from pipeline.lake.storage import Store
@@ -56,6 +56,7 @@ def lake_info(store: Store) -> dict:
         "refused": {e["source"]: e["refused"] for e in manifest.values() if e.get("refused")},
         "ignored": sum(1 for e in manifest.values() if e.get("ignored")),
         "last_run": _last_run(all_runs),
+        "derived": derived.summary(store),
     }
 
 
