@@ -14,6 +14,8 @@
 -- the VPC has private DNS disabled, one finding per task and such endpoint (the public
 -- addresses together): a warning whose cause stays unconfirmed.
 -- A named destination (public or internet) is grouped and labelled by its hostname.
+-- The most frequent value of a column (mode) breaks ties by the smallest, not by the order rows
+-- arrive in (that order differs between runs, threads and the derived path: pipeline.lake.derived).
 -- A conversation to the HTTP(S) proxy of the task's task definition (task_proxies: address and
 -- port) has the destination type `proxy`; an established one is an endpoint_bypassed candidate
 -- (the calls go through the proxy, around the VPC's interface endpoints) that the analysis keeps
@@ -110,15 +112,15 @@ kept AS (
 )
 SELECT
     kind,
-    mode(state) AS state,
-    mode(observed_at) AS observed_at,
+    mode(state ORDER BY state) AS state,
+    mode(observed_at ORDER BY observed_at) AS observed_at,
     src_cluster AS cluster,
     src_service AS service,
     src_task_id AS task_id,
     src_task_arn AS task_arn,
-    mode(source_eni) AS source_eni,
-    mode(client_addr) AS source_addr,
-    mode(server_addr) AS dest_addr,
+    mode(source_eni ORDER BY source_eni) AS source_eni,
+    mode(client_addr ORDER BY client_addr) AS source_addr,
+    mode(server_addr ORDER BY server_addr) AS dest_addr,
     list(DISTINCT server_addr ORDER BY server_addr) AS dest_addrs,
     server_port AS dest_port,
     protocol,
@@ -139,8 +141,8 @@ SELECT
     bool_or(request_arrived) AS request_arrived,
     bool_or(reply_sent) AS reply_sent,
     bool_and(state_from_sizes) AS state_from_sizes,
-    mode(destination_eni) AS destination_eni,
-    coalesce(max(task_subnet), mode(source_subnet)) AS source_subnet,
+    mode(destination_eni ORDER BY destination_eni) AS destination_eni,
+    coalesce(max(task_subnet), mode(source_subnet ORDER BY source_subnet)) AS source_subnet,
     max(task_groups) AS source_groups,
     coalesce(max(task_vpc), max(source_vpc)) AS vpc_id,
     max(named_by) AS named_by,
