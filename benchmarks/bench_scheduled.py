@@ -13,7 +13,9 @@ no dearer than 1.5 times the first (issue 14).
 2. A new lake gets the metadata snapshot and then, hour after hour, that hour's files (hard
    links of the cut files, so "ingesting" costs nothing here: bench_ingest.py measures that).
 3. After each hour, in a fresh process: ``reports.findings_document`` with the window
-   ``[end - window, end)`` (what ``flowlogs run`` calls), and at the first and the last hour
+   ``[end - window, end)`` (what ``flowlogs run`` calls, after it reduces the new data files into the
+   lake's derived tables, ``pipeline.lake.derived``: included in the run's time; ``--no-derive``
+   reads the records every time, as before), and at the first and the last hour
    the same over the whole lake (no window) for comparison. Prints wall time, CPU time and
    peak RSS per run, and the ratio of the last run to the first.
 """
@@ -76,20 +78,25 @@ def deliver(hours: Path, lake_path: Path, hour: int, part: str) -> None:
             os.link(f, target / f.name)
 
 
-def child(lake_path: str, since: int | None, until: int | None) -> None:
+def child(lake_path: str, since: int | None, until: int | None, derive: bool) -> None:
     from pipeline.analysis import reports
+    from pipeline.lake import derived
 
     cpu0, _ = usage()
     started = time.perf_counter()
-    doc = reports.findings_document(lake.open_lake(lake_path), reports.Filters(since=since, until=until))
+    store = lake.open_lake(lake_path)
+    built = derived.refresh(store) if derive else derived.Built()  # what `flowlogs run` does before its findings
+    derive_s = time.perf_counter() - started
+    doc = reports.findings_document(store, reports.Filters(since=since, until=until))
     wall = time.perf_counter() - started
     cpu, rss = usage()
     print(json.dumps({"wall_s": round(wall, 2), "cpu_s": round(cpu - cpu0, 2), "peak_rss_mb": round(rss),
+                      "derive_s": round(derive_s, 2), "derived_files": built.built,
                       "findings": len(doc["findings"]), "incidents": len(doc["incidents"])}))
 
 
-def run(lake_path: Path, since: int | None, until: int | None) -> dict:
-    args = [sys.executable, __file__, "--child", str(lake_path), json.dumps([since, until])]
+def run(lake_path: Path, since: int | None, until: int | None, derive: bool = False) -> dict:
+    args = [sys.executable, __file__, "--child", str(lake_path), json.dumps([since, until, derive])]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -99,6 +106,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=4_000_000)
     parser.add_argument("--window", type=int, default=7200, help="seconds (default 2 h)")
     parser.add_argument("--lake", help="the scheduled lake to (re)create (default: <source lake>-scheduled)")
+    parser.add_argument("--no-derive", action="store_true",
+                        help="do not keep the derived reduction (pipeline.lake.derived): every run reads the records")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("bounds", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -113,23 +122,24 @@ def main() -> None:
     lake_path = Path(args.lake or f"{source}-scheduled")
     shutil.rmtree(lake_path, ignore_errors=True)
     write_metadata(lake.open_lake(lake_path), make_account(np.random.default_rng(1)))
-    print(f"\n{'run':>4} {'window':>27} {'files':>6} {'wall s':>7} {'cpu s':>7} {'peak RSS MB':>12}  found")
+    print(f"\n{'run':>4} {'window':>27} {'files':>6} {'wall s':>7} {'cpu s':>7} {'peak RSS MB':>12} {'derive s':>8}  found")
     results = []
     for hour in range(SPAN // 3600):
         if hour:
             deliver(hours, lake_path, hour - 1, "late")
         deliver(hours, lake_path, hour, "ontime")
         end = T0 + (hour + 1) * 3600 - LATE  # what the lake holds: up to the late part of this hour
-        r = run(lake_path, end - args.window, end)
+        r = run(lake_path, end - args.window, end, not args.no_derive)
         files = sum(1 for _ in lake_path.glob("flows/*/*/*/*.parquet"))
         results.append(r)
         window = f"{time.strftime('%H:%M', time.gmtime(end - args.window))}-{time.strftime('%H:%M', time.gmtime(end))}"
-        print(f"{hour + 1:>4} {window:>27} {files:>6} {r['wall_s']:>7.2f} {r['cpu_s']:>7.2f} {r['peak_rss_mb']:>12,}  "
+        print(f"{hour + 1:>4} {window:>27} {files:>6} {r['wall_s']:>7.2f} {r['cpu_s']:>7.2f} {r['peak_rss_mb']:>12,} "
+              f"{r['derive_s']:>8.2f}  "
               f"{r['incidents']} incidents, {r['findings']} findings")
         if hour in (0, SPAN // 3600 - 1):
             whole = run(lake_path, None, None)
             print(f"{'':>4} {'whole lake':>27} {files:>6} {whole['wall_s']:>7.2f} {whole['cpu_s']:>7.2f} "
-                  f"{whole['peak_rss_mb']:>12,}  {whole['incidents']} incidents, {whole['findings']} findings")
+                  f"{whole['peak_rss_mb']:>12,} {'':>8}  {whole['incidents']} incidents, {whole['findings']} findings")
     last = results[-1]
     for name, first in (("first", results[0]), ("first with a full window", results[args.window // 3600 - 1])):
         print(f"last run / {name} run: wall {last['wall_s'] / first['wall_s']:.2f}×, "
