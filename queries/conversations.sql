@@ -40,6 +40,9 @@
 -- own address comes from a second, narrow pass (pairs), so that rec is used once and DuckDB does
 -- not keep it in memory.
 -- DuckDB-only constructs: arg_max/arg_min, list(DISTINCT ...), the & operator.
+-- Derived path: pipeline.lake.derived replaces `rec` and `pairs` by the window's rows of the lake's
+-- derived reduction (flow_reduction.sql, flow_reduction_window.sql) and runs the rest as it is, from
+-- `own` on: keep `own` the CTE right after `pairs`, and rec's columns those of flow_reduction_window.
 WITH rec AS (  -- the records, one row per ENI, addresses, ports, protocol, direction and action; the
                -- account, VPC, subnet and ECS fields are the same for all records of an ENI, so as
                -- keys they add no rows (and cost less than an arg_min each)

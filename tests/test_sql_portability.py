@@ -11,7 +11,7 @@ import sqlglot
 from pipeline import queries
 
 ANALYSIS = ["conversations", "findings", "destinations", "rejects", "no_return", "talkers", "endpoints", "task",
-            "access_denied", "task_start_failed"]
+            "access_denied", "task_start_failed", "flow_reduction", "flow_reduction_window"]
 
 
 @pytest.mark.parametrize("name", ANALYSIS)
