@@ -1,7 +1,7 @@
 """The global settings, declared once: which lake, and where and as whom to call AWS.
 
 The command line's global options (``--lake``, ``--profile``, ``--region``,
-``--endpoint-url``, ``--debug``, ``--memory-limit``, and Athena's ``--workgroup``, ``--athena-output``,
+``--endpoint-url``, ``--debug``, ``--memory-limit``, ``--engine``, ``--spark-master``, and Athena's ``--workgroup``, ``--athena-output``,
 ``--database``, accepted anywhere on the line), the scheduled run's
 config file (its top-level keys) and the AWS clients all use one :class:`Settings`.
 It is picklable (worker processes get it) and holds no secret.
@@ -35,6 +35,10 @@ OPTIONS = (
     Option("debug", "Show tracebacks on errors.", flag=True),
     Option("memory_limit", "Memory DuckDB may use for queries: 4GB, 512MiB, or a share of this machine's (50%); "
            "past it, work spills to the lake's _tmp/ folder.", "FLOWLOGS_MEMORY_LIMIT", shown_default="50%"),
+    Option("engine", "Where the SQL runs: duckdb (this machine), spark (--spark-master) or athena (over the lake's "
+           "S3 tables; flowlogs athena ddl makes them).", "FLOWLOGS_ENGINE", shown_default="duckdb"),
+    Option("spark_master", "Spark master URL for --engine spark (local[*], spark://host:7077, yarn…).",
+           "FLOWLOGS_SPARK_MASTER", shown_default="local[*]"),
     # Athena (--engine athena, flowlogs athena ddl --apply). Its result location is --athena-output, not
     # --output: report and sql already take --output/-o for the file they write.
     Option("workgroup", "Athena workgroup the queries run in.", "FLOWLOGS_ATHENA_WORKGROUP", shown_default="primary"),
@@ -57,6 +61,8 @@ class Settings:
     workgroup: str | None = None
     athena_output: str | None = None
     database: str | None = None
+    engine: str | None = None
+    spark_master: str | None = None
 
     def over(self, fallback: "Settings") -> "Settings":
         """These settings, with ``fallback``'s values where these have none."""

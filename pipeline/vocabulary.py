@@ -224,6 +224,15 @@ NAMED_BY = {
     "VPC endpoint.",
 }
 
+#: Where the SQL of ``queries/`` runs (``--engine``): the same files, transpiled by sqlglot for the others.
+ENGINES = {
+    "duckdb": "This machine, in process (the default): the lake read where it lies, local or S3.",
+    "spark": "A Spark session (--spark-master; local[*] by default), reading the lake's files; pip install "
+    "'fargate-flowlogs[spark]'.",
+    "athena": "Amazon Athena over the lake's tables on S3 (flowlogs athena ddl --apply makes them); billed by the "
+    "bytes scanned.",
+}
+
 WORDS = {"states": STATES, "observations": OBSERVATIONS, "kinds": KINDS, "causes": CAUSES,
          "destination_types": DESTINATION_TYPES, "sides": SIDES, "stop_categories": STOP_CATEGORIES,
          "start_steps": START_STEPS, "named_by": NAMED_BY, "incident_states": INCIDENT_STATES,

@@ -20,14 +20,14 @@ WITH q AS (
       AND name IS NOT NULL AND NOT regexp_matches(name, '\.(compute|ec2)\.internal$')
 ),
 answered AS (
-    SELECT DISTINCT srcaddr, name FROM q WHERE len(coalesce(answer_addresses, [])) > 0
+    SELECT DISTINCT srcaddr, name FROM q WHERE array_length(coalesce(answer_addresses, [])) > 0
 ),
 failed AS (
     SELECT q.*, CASE WHEN q.rcode = 'NOERROR' THEN 'NOANSWER' ELSE q.rcode END AS failure
     FROM q
     LEFT JOIN answered AS a ON a.srcaddr = q.srcaddr AND a.name = q.name
     WHERE coalesce(q.rcode, '') <> 'NOERROR'
-       OR (q.query_type = 'A' AND len(coalesce(q.answer_addresses, [])) = 0 AND a.name IS NULL)
+       OR (q.query_type = 'A' AND array_length(coalesce(q.answer_addresses, [])) = 0 AND a.name IS NULL)
 ),
 tasked AS (
     SELECT f.*, t.task_id, t.task_arn, t.cluster_name, t.service_name, t.eni_id, t.subnet_id,

@@ -15,15 +15,31 @@ from pipeline.lake.views import lock_down, register_record_views
 from pipeline.metadata import register_views as register_metadata_views
 from pipeline.analysis.names import query_logging
 from pipeline.analysis.network import Network
+from pipeline.errors import FlowlogsError
 from pipeline.lake.storage import Store
+from pipeline.settings import Settings
+from pipeline.vocabulary import ENGINES
 
 
-def connect(store: Store, *, locked: bool = True) -> duckdb.DuckDBPyConnection:
-    """A connection with the record views first (metadata views derive task evidence from flows).
+def connect(store: Store, *, locked: bool = True, settings: Settings | None = None):
+    """A connection with the record views first (metadata views derive task evidence from flows), on the
+    engine ``settings.engine`` names (DuckDB by default; ``pipeline.engines``' Spark and Athena connections
+    take the same SQL and answer like DuckDB's).
 
     ``locked`` (the default): DuckDB can then open no file outside the lake (see ``lock_down``);
     only a caller that writes a file of its own, after checking where, passes False.
     """
+    engine = (settings.engine if settings else None) or "duckdb"
+    if engine not in ENGINES:
+        raise FlowlogsError(f"--engine {engine}: unknown engine", f"valid: {', '.join(ENGINES)}")
+    if engine == "spark":
+        from pipeline.engines import spark
+
+        return spark.connect(store, settings)
+    if engine == "athena":
+        from pipeline.engines import athena
+
+        return athena.connect(store, settings)
     con = duckdb.connect()
     scratch = limits.apply(con, store)  # --memory-limit, and a spill folder in the lake (pipeline.lake.limits)
     register_record_views(con, store)

@@ -43,6 +43,8 @@ def _time(value) -> str | None:
 
 
 def has_relation(con, name: str) -> bool:
+    if hasattr(con, "has_relation"):  # another engine's connection (pipeline.engines) knows its own catalog
+        return con.has_relation(name)
     return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = $n", {"n": name}).fetchone()[0]
                 or con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $n", {"n": name}).fetchone()[0])
 

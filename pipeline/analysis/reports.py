@@ -16,6 +16,7 @@ from pipeline import queries
 from pipeline.errors import FlowlogsError
 from pipeline.times import iso
 from pipeline.lake.storage import Store
+from pipeline.settings import Settings
 
 REPORTS = ("findings", "incidents", "rejects", "no-return", "talkers", "endpoints", "task")
 INCIDENT_COLUMNS = ("id", "state", "kind", "cluster", "service", "destination", "dest_port", "cause", "tasks",
@@ -73,8 +74,8 @@ def keep(f: dict, flt: Filters) -> bool:
     return all(check() for value, check in checks if value)
 
 
-def _connect(store: Store):
-    con = analysis.connect(store)
+def _connect(store: Store, settings: Settings | None):
+    con = analysis.connect(store, settings=settings)
     if findings.lake_bounds(con)[0] is None:
         raise FlowlogsError(f"the lake at {store.uri} has no flow records",
                             "fill it with `flowlogs ingest PATH` (or try `flowlogs demo`)")
@@ -91,8 +92,10 @@ def _check_window(con, flt: Filters) -> None:
             f"the lake covers {iso(first)} to {iso(last)}")
 
 
-def findings_document(store: Store, flt: Filters = Filters(), settle: int = findings.DEFAULT_SETTLE) -> dict:
-    con = _connect(store)
+def findings_document(store: Store, flt: Filters = Filters(), settle: int = findings.DEFAULT_SETTLE,
+                      settings: Settings | None = None) -> dict:
+    """The findings document; ``settings.engine`` says where its SQL runs (DuckDB by default)."""
+    con = _connect(store, settings)
     _check_window(con, flt)
     doc = findings.find(con, analysis.load_network(con), flt.window, settle, lake=store.uri, scope=flt.scope(con),
                         derived=store)
@@ -121,9 +124,10 @@ def incident_report(store: Store, state: str = "all") -> list[dict]:
     return [{k: r[k] for k in INCIDENT_COLUMNS} for r in rows]
 
 
-def table_report(store: Store, name: str, flt: Filters = Filters(), settle: int = findings.DEFAULT_SETTLE) -> list[dict]:
+def table_report(store: Store, name: str, flt: Filters = Filters(), settle: int = findings.DEFAULT_SETTLE,
+                 settings: Settings | None = None) -> list[dict]:
     """The rows of a tabular report (rejects, no-return, talkers, endpoints)."""
-    con = _connect(store)
+    con = _connect(store, settings)
     _check_window(con, flt)
     used = findings.build_conversations(con, flt.window, settle, flt.scope(con))
     findings.build_destinations(con)
@@ -133,9 +137,9 @@ def table_report(store: Store, name: str, flt: Filters = Filters(), settle: int 
     return findings.rows(con, query.sql, params)
 
 
-def task_report(store: Store, task: str, flt: Filters = Filters()) -> dict:
+def task_report(store: Store, task: str, flt: Filters = Filters(), settings: Settings | None = None) -> dict:
     """One task: who it was, and its flow records as a focused packet view."""
-    con = _connect(store)
+    con = _connect(store, settings)
     rows = findings.rows(con, queries.get("task_identity").sql, {"task": task})
     if not rows:
         raise FlowlogsError(f"no task {task} in the metadata or in the flow records' ECS fields",

@@ -50,11 +50,11 @@ def _inside(store: Store, path: str) -> bool:
 
 
 def connect_for(store: Store, sql: str, window: findings.Window = findings.Window(),
-                settle: int = findings.DEFAULT_SETTLE, *, allow_writes: bool = False):
+                settle: int = findings.DEFAULT_SETTLE, *, allow_writes: bool = False, settings=None):
     """A connection with the lake views; ``conversations``, ``destinations`` and a flat ``findings``
     table are built too when ``sql`` names them (they cost a pass over the flows). Locked down
     (no file outside the lake) unless ``allow_writes``."""
-    con = analysis.connect(store, locked=not allow_writes)
+    con = analysis.connect(store, locked=not allow_writes, settings=settings)
     words = set(re.findall(r"[a-z_]+", sql.lower()))
     if words & set(DERIVED):
         if "findings" in words:
@@ -73,7 +73,8 @@ def connect_for(store: Store, sql: str, window: findings.Window = findings.Windo
 
 
 def run(store: Store, sql: str, params: dict | None = None, window: findings.Window = findings.Window(), *,
-        allow_writes: bool = False):
+        allow_writes: bool = False, settings=None):
+    """The rows of ``sql`` over the lake, run where ``settings.engine`` says (DuckDB by default)."""
     check(store, sql, allow_writes=allow_writes)
-    con = connect_for(store, sql, window, allow_writes=allow_writes)
+    con = connect_for(store, sql, window, allow_writes=allow_writes, settings=settings)
     return findings.rows(con, sql, params or None)

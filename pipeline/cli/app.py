@@ -90,6 +90,8 @@ MemoryLimit = _option("memory_limit", Optional[str])
 Workgroup = _option("workgroup", Optional[str])
 AthenaOutput = _option("athena_output", Optional[str])
 Database = _option("database", Optional[str])
+Engine = _option("engine", Optional[str])
+SparkMaster = _option("spark_master", Optional[str])
 
 
 def _version(value: bool) -> None:
@@ -107,7 +109,7 @@ Version = Annotated[bool, typer.Option("--version", help="Print the version and 
 def _globals(ctx: typer.Context, lake: Lake = None, profile: Profile = None, region: Region = None,
              endpoint_url: EndpointUrl = None, debug: Debug = False, memory_limit: MemoryLimit = None,
              workgroup: Workgroup = None, athena_output: AthenaOutput = None, database: Database = None,
-             version: Version = False) -> None:
+             engine: Engine = None, spark_master: SparkMaster = None, version: Version = False) -> None:
     """Why can't my ECS Fargate task reach that AWS service? Flow logs in, causes out.
 
     Global options go anywhere on the line: flowlogs ingest PATH --lake DIR
@@ -115,7 +117,8 @@ def _globals(ctx: typer.Context, lake: Lake = None, profile: Profile = None, reg
     from pipeline.lake import limits
 
     ctx.obj = Settings(lake, profile, region, endpoint_url, debug, memory_limit,
-                       workgroup=workgroup, athena_output=athena_output, database=database)
+                       workgroup=workgroup, athena_output=athena_output, database=database,
+                       engine=engine, spark_master=spark_master)
     limits.set_memory_limit(memory_limit)
 
 

@@ -62,7 +62,7 @@ def findings_cmd(ctx: typer.Context, since: Since = None, until: Until = None, c
     check_output(output)
     targets = _notify_targets(notify, flt)
     store = read_store(ctx)
-    doc = findings_document(store, flt, settle)
+    doc = findings_document(store, flt, settle, settings_of(ctx))
     sent = None
     if targets:
         from pipeline.notify.deliver import deliver
@@ -131,7 +131,7 @@ def _table(name: str):
         from pipeline.analysis.reports import table_report
 
         flt = filters_from(since, until, None, None, None, None, port, None)
-        write_output(table_report(read_store(ctx), name, flt, settle), fmt, output, title=name)
+        write_output(table_report(read_store(ctx), name, flt, settle, settings_of(ctx)), fmt, output, title=name)
 
     return command
 
@@ -157,5 +157,5 @@ def task_cmd(ctx: typer.Context, task_id: Annotated[str, typer.Argument(help="Ta
     from pipeline.analysis.reports import task_report
 
     flt = filters_from(since, until, None, None, None, None, None, None)
-    result = task_report(read_store(ctx), task_id, flt)
+    result = task_report(read_store(ctx), task_id, flt, settings_of(ctx))
     write_output(result["records"], fmt, output, title=f"task {task_id}", sort=False)

@@ -8,7 +8,7 @@ import typer
 
 from pipeline.errors import FlowlogsError
 from pipeline.cli.app import app
-from pipeline.cli.common import FORMAT_HELP, check_output, read_store, write_output
+from pipeline.cli.common import FORMAT_HELP, check_output, read_store, settings_of, write_output
 
 
 @app.command("sql", rich_help_panel="Analyse")
@@ -92,7 +92,7 @@ def _run(ctx, sql: str, params: dict, allow_writes: bool):
     from pipeline.analysis.sql import run
 
     try:
-        return run(read_store(ctx), sql, params, allow_writes=allow_writes)
+        return run(read_store(ctx), sql, params, allow_writes=allow_writes, settings=settings_of(ctx))
     except duckdb.Error as exc:
         raise FlowlogsError(f"SQL: {exc}", "views: flows, conversations, findings, metadata tables; see flowlogs sql --list") from None
 

@@ -49,6 +49,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
+from pipeline.engines.dialect import Cursor, bind, expand_group_by_all, require_sqlglot
 from pipeline.errors import FlowlogsError
 from pipeline.lake import store as lake
 from pipeline.lake.storage import Store
@@ -187,16 +188,6 @@ ATHENA_VIEWS = ("current_prefix_lists",)
 (``address_owners``, ``eni_assignments``, ``resolve``) or read those (``flows_with_owners``)."""
 
 
-def require_sqlglot():
-    """sqlglot, or an error saying how to install it (the ``athena`` extra)."""
-    try:
-        import sqlglot
-    except ImportError:
-        raise FlowlogsError("Athena needs sqlglot, which is not installed",
-                            "pip install 'fargate-flowlogs[athena]'") from None
-    return sqlglot
-
-
 def sqlglot_parse(sql: str) -> list:
     return require_sqlglot().parse(sql, read="duckdb")
 
@@ -282,25 +273,6 @@ def cost(scanned_bytes: int) -> float:
     return scanned_bytes / (1 << 40) * PRICE_PER_TB
 
 
-class Cursor:
-    """What ``execute`` returns: ``description`` (name first in each item), ``fetchall``, ``fetchone``."""
-
-    def __init__(self, columns: list[tuple[str, str]], rows: list[tuple]):
-        self.description = [(name, type_, None, None, None, None, None) for name, type_ in columns]
-        self._rows = rows
-        self._at = 0
-
-    def fetchall(self) -> list[tuple]:
-        rows, self._at = self._rows[self._at:], len(self._rows)
-        return rows
-
-    def fetchone(self) -> tuple | None:
-        if self._at >= len(self._rows):
-            return None
-        self._at += 1
-        return self._rows[self._at - 1]
-
-
 class AthenaConnection:
     """Runs DuckDB SQL on Athena (see the module's docstring); ``runs`` keeps every query's scanned bytes."""
 
@@ -356,7 +328,7 @@ class AthenaConnection:
         from sqlglot import exp
 
         statement = statement.copy()
-        _bind(statement, named, positional)
+        bind(statement, named, positional)
         for fn in statement.find_all(exp.Anonymous):
             if str(fn.name).lower() in UNSUPPORTED_FUNCTIONS:
                 raise FlowlogsError(f"{fn.name}() is a Python function DuckDB runs for flowlogs; Athena has no such "
@@ -369,7 +341,7 @@ class AthenaConnection:
                                 "run this report with --engine duckdb")
         for group in statement.find_all(exp.Group):
             if group.args.get("all"):
-                _expand_group_by_all(group)
+                expand_group_by_all(group)
         before: list[str] = []
         if isinstance(statement, exp.Create) and statement.kind in ("TABLE", "VIEW") and _is_temp(statement):
             name = statement.this.this.name if isinstance(statement.this, exp.Schema) else statement.this.name
@@ -478,69 +450,6 @@ def _is_temp(create) -> bool:
 
     props = create.args.get("properties")
     return bool(props and any(isinstance(p, exp.TemporaryProperty) for p in props.expressions))
-
-
-def _expand_group_by_all(group) -> None:
-    """``GROUP BY ALL`` (DuckDB: every selected expression that is not an aggregate) → those ordinals."""
-    from sqlglot import exp
-
-    select = group.parent
-    ordinals = [exp.Literal.number(i) for i, e in enumerate(select.expressions, 1)
-                if not e.find(exp.AggFunc) and not e.find(exp.Window)]
-    group.set("all", None)
-    group.set("expressions", ordinals)
-
-
-def literal(value):
-    """A Python value as a sqlglot literal: how parameters are bound (strings escaped by the generator)."""
-    from sqlglot import exp
-
-    if value is None:
-        return exp.Null()
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, int):
-        return exp.Literal.number(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise FlowlogsError(f"parameter value {value} has no SQL literal")
-        return exp.Literal.number(repr(value))
-    if isinstance(value, datetime):
-        text = value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if value.tzinfo else \
-            value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        return exp.cast(exp.Literal.string(text), "TIMESTAMP")
-    if isinstance(value, date):
-        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
-    if isinstance(value, (list, tuple)):
-        if not value:
-            return exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<VARCHAR>"))
-        return exp.Array(expressions=[literal(v) for v in value])
-    if isinstance(value, str):
-        return exp.Literal.string(value)
-    raise FlowlogsError(f"parameter value of type {type(value).__name__} cannot be sent to Athena")
-
-
-def _bind(statement, named: dict, positional) -> None:
-    """Replace ``$name`` and ``?`` placeholders in the tree by literals; a NULL list parameter typed as one."""
-    from sqlglot import exp
-
-    for node in list(statement.find_all(exp.Placeholder)):
-        name = node.args.get("this")  # None for ?
-        if name:
-            if name not in named:
-                raise FlowlogsError(f"SQL: no value for parameter ${name}", f"give it: -p {name}=VALUE")
-            value = named[name]
-        else:
-            try:
-                value = next(positional) if positional is not None else None
-            except StopIteration:
-                raise FlowlogsError("SQL: fewer parameter values than ? placeholders") from None
-            if positional is None:
-                raise FlowlogsError("SQL: a ? placeholder and no parameter list")
-        new = literal(value)
-        if value is None and isinstance(node.parent, exp.ArrayContains) and node.arg_key == "this":
-            new = exp.cast(exp.Null(), exp.DataType.build("ARRAY<VARCHAR>"))  # contains(NULL, x) needs a type
-        node.replace(new)
 
 
 def connect(store: Store | None, settings: Settings, *, client=None) -> AthenaConnection:

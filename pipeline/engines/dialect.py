@@ -1,0 +1,191 @@
+"""DuckDB SQL made ready for another engine (Athena, Spark): parsed by sqlglot, parameters bound as literals in
+the syntax tree, the macros of ``queries/`` expanded in place, results handed back through a DuckDB-like cursor.
+
+Macros. DuckDB's ``CREATE MACRO f(a) AS expr`` and ``CREATE MACRO t(a) AS TABLE select`` have no equivalent on
+the other engines, so ``Macros`` keeps each one a connection defines and replaces every later call by the body,
+arguments substituted: ``f(x)`` by ``expr`` with ``a`` := ``x``; ``FROM t('name')`` by the subquery ``select`` with
+``query_table(a)`` := the relation ``name``. The SQL files stay the one copy of the logic.
+
+May import the core modules only.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timezone
+
+from pipeline.errors import FlowlogsError
+
+
+def require_sqlglot():
+    """sqlglot, or an error saying how to install it (the ``athena`` extra)."""
+    try:
+        import sqlglot
+    except ImportError:
+        raise FlowlogsError("Athena needs sqlglot, which is not installed",
+                            "pip install 'fargate-flowlogs[athena]'") from None
+    return sqlglot
+
+
+class Cursor:
+    """What ``execute`` returns: ``description`` (name first in each item), ``fetchall``, ``fetchone``."""
+
+    def __init__(self, columns: list[tuple[str, str]], rows: list[tuple]):
+        self.description = [(name, type_, None, None, None, None, None) for name, type_ in columns]
+        self._rows = rows
+        self._at = 0
+
+    def fetchall(self) -> list[tuple]:
+        rows, self._at = self._rows[self._at:], len(self._rows)
+        return rows
+
+    def fetchone(self) -> tuple | None:
+        if self._at >= len(self._rows):
+            return None
+        self._at += 1
+        return self._rows[self._at - 1]
+
+
+
+class Macros:
+    """The DuckDB macros a connection has defined, and their expansion in later statements."""
+
+    def __init__(self):
+        self.scalar: dict[str, tuple[list[str], object]] = {}  # name -> (parameters, body expression)
+        self.table: dict[str, tuple[list[str], object]] = {}  # name -> (parameters, body SELECT)
+
+    def define(self, statement) -> bool:
+        """Keep ``statement`` if it is a CREATE MACRO (True), else False."""
+        from sqlglot import exp
+
+        if not (isinstance(statement, exp.Create) and statement.kind in ("MACRO", "FUNCTION")):
+            return False
+        signature = statement.this
+        name = signature.this.name.lower()
+        params = [p.name.lower() for p in signature.expressions]
+        props = statement.args.get("properties")
+        returns_table = bool(props) and any(isinstance(p, exp.ReturnsProperty) and p.args.get("is_table")
+                                            for p in props.expressions)
+        (self.table if returns_table else self.scalar)[name] = (params, statement.expression)
+        return True
+
+    def expand(self, statement):
+        """``statement`` with every macro call replaced by its body (nested calls too)."""
+        from sqlglot import exp
+
+        for _ in range(32):  # a macro may call another: expand until none is left
+            calls = [n for n in statement.find_all(exp.Anonymous)
+                     if str(n.name).lower() in self.scalar or str(n.name).lower() in self.table]
+            if not calls:
+                return statement
+            for call in calls:
+                name = str(call.name).lower()
+                if name in self.table:
+                    self._expand_table(call)
+                else:
+                    params, body = self.scalar[name]
+                    call.replace(exp.Paren(this=_substitute(body, params, call.expressions)))
+        raise FlowlogsError("SQL: macros call each other without end")
+
+    def _expand_table(self, call) -> None:
+        from sqlglot import exp
+
+        params, body = self.table[str(call.name).lower()]
+        names = {p: a.name for p, a in zip(params, call.expressions)}  # query_table('x'): the relation x
+        select = body.copy()
+        for inner in list(select.find_all(exp.Anonymous)):
+            if str(inner.name).lower() == "query_table" and inner.expressions and inner.expressions[0].name.lower() in names:
+                inner.replace(exp.to_table(names[inner.expressions[0].name.lower()]))
+        for node in list(select.find_all(exp.Table)):  # FROM query_table(x) parses as a table function
+            fn = node.this
+            if isinstance(fn, exp.Anonymous) and str(fn.name).lower() == "query_table":
+                node.replace(exp.to_table(names[fn.expressions[0].name.lower()]))
+        table = call.parent if isinstance(call.parent, exp.Table) else call
+        alias = table.args.get("alias") if isinstance(table, exp.Table) else None
+        table.replace(exp.Subquery(this=select, alias=alias or exp.TableAlias(this=exp.to_identifier(str(call.name)))))
+
+
+def _substitute(body, params: list[str], args: list):
+    """``body`` with each column named like a parameter replaced by that argument."""
+    from sqlglot import exp
+
+    given = dict(zip(params, args))
+    out = body.copy()
+    for column in list(out.find_all(exp.Column)):
+        if not column.table and column.name.lower() in given:
+            arg = given[column.name.lower()].copy()
+            simple = isinstance(arg, (exp.Column, exp.Literal, exp.Null, exp.Boolean, exp.Paren))
+            column.replace(arg if simple else exp.Paren(this=arg))  # x * 2 with x := a + 1 is (a + 1) * 2
+    return out
+
+
+def parse(sql: str) -> list:
+    """DuckDB SQL as sqlglot trees (empty statements dropped); a parse error as a FlowlogsError."""
+    sqlglot = require_sqlglot()
+    try:
+        return [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+    except sqlglot.errors.ParseError as exc:
+        raise FlowlogsError(f"SQL: {exc}".splitlines()[0], "the SQL is read as DuckDB SQL") from None
+
+
+def expand_group_by_all(group) -> None:
+    """``GROUP BY ALL`` (DuckDB: every selected expression that is not an aggregate) → those ordinals."""
+    from sqlglot import exp
+
+    select = group.parent
+    ordinals = [exp.Literal.number(i) for i, e in enumerate(select.expressions, 1)
+                if not e.find(exp.AggFunc) and not e.find(exp.Window)]
+    group.set("all", None)
+    group.set("expressions", ordinals)
+
+
+def literal(value):
+    """A Python value as a sqlglot literal: how parameters are bound (strings escaped by the generator)."""
+    from sqlglot import exp
+
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise FlowlogsError(f"parameter value {value} has no SQL literal")
+        return exp.Literal.number(repr(value))
+    if isinstance(value, datetime):
+        text = value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if value.tzinfo else \
+            value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        return exp.cast(exp.Literal.string(text), "TIMESTAMP")
+    if isinstance(value, date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<VARCHAR>"))
+        return exp.Array(expressions=[literal(v) for v in value])
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    raise FlowlogsError(f"parameter value of type {type(value).__name__} cannot be sent to Athena")
+
+
+def bind(statement, named: dict, positional) -> None:
+    """Replace ``$name`` and ``?`` placeholders in the tree by literals; a NULL list parameter typed as one."""
+    from sqlglot import exp
+
+    for node in list(statement.find_all(exp.Placeholder)):
+        name = node.args.get("this")  # None for ?
+        if name:
+            if name not in named:
+                raise FlowlogsError(f"SQL: no value for parameter ${name}", f"give it: -p {name}=VALUE")
+            value = named[name]
+        else:
+            try:
+                value = next(positional) if positional is not None else None
+            except StopIteration:
+                raise FlowlogsError("SQL: fewer parameter values than ? placeholders") from None
+            if positional is None:
+                raise FlowlogsError("SQL: a ? placeholder and no parameter list")
+        new = literal(value)
+        if value is None and isinstance(node.parent, exp.ArrayContains) and node.arg_key == "this":
+            new = exp.cast(exp.Null(), exp.DataType.build("ARRAY<VARCHAR>"))  # contains(NULL, x) needs a type
+        node.replace(new)
