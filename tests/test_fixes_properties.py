@@ -362,9 +362,10 @@ def opened(draw, change):
 @given(changes.flatmap(lambda change: st.tuples(opened(change), st.just(change))), observed,
        st.lists(st.tuples(changes, st.integers(0, 3), st.sampled_from([443, 53])), max_size=3))
 def test_a_proof_on_the_baseline_is_the_proof_of_a_full_re_evaluation(case, seen, more):
-    """Proofs of several changes (the one the network is open but for, and others) sharing one Baseline."""
+    """Proofs of several changes (the one the network is open but for, and others; one twice, for two findings)
+    sharing one Baseline."""
     net, change = case
-    proofs = [(change, 1, 443), *more]
+    proofs = [(change, 1, 443), *more, (change, 3, 53)]  # the same change for another finding: proven once
     base = proof.Baseline(net, seen)  # shared by the proofs, as a run's Diagnoser shares it
     for change, n, port in proofs:
         failing = seen[:n] or [proof.Conversation(TASK, DESTS[0], port, 6, 40000)]

@@ -198,16 +198,19 @@ def _resources(net: Network, c: Conversation) -> set[tuple[str, str | None]]:
 class Baseline:
     """The configuration as it is and the conversations observed under it, judged once for every proof.
 
-    A scheduled run proves a hundred fixes against thousands of observed conversations; judging each of
-    them again per fix was most of its time. Here each conversation's verdict is kept in its parts
-    (``PARTS``), a fix looks only at the conversations that touch the resource it changes, and of their
-    verdicts re-evaluates only the part that reads the field it changes: the rest is the same by
-    construction, so the proof is the one a full re-evaluation gives."""
+    A scheduled run proves a hundred fixes against thousands of observed conversations, and its findings
+    mostly share a few fixes (the same rule for every task of a service); judging every conversation again
+    per finding was most of its time. Here each conversation's verdict is kept in its parts (``PARTS``);
+    each distinct change is judged once, on the conversations that touch the resource it changes only, and
+    of their verdicts only the part that reads the field it changes is evaluated again: the rest is the
+    same by construction, so the proof is the one a full re-evaluation gives."""
 
     def __init__(self, net: Network, observed: list[Conversation]):
         self.net, self.observed = net, observed
         self._parts: dict[tuple, dict[str, dict[str, bool]]] = {}
         self._touching: dict[tuple, list[Conversation]] = {}
+        self._copies: dict[Change, tuple[Network, str]] = {}
+        self._altered: dict[Change, list[tuple[Conversation, bool]]] = {}
         for c in observed:
             for resource in _resources(net, c):
                 self._touching.setdefault(resource, []).append(c)
@@ -227,9 +230,24 @@ class Baseline:
         """``passes(self.net, c)``."""
         return _verdict(self._judged(c))
 
-    def after(self, changed: Network, field: str, c: Conversation) -> bool | None:
-        """``passes(changed, c)`` for ``changed``, a copy of ``self.net`` that differs in ``field`` only."""
-        return _verdict({**self._judged(c), field: PARTS[field](changed, c)})
+    def _made(self, change: Change) -> tuple[Network, str]:
+        """(the configuration with ``change`` made, the one field it differs in)."""
+        if change not in self._copies:
+            self._copies[change] = applied(self.net, change), changed_field(change)
+        return self._copies[change]
+
+    def after(self, change: Change, c: Conversation) -> bool | None:
+        """``passes(applied(self.net, change), c)``."""
+        after, field = self._made(change)
+        return _verdict({**self._judged(c), field: PARTS[field](after, c)})
+
+    def altered(self, change: Change) -> list[tuple[Conversation, bool]]:
+        """The observed conversations ``change`` lets through (True) or stops (False), in observed order."""
+        if change not in self._altered:
+            judged = ((c, self.before(c), self.after(change, c)) for c in self.touching(_resource(change)))
+            self._altered[change] = [(c, new) for c, old, new in judged
+                                     if old is not None and new is not None and old != new]
+        return self._altered[change]
 
 
 def _verdict(parts: dict[str, dict[str, bool]]) -> bool | None:
@@ -263,23 +281,19 @@ def _named(labels: tuple[str, ...]) -> str:
 def prove(base: Baseline, change: Change, failing: list[Conversation],
           alike: Callable[[Conversation], bool] = lambda c: False) -> Proof:
     """Apply ``change`` to a copy of ``base.net``; judge ``failing`` and every other observed conversation again
-    (those it can touch: the others keep their verdict).
+    (those it can touch: the others keep their verdict; once per distinct change, ``Baseline.altered``).
 
     An observed conversation that fails the same way (``alike``: same port, protocol and state, another task
     of the fault) and would pass counts with the failing ones; any other change of verdict is reported."""
-    after, field = applied(base.net, change), changed_field(change)
-    verdicts = [base.after(after, field, c) for c in failing]
+    verdicts = [base.after(change, c) for c in failing]
     total = sum(c.count for c in failing)
     if not failing or any(v is None for v in verdicts):
         return Proof(None, 0, total, 0, (), ())
     allowed = sum(c.count for c, v in zip(failing, verdicts) if v)
     mine = {c.key for c in failing}
     extra, also, blocks = 0, set(), set()
-    for c in base.touching(_resource(change)):
+    for c, new in base.altered(change):
         if c.key in mine:
-            continue
-        old, new = base.before(c), base.after(after, field, c)
-        if old is None or new is None or old == new:
             continue
         if new and alike(c):
             extra += c.count
