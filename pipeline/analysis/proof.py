@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from pipeline.analysis.fixes import AclEntries, Change, Route, SecurityGroupRule
+from pipeline.analysis.fixes import AclEntries, Change, SecurityGroupRule
 from pipeline.analysis.network import Network
 
 #: How many conversations "also allows" names before "and N more".
