@@ -8,6 +8,10 @@ get through.
 Routes are the one exception to "no wider than the peers": a missing route is created as the default
 route (0.0.0.0/0) to the NAT gateway, a blackhole is re-pointed for its own destination; the scope
 says so, and security groups and ACLs still decide who may talk.
+
+And the proof's shortcuts (``proof.Baseline``: verdicts judged once per run, only the touched conversations
+and the changed part of their verdict judged again per fix) give the proof a full re-evaluation gives, on
+random networks and changes and on the sample account's findings document.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import replace
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from pipeline.analysis import proof
+from pipeline.analysis import fixes, proof, reports
 from pipeline.analysis.causes import Diagnoser
 from pipeline.analysis.fixes import EPHEMERAL
 from pipeline.analysis.network import Network
@@ -262,3 +266,122 @@ def test_every_fix_lets_the_failing_conversations_through_and_opens_nothing_outs
                 assert in_scope(net, scope, hop, probe), (hop, scope, probe, cause["fix"])
         net = after
     assert all(proof.passes(net, c) for c in convs)
+
+
+# -- the proof's shortcuts (proof.Baseline) give the proof of a full re-evaluation --------------------
+
+def touches(net: Network, change, c: proof.Conversation) -> bool:
+    """Could ``change`` alter ``c``'s verdict: it is made to a group of either side, the ACL of either subnet or
+    the client subnet's route table (what the proof looked at before ``Baseline``)."""
+    src_groups, src_subnet = proof._side(net, c.client)
+    dst_groups, dst_subnet = proof._side(net, c.server)
+    if isinstance(change, fixes.SecurityGroupRule):
+        return change.group_id in src_groups + dst_groups
+    if isinstance(change, fixes.AclEntries):
+        return change.acl_id in {net.acl_for_subnet(s) for s in (src_subnet, dst_subnet) if s}
+    return src_subnet is not None and net.route_table_for(src_subnet) == change.table_id
+
+
+def full_proof(net: Network, change, failing, observed, alike=lambda c: False) -> proof.Proof:
+    """The proof without shortcuts: every touched conversation judged on both whole configurations."""
+    after = proof.applied(net, change)
+    verdicts = [proof.passes(after, c) for c in failing]
+    total = sum(c.count for c in failing)
+    if not failing or any(v is None for v in verdicts):
+        return proof.Proof(None, 0, total, 0, (), ())
+    allowed = sum(c.count for c, v in zip(failing, verdicts) if v)
+    mine = {c.key for c in failing}
+    extra, also, blocks = 0, set(), set()
+    for c in observed:
+        if c.key in mine or not touches(net, change, c):
+            continue
+        old, new = proof.passes(net, c), proof.passes(after, c)
+        if old is None or new is None or old == new:
+            continue
+        if new and alike(c):
+            extra += c.count
+        else:
+            (also if new else blocks).add(c.label())
+    return proof.Proof(allowed == total and not also and not blocks, allowed + extra, total + extra, extra,
+                       tuple(sorted(also)), tuple(sorted(blocks)))
+
+
+peers = st.lists(st.sampled_from(["sg-task", "sg-dst", "sg-other", f"{TASK}/32", f"{DESTS[0]}/32", "10.0.2.0/24",
+                                  "0.0.0.0/0", f"{PUBLIC[0]}/32"]), min_size=1, max_size=3, unique=True)
+changes = st.one_of(
+    st.builds(fixes.SecurityGroupRule, st.sampled_from(["sg-task", "sg-dst", "sg-other"]),
+              st.sampled_from(["ingress", "egress"]), protocols, st.sampled_from([None, (443, 443), (1024, 65535)]),
+              peers.map(tuple)),
+    peers.map(lambda p: [x for x in p if not x.startswith("sg-")] or ["0.0.0.0/0"]).flatmap(lambda p: st.builds(
+        fixes.AclEntries, st.sampled_from(["acl-a", "acl-b"]), st.booleans(), protocols,
+        st.sampled_from([None, (443, 443), (1024, 65535)]), st.just(tuple(p)),
+        st.just(tuple(range(1, len(p) + 1))), st.just("rule *"))),
+    st.builds(fixes.Route, st.just("rtb-a"), st.sampled_from(["0.0.0.0/0", "10.0.0.0/16", "52.119.160.0/20"]),
+              st.just("nat-1")))
+observed = st.lists(st.builds(proof.Conversation, st.sampled_from([TASK, OTHER_TASK, STRANGER, "10.0.3.7"] + list(DESTS)),
+                              st.sampled_from(DESTS + PUBLIC + (TASK, "10.0.2.99")),
+                              st.sampled_from([22, 53, 443, 5432, None]), st.sampled_from([6, 17, 1]),
+                              st.sampled_from([None, 1024, 40000]), st.integers(1, 3),
+                              st.sampled_from(["blocked", "no_reply", "pending", "established"])), min_size=5, max_size=30)
+
+
+#: what ``opened`` may open to everything: a group's rules one way, an ACL one way, the default route
+OPENINGS = ([("rules", g, d) for g in ("sg-task", "sg-dst", "sg-other") for d in ("ingress", "egress")]
+            + [("acl", a, egress) for a in ("acl-a", "acl-b") for egress in (True, False)] + [("route",)])
+
+
+def made_to(change) -> tuple:
+    """The opening of ``change``'s own rules."""
+    if isinstance(change, fixes.SecurityGroupRule):
+        return "rules", change.group_id, change.direction
+    return ("acl", change.acl_id, change.egress) if isinstance(change, fixes.AclEntries) else ("route",)
+
+
+@st.composite
+def opened(draw, change):
+    """A network of ``networks()`` with the rules opened to everything but those ``change`` is made to (and each
+    of the others left as drawn with odds 1 in 10), so that the change often decides whole verdicts: its fix
+    is verified, or lets other conversations through."""
+    net = draw(networks())
+    opens = [o for o, yes in zip(OPENINGS, draw(st.lists(st.integers(0, 9), min_size=len(OPENINGS),
+                                                          max_size=len(OPENINGS)))) if yes and o != made_to(change)]
+    net = replace(net, rules=net.rules + [
+        {"group_id": g, "direction": d, "protocol": -1, "from_port": None, "to_port": None, "peer_type": "cidr_ipv4",
+         "peer": "0.0.0.0/0"} for _, g, d in (o for o in opens if o[0] == "rules")])
+    net = replace(net, acl_entries=net.acl_entries + [
+        {**e, "rule_number": 1, "protocol": -1, "from_port": None, "to_port": None, "rule_action": "allow",
+         "cidr_block": "0.0.0.0/0"} for e in net.acl_entries
+        if e["rule_number"] == 32767 and ("acl", e["network_acl_id"], e["egress"]) in opens])
+    if ("route",) in opens:
+        net = replace(net, routes=[r for r in net.routes if r["destination"] != "0.0.0.0/0"] + [
+            {**net.routes[0], "destination": "0.0.0.0/0", "target_type": "nat_gateway", "target_id": "nat-1"}])
+    return net
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes.flatmap(lambda change: st.tuples(opened(change), st.just(change))), observed,
+       st.lists(st.tuples(changes, st.integers(0, 3), st.sampled_from([443, 53])), max_size=3))
+def test_a_proof_on_the_baseline_is_the_proof_of_a_full_re_evaluation(case, seen, more):
+    """Proofs of several changes (the one the network is open but for, and others; one twice, for two findings)
+    sharing one Baseline."""
+    net, change = case
+    proofs = [(change, 1, 443), *more, (change, 3, 53)]  # the same change for another finding: proven once
+    base = proof.Baseline(net, seen)  # shared by the proofs, as a run's Diagnoser shares it
+    for change, n, port in proofs:
+        failing = seen[:n] or [proof.Conversation(TASK, DESTS[0], port, 6, 40000)]
+        alike = (lambda p: lambda c: c.port == p)(port)
+        expected = full_proof(net, change, failing, seen, alike)
+        event(f"{type(change).__name__}: verified {expected.verified}, also {bool(expected.also)}, "
+              f"alike {bool(expected.alike)}")
+        assert proof.prove(base, change, failing, alike) == expected
+
+
+def test_the_sample_accounts_proofs_equal_full_re_evaluations(sample_lake, monkeypatch):
+    """The whole findings document, fix texts included, with the proofs' shortcuts and without them."""
+    fast = reports.findings_document(sample_lake)
+    monkeypatch.setattr(proof, "prove", lambda base, change, failing, alike: full_proof(
+        base.net, change, failing, base.observed, alike))
+    monkeypatch.setattr(proof.Baseline, "touching", lambda self, resource: self.observed)
+    full = reports.findings_document(sample_lake)
+    assert [f["likely_causes"] for f in full["findings"]] and (
+        {k: v for k, v in fast.items() if k != "generated_at"} == {k: v for k, v in full.items() if k != "generated_at"})

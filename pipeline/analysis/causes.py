@@ -97,7 +97,7 @@ class Diagnoser:
     def __init__(self, net: Network, observed=None):
         self.net = net
         self._observed_rows = observed
-        self._observed: list[proof.Conversation] | None = None
+        self._baseline: proof.Baseline | None = None
         self._by_client: dict[tuple, list[proof.Conversation]] = {}  # (client, port, protocol) -> observed
 
     def _source(self, f: dict) -> dict:
@@ -134,17 +134,19 @@ class Diagnoser:
         return causes
 
     # -- fixes: built least-privilege (``fixes``), proven on a copy of the configuration (``proof``) --
-    def observed(self) -> list[proof.Conversation]:
-        if self._observed is None:
-            self._observed = proof.conversations(self._observed_rows() if self._observed_rows else [])
-            for c in self._observed:
+    def baseline(self) -> proof.Baseline:
+        """The observed conversations, judged once against ``self.net`` for every fix proven."""
+        if self._baseline is None:
+            observed = proof.conversations(self._observed_rows() if self._observed_rows else [])
+            for c in observed:
                 self._by_client.setdefault((c.client, c.port, c.protocol), []).append(c)
-        return self._observed
+            self._baseline = proof.Baseline(self.net, observed)
+        return self._baseline
 
     def _failing(self, f: dict) -> list[proof.Conversation]:
         """The finding's conversations, from the observed ones (else one per destination address)."""
         addrs = set(f.get("dest_addrs") or [f["dest_addr"]])
-        self.observed()
+        self.baseline()
         mine = [c for c in self._by_client.get((f["source_addr"], f["dest_port"], f["protocol"]), [])
                 if c.server in addrs and c.state == f.get("state")]
         return mine or [proof.Conversation(f["source_addr"], a, f["dest_port"], f["protocol"], f.get("client_port"))
@@ -157,7 +159,7 @@ class Diagnoser:
 
     def _fixed(self, cause: dict, change, f: dict, note: str = "") -> dict:
         """``cause`` with ``change`` as its fix, proven: ``fix``, ``fix_verified``, ``fix_scope``, ``fix_as``."""
-        checked = proof.prove(self.net, change, self._failing(f), self.observed(), self._alike(f))
+        checked = proof.prove(self.baseline(), change, self._failing(f), self._alike(f))
         cause.update(fix=change.cli(), fix_verified=checked.verified, fix_scope=change.scope(),
                      fix_as={fmt: fixes.render(change, fmt) for fmt in fixes.FIX_FORMATS if fmt != "cli"})
         cause["explanation"] = " ".join(p.rstrip(".") + "." for p in (cause["explanation"], note, checked.sentence()) if p)
@@ -239,7 +241,7 @@ class Diagnoser:
         number = v.rule.split()[-1]
         mine = {c.key for c in self._failing(f)}
         alike = self._alike(f)
-        others = [c for c in self.observed() if c.key not in mine and not alike(c)
+        others = [c for c in self.baseline().touching(("acl", v.resource)) if c.key not in mine and not alike(c)
                   and proof.decided_by(self.net, c, v.resource, egress, int(number))]
         if others:
             return (f"{v.rule} also denies {len(others)} other conversation{'s' if len(others) > 1 else ''} seen in the "

@@ -41,6 +41,10 @@ def connect(store: Store, *, locked: bool = True, settings: Settings | None = No
 
         return athena.connect(store, settings)
     con = duckdb.connect()
+    # every view and query over ``flows`` binds read_parquet(union_by_name) again, which reads each data file's
+    # footer: cached, a run costs in proportion to its window, not to the lake's files (issue 14; DuckDB
+    # re-reads a footer whose file changed)
+    con.execute("SET parquet_metadata_cache = true")
     scratch = limits.apply(con, store)  # --memory-limit, and a spill folder in the lake (pipeline.lake.limits)
     register_record_views(con, store)
     register_metadata_views(con, store)
