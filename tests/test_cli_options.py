@@ -18,9 +18,11 @@ from pipeline.settings import OPTIONS
 
 runner = CliRunner()
 GIVEN = ["--lake", "/tmp/L", "--profile", "P", "--region", "R", "--endpoint-url", "http://127.0.0.1:9", "--debug",
-         "--memory-limit", "2GB", "--workgroup", "W", "--athena-output", "s3://results/x/", "--database", "D"]
+         "--memory-limit", "2GB", "--workgroup", "W", "--athena-output", "s3://results/x/", "--database", "D",
+         "--engine", "spark", "--spark-master", "local[2]"]
 EXPECTED = {"lake": "/tmp/L", "profile": "P", "region": "R", "endpoint_url": "http://127.0.0.1:9", "debug": True,
-            "memory_limit": "2GB", "workgroup": "W", "athena_output": "s3://results/x/", "database": "D"}
+            "memory_limit": "2GB", "workgroup": "W", "athena_output": "s3://results/x/", "database": "D",
+            "engine": "spark", "spark_master": "local[2]"}
 
 
 COMMANDS = [path for path, _ in cli_commands()]

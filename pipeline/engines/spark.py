@@ -152,6 +152,8 @@ def rewrite(statement):
                 raise FlowlogsError(f"SQL: {agg.sql('duckdb')} is not mapped for Spark",
                                     "order a list by its own values, ascending")
             agg.replace(exp.ArraySort(this=exp.ArrayAgg(this=order.this.copy())))
+    for extract in list(statement.find_all(exp.JSONExtractScalar)):  # json_extract_string(list of structs, path):
+        extract.set("this", exp.Anonymous(this="to_json", expressions=[extract.this.copy()]))  # its JSON text first
     for mode in list(statement.find_all(exp.Mode)):  # mode(x ORDER BY x): ties to the smallest, as mode(x, true)
         if isinstance(mode.this, exp.Order):
             mode.replace(exp.Anonymous(this="mode", expressions=[mode.this.this.copy(), exp.true()]))

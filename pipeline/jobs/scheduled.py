@@ -186,7 +186,7 @@ def run(store, settings, cfg: Config) -> tuple[dict, int]:
         since=int(parse_time(rep["since"]).timestamp()) if rep.get("since") else None,
         until=int(parse_time(rep["until"]).timestamp()) if rep.get("until") else None,
     )
-    doc = reports.findings_document(store, flt, rep.get("settle", 900))
+    doc = reports.findings_document(store, flt, rep.get("settle", 900), settings)  # engine = "spark" in the config
     summary["incidents"] = deliver(store, settings, doc, cfg.targets, attempts=cfg.notify.get("attempts", 4),
                                    backoff=cfg.notify.get("backoff", 1.0))
     if summary["incidents"]["failed"]:
