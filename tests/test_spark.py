@@ -88,9 +88,9 @@ def test_unknown_engine_is_refused_with_the_valid_ones(sample_lake):
 def test_macros_expand_in_place_nested_and_as_tables():
     macros = Macros()
     for statement in parse("CREATE MACRO twice(x) AS x * 2; CREATE MACRO quad(x) AS twice(twice(x));"
-                           "CREATE MACRO pick(n) AS TABLE SELECT a FROM query_table(n) WHERE a > 1"):
+                           "CREATE MACRO pick(n) AS TABLE SELECT a FROM query_table(n) WHERE a > 1", "Spark"):
         assert macros.define(statement)
-    [select] = parse("SELECT quad(a + 1) AS q FROM pick('t') AS p")
+    [select] = parse("SELECT quad(a + 1) AS q FROM pick('t') AS p", "Spark")
     text = macros.expand(select).sql("duckdb")
     assert "quad" not in text and "twice" not in text and "query_table" not in text
     assert text.startswith("SELECT (((((a + 1) * 2)) * 2)) AS q") and "FROM (SELECT a FROM t WHERE a > 1) AS p" in text

@@ -49,7 +49,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from pipeline.engines.dialect import Cursor, bind, expand_group_by_all, require_sqlglot
+from pipeline.engines.dialect import Cursor, bind, expand_group_by_all, parse, require_sqlglot
 from pipeline.errors import FlowlogsError
 from pipeline.lake import store as lake
 from pipeline.lake.storage import Store
@@ -289,12 +289,7 @@ class AthenaConnection:
 
     # DuckDB connection interface
     def execute(self, sql: str, params=None) -> Cursor:
-        sqlglot = require_sqlglot()
-
-        try:
-            statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
-        except sqlglot.errors.ParseError as exc:
-            raise FlowlogsError(f"SQL: {exc}".splitlines()[0], "the SQL is read as DuckDB SQL, then sent to Athena") from None
+        statements = parse(sql, "Athena")
         if not statements:
             raise FlowlogsError("the SQL is empty", 'give a statement, e.g. flowlogs sql "SELECT count(*) FROM flows"')
         positional = iter(params) if isinstance(params, (list, tuple)) else None

@@ -119,13 +119,14 @@ def _substitute(body, params: list[str], args: list):
     return out
 
 
-def parse(sql: str) -> list:
-    """DuckDB SQL as sqlglot trees (empty statements dropped); a parse error as a FlowlogsError."""
+def parse(sql: str, engine: str) -> list:
+    """DuckDB SQL as sqlglot trees (empty statements dropped); a parse error as a FlowlogsError saying that the
+    SQL goes on to ``engine``."""
     sqlglot = require_sqlglot()
     try:
         return [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except sqlglot.errors.ParseError as exc:
-        raise FlowlogsError(f"SQL: {exc}".splitlines()[0], "the SQL is read as DuckDB SQL") from None
+        raise FlowlogsError(f"SQL: {exc}".splitlines()[0], f"the SQL is read as DuckDB SQL, then sent to {engine}") from None
 
 
 def expand_group_by_all(group) -> None:

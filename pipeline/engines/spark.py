@@ -199,7 +199,7 @@ class SparkConnection:
     def execute(self, sql: str, params=None) -> Cursor:
         cursor = Cursor([], [])
         positional = iter(params) if isinstance(params, (list, tuple)) else None
-        for statement in parse(sql):
+        for statement in parse(sql, "Spark"):
             cursor = self._statement(statement, params if isinstance(params, dict) else {}, positional)
         return cursor
 
