@@ -14,7 +14,10 @@ header. Keys:
   ``seconds`` (a duration like ``15m``; the SQL gets seconds). A parameter without a
   default is optional: absent, it is NULL and the SQL reads NULL as "any";
 - view files: ``views`` (the relations they create, if more than the name), ``requires``
-  (``flows(col, …)``: skipped unless the ``flows`` view has those columns), ``method``.
+  (``flows(col, …)``: skipped unless the ``flows`` view has those columns), ``method``, and
+  ``audience: sql`` for a view made for people's SQL that the analysis never reads (the reports'
+  connections leave it out: creating a view over every flow record costs in proportion to the
+  lake's files; a test checks no analysis query reads one).
 
 Parameters are DuckDB named parameters (``$since``); the ones a file uses must be the
 ones its header declares (a test checks every file).
@@ -187,9 +190,11 @@ def of_kind(kind: str) -> list[Query]:
     return [q for q in registry().values() if q.kind == kind]
 
 
-def metadata_views() -> list[Query]:
-    """The metadata view files, each after the files creating what it reads."""
-    pending = [q for q in of_kind("view") if q.category == "metadata"]
+def metadata_views(analysis: bool = False) -> list[Query]:
+    """The metadata view files, each after the files creating what it reads; ``analysis``: not those
+    made for people's SQL only (``audience: sql``)."""
+    pending = [q for q in of_kind("view") if q.category == "metadata"
+               and not (analysis and q.header.get("audience") == "sql")]
     made = {rel: q.name for q in pending for rel in q.creates}
     ordered: list[Query] = []
     while pending:

@@ -3,6 +3,7 @@
 -- title: Every flow record with the owner of its source and destination address
 -- why: Who was talking to whom, per flow record: which task/service on one side, which endpoint, NAT or AWS service on the other?
 -- category: metadata
+-- audience: sql
 -- reads: flows, address_static(), eni_assignment_intervals
 -- requires: flows(srcaddr, dstaddr, start)
 -- views: flow_addresses, flow_address_owners, flows_with_owners

@@ -3,6 +3,7 @@
 -- title: Who owned an address at a given time
 -- why: Which task, service, VPC endpoint, NAT gateway, load balancer or AWS service was behind this address at that moment?
 -- category: metadata
+-- audience: sql
 -- input: fill the temp table resolve_input(address VARCHAR, at_time TIMESTAMPTZ, vpc_id VARCHAR); at_time NULL = now, vpc_id optional
 -- reads: resolve_input, address_static(), eni_assignments
 -- views: resolve_input (temp table), resolve

@@ -148,6 +148,7 @@ def test_hourly_runs_over_a_growing_lake_give_the_findings_of_one_run_over_it(tm
         before = len(derived.fresh(store))
         done = derived.refresh(store)
         assert done.built == len(derived.live_sources(store)) - before  # only the new data files are reduced
+        assert derived.bounds(store) == scanned_bounds(store)  # the lake's time bounds without a scan
         end = T0 + (h + 1) * 3600 - LATE
         doc = same_both_ways(store, Filters(since=end - 7200, until=end))
         windows_checked += bool(doc["findings"])
@@ -174,6 +175,11 @@ def test_hourly_runs_over_a_growing_lake_give_the_findings_of_one_run_over_it(tm
     reference, used = document(one_shot, use_derived=False)
     assert not used
     assert _without_sources(whole) == _without_sources(reference)
+
+
+def scanned_bounds(store) -> tuple:
+    """The lake's first start and last end read from its records (``queries/flow_bounds.sql``)."""
+    return analysis.connect(store).execute(findings.queries.get("flow_bounds").sql).fetchone()
 
 
 def _without_sources(doc: dict) -> str:
@@ -226,6 +232,8 @@ def test_data_files_not_derived_yet_are_read_from_the_records(tmp_path):
     derived.refresh(store)
     deliver(store, tmp_path / "more" / "h1", 1, parts[1])  # not derived
     assert len(derived.fresh(store)) < len(derived.live_sources(store))
+    assert derived.bounds(store) is None  # the bounds are read from the records then
+    assert findings.lake_bounds(analysis.connect(store), store) == scanned_bounds(store)
     same_both_ways(store)
     same_both_ways(store, Filters(since=T0 + 1800, until=T0 + 5400))
 

@@ -89,3 +89,22 @@ def test_materialized_views_give_the_same_rows(tmp_path):
     for con in (plain, materialized):
         con.execute("INSERT INTO resolve_input VALUES ('10.20.1.37', '2024-05-01T08:03:00Z', NULL)")
     assert materialized.execute("SELECT * FROM resolve").fetchall() == plain.execute("SELECT * FROM resolve").fetchall()
+
+
+def test_views_for_peoples_sql_only_are_read_by_no_analysis_query_and_left_out_of_reports(sample_lake):
+    """``audience: sql`` views (flows_with_owners, resolve) are what people query; no other query reads
+    what they create, so the reports' connection leaves them out (binding them costs per data file)."""
+    from pipeline.analysis import connection
+
+    people = [q for q in queries.metadata_views() if q.header.get("audience") == "sql"]
+    assert {q.name for q in people} >= {"flows_with_owners", "resolve"}
+    made = set().union(*(q.creates for q in people))
+    for query in queries.registry().values():
+        if query not in people:
+            assert not query.reads & made, f"{query.name} reads {query.reads & made}, made for people's SQL only"
+
+    store = sample_lake
+    names = lambda con: {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    everything, reports = names(connection.connect(store)), names(connection.connect(store, reports=True))
+    assert {"flows_with_owners", "flow_address_owners"} <= everything
+    assert not made & reports and {"eni_assignments", "address_owners", "current_prefix_lists"} <= reports

@@ -21,10 +21,14 @@ from pipeline.settings import Settings
 from pipeline.vocabulary import ENGINES
 
 
-def connect(store: Store, *, locked: bool = True, settings: Settings | None = None):
+def connect(store: Store, *, locked: bool = True, settings: Settings | None = None, reports: bool = False):
     """A connection with the record views first (metadata views derive task evidence from flows), on the
     engine ``settings.engine`` names (DuckDB by default; ``pipeline.engines``' Spark and Athena connections
     take the same SQL and answer like DuckDB's).
+
+    ``reports``: for a report, not people's SQL: on DuckDB, only the metadata views the analysis reads
+    (``queries.metadata_views``); the views over every flow record made for people's SQL
+    (``flows_with_owners``) would cost a scheduled run in proportion to the lake's files.
 
     ``locked`` (the default): DuckDB can then open no file outside the lake (see ``lock_down``);
     only a caller that writes a file of its own, after checking where, passes False.
@@ -47,7 +51,7 @@ def connect(store: Store, *, locked: bool = True, settings: Settings | None = No
     con.execute("SET parquet_metadata_cache = true")
     scratch = limits.apply(con, store)  # --memory-limit, and a spill folder in the lake (pipeline.lake.limits)
     register_record_views(con, store)
-    register_metadata_views(con, store)
+    register_metadata_views(con, store, analysis=reports)
     if locked:
         lock_down(con, store, scratch)
     return con

@@ -40,10 +40,16 @@ class Scope:
     port: int | None = None
 
 
-def lake_bounds(con: duckdb.DuckDBPyConnection) -> tuple[int | None, int | None]:
-    """(first start, last end) of the flow records: a scan of two columns, once per connection (the lake
-    does not change under a reading connection)."""
-    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS flow_bounds AS {queries.get('flow_bounds').sql}")
+def lake_bounds(con: duckdb.DuckDBPyConnection, store=None) -> tuple[int | None, int | None]:
+    """(first start, last end) of the flow records, once per connection (the lake does not change under a
+    reading connection): from the derived tables' commit records where they cover every data file of
+    ``store`` (the lake's Store; ``pipeline.lake.derived.bounds``), else a scan of two columns."""
+    sql = queries.get("flow_bounds").sql
+    known = lake_derived.bounds(store) if store is not None else None
+    if known is not None:
+        sql = "SELECT " + ", ".join(f"CAST({'NULL' if v is None else int(v)} AS BIGINT) AS {name}"
+                                    for v, name in zip(known, ("first", "last")))
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS flow_bounds AS {sql}")
     return con.execute("SELECT * FROM flow_bounds").fetchone()
 
 
@@ -57,7 +63,7 @@ def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE, scope
     """Create the ``conversations`` table for the window (and the scope); returns the window actually used.
     ``derived`` (the lake's Store): read the flow records' reduction the lake keeps derived where it is
     fresh (``pipeline.lake.derived``), the same conversations for less work."""
-    first, last = lake_bounds(con)
+    first, last = lake_bounds(con, derived)
     since = window.since if window.since is not None else (first or 0)
     until = window.until if window.until is not None else ((last or 0) + 1)
     as_of = min(int(time.time()), last or 0, until)

@@ -75,8 +75,8 @@ def keep(f: dict, flt: Filters) -> bool:
 
 
 def _connect(store: Store, settings: Settings | None):
-    con = analysis.connect(store, settings=settings)
-    if findings.lake_bounds(con)[0] is None:
+    con = analysis.connect(store, settings=settings, reports=True)
+    if findings.lake_bounds(con, store)[0] is None:
         raise FlowlogsError(f"the lake at {store.uri} has no flow records",
                             "fill it with `flowlogs ingest PATH` (or try `flowlogs demo`)")
     return con
@@ -97,8 +97,9 @@ def findings_document(store: Store, flt: Filters = Filters(), settle: int = find
     """The findings document; ``settings.engine`` says where its SQL runs (DuckDB by default)."""
     con = _connect(store, settings)
     _check_window(con, flt)
+    on_duckdb = settings is None or settings.engine in (None, "duckdb")  # the derived reduction is read by DuckDB
     doc = findings.find(con, analysis.load_network(con), flt.window, settle, lake=store.uri, scope=flt.scope(con),
-                        derived=store)
+                        derived=store if on_duckdb else None)
     doc["findings"] = [f for f in doc["findings"] if keep(f, flt)]
     return roll_up(doc)  # the incidents of the findings kept
 

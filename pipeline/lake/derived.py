@@ -6,7 +6,8 @@ to what is new. So each live data file of ``flows`` is reduced once (``queries/f
 one row per hour of the records' start, ENI, addresses, ports, protocol, direction and action) into
 ``derived/flow_reduction/<the data file's partition>/<digest>.parquet``, and its commit record
 ``_state/derived/flow_reduction/<digest>.json`` says what it was built from (the data file: path,
-size, modification time) and, per hour, its records' first and last start and end.
+size, modification time), its records' first start and last end (the lake's time bounds, ``bounds``,
+without reading the records) and, per hour, its records' first and last start and end.
 
 Freshness: a derived file is used only while its data file is live with the same path, size and
 modification time (``fresh``); a late delivery is a new data file (its own derived file, built
@@ -202,6 +203,7 @@ def _build(store: Store, digest: str, source: dict, done: Built) -> None:
                FROM flow_rows
                WHERE "start" IS NOT NULL AND "end" IS NOT NULL AND srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND protocol IS NOT NULL
                GROUP BY hour ORDER BY hour''').fetchall()]
+        [(first, last)] = con.execute('SELECT min("start"), max("end") FROM flow_rows').fetchall()
         rows = pq.read_metadata(staged).num_rows
         target = f"{DATA}/{posixpath.dirname(source['path']).split('/', 1)[1]}/{digest}.parquet"
         store.publish(staged, target)
@@ -209,7 +211,7 @@ def _build(store: Store, digest: str, source: dict, done: Built) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         con.close()
     rec = {"file": target, "source": source, "rows": rows, "records": sum(h["records"] for h in hours),
-           "hours": hours, "built": lake.now_iso(), "query": NAME}
+           "hours": hours, "first_start": first, "last_end": last, "built": lake.now_iso(), "query": NAME}
     store.write_bytes(f"{STATE}/{digest}.json", json.dumps(rec, indent=1).encode())  # the commit
     done.built += 1
     done.records += rec["records"]
@@ -284,6 +286,21 @@ def window_reduction(con, store: Store, since: int, until: int) -> bool:
     con.execute("CREATE OR REPLACE TEMP VIEW flow_reduction_parts AS " + " UNION ALL BY NAME ".join(parts))
     con.execute(f"CREATE OR REPLACE TEMP TABLE flow_reduction_window AS {queries.get('flow_reduction_window').sql}")
     return True
+
+
+def bounds(store: Store) -> tuple[int | None, int | None] | None:
+    """(first start, last end) of the ``flows`` records, as ``queries/flow_bounds.sql`` computes them, from
+    the commit records of the derived files when every live data file has a fresh one (a scheduled run's
+    lake): no record is read. None when some data file has none (the caller reads the records)."""
+    if not store.is_local:
+        return None
+    sources = live_sources(store)
+    derived = fresh(store, sources)
+    if len(derived) < len(sources) or any("first_start" not in r for r in derived.values()):
+        return None  # not derived yet, or derived before the commit record kept the bounds
+    firsts = [r["first_start"] for r in derived.values() if r["first_start"] is not None]
+    lasts = [r["last_end"] for r in derived.values() if r["last_end"] is not None]
+    return (min(firsts) if firsts else None), (max(lasts) if lasts else None)
 
 
 def _first_file(store: Store, derived: dict[str, dict]) -> str:

@@ -44,10 +44,11 @@ def whois(store: "Store", address_or_eni: str, at=None, **kwargs) -> dict:
     return _whois(store, address_or_eni, at, **kwargs)
 
 
-def register_views(con: "duckdb.DuckDBPyConnection", store: "Store", *, materialize: bool = False) -> list[str]:
+def register_views(con: "duckdb.DuckDBPyConnection", store: "Store", *, materialize: bool = False,
+                   analysis: bool = False) -> list[str]:
     from pipeline.metadata.views import register_views as _register
 
-    return _register(con, store, materialize=materialize)
+    return _register(con, store, materialize=materialize, analysis=analysis)
 
 
 def assignments_from_flows(con: "duckdb.DuckDBPyConnection") -> "pa.Table":

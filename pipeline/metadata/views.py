@@ -171,7 +171,8 @@ def _run_sql_file(con, query: queries.Query) -> list[str]:
     return re.findall(r"CREATE\s+OR\s+REPLACE\s+(?:TEMP\s+)?(?:VIEW|MACRO)\s+(\w+)", query.sql, re.I)
 
 
-def register_views(con: "duckdb.DuckDBPyConnection", store: Store, *, materialize: bool = False) -> list[str]:
+def register_views(con: "duckdb.DuckDBPyConnection", store: Store, *, materialize: bool = False,
+                   analysis: bool = False) -> list[str]:
     """Create the metadata views on ``con``; returns the names created.
 
     Register the ``flows`` view first if flow-derived task evidence and
@@ -182,7 +183,9 @@ def register_views(con: "duckdb.DuckDBPyConnection", store: Store, *, materializ
     names then read them). Later queries reuse them, and DuckDB, knowing their true sizes,
     plans the per-record joins of ``flows_with_owners`` with the right build side. Use it
     when millions of flow records will be read; the tables reflect the lake and ``flows``
-    as they are at registration.
+    as they are at registration. ``analysis``: only the views the analysis reads
+    (``queries.metadata_views``): creating a view binds it, and those over every flow record bind
+    ``flows``, whose cost grows with the lake's data files.
     """
     register_udfs(con)
     ids = committed_snapshot_ids(store)
@@ -195,7 +198,7 @@ def register_views(con: "duckdb.DuckDBPyConnection", store: Store, *, materializ
         created.append(table)
         created.append(_current_view(con, table))
     flow_cols = set(_relation_columns(con, "flows") or ())
-    for query in queries.metadata_views():
+    for query in queries.metadata_views(analysis):
         needed = query.requires
         if needed is not None and not needed <= flow_cols:
             if query.name == "flow_eni_assignment_evidence":
