@@ -23,14 +23,30 @@ compact`` tidies them. A table with ``unique`` columns (``api_calls``) is stored
 and ``<name>`` is a view keeping one row per event, as in DuckDB (``lake.views``).
 
 Queries (``connect``). ``execute(sql, params)`` parses DuckDB SQL (several statements run in turn),
-binds ``$name`` and ``?`` parameters as literals in the syntax tree (never by pasting text),
-rewrites what Trino lacks (``GROUP BY ALL``; ``CREATE TEMP TABLE … AS``: a CTAS under
-``--athena-output``'s ``flowlogs-scratch/<session>/`` with a session-unique name, dropped at
-``close()``; ``CREATE TEMP VIEW``: a session-unique view, dropped too), transpiles to Athena's Trino
-SQL, and runs it: StartQueryExecution, GetQueryExecution polled with backoff, GetQueryResults paged.
-Cells come back as text and are typed from the result's column types. DuckDB macros and the Python
-functions DuckDB gets from ``metadata.views.register_udfs`` (``ip_key``, ``cidr_start``…) and
-Arrow tables registered from Python have no Athena equivalent: they raise a FlowlogsError.
+expands the DuckDB macros of ``queries/`` in place (``dialect.Macros``, as Spark does; ``address_static`` and
+the other macros of the metadata views are known from the start), binds ``$name`` and ``?`` parameters as
+literals in the syntax tree (never by pasting text), rewrites what Trino lacks (``rewrite``: ``UBIGINT``
+halves of an address key as ``FROM_BIG_ENDIAN_64``, ``mode``, ``any_value``, ``ASOF JOIN``; ``GROUP BY ALL``;
+``CREATE TEMP TABLE … AS``: a CTAS under ``--athena-output``'s ``flowlogs-scratch/<session>/`` with a
+session-unique name, dropped at ``close()``; ``CREATE TEMP VIEW``: a session-unique view, dropped too),
+transpiles to Athena's Trino SQL, and runs it: StartQueryExecution, GetQueryExecution polled with backoff,
+GetQueryResults paged. Cells come back as text and are typed from the result's column types.
+
+The Python functions DuckDB gets from ``metadata.views.register_udfs`` are Trino SQL expanded like macros
+(``IP_FUNCTIONS``). ``ip_key``: Trino's ``IPADDRESS`` holds IPv4 as ``::ffff:a.b.c.d`` and its cast to
+``VARBINARY`` gives those 16 bytes, the layout of ``addresses.ip_key``, so keys compare and join alike (the text
+is parsed by Guava, not Python: both refuse IPv4 octets with leading zeros; an IPv6 zone ``%eth0`` or whitespace
+other than Trino's ``trim`` may differ). ``cidr_start``/``cidr_end``: the key's two 64-bit halves masked with
+bitwise functions (an IPv4 netmask such as ``/255.0.0.0``, which Python takes, is NULL here). ``ip_is_global``:
+``contains`` over ``NOT_GLOBAL``, the networks of this Python's ``ipaddress``. Arrow tables registered from
+Python (``finding_keys``…) are read as a VALUES list, each value cast to its column's type, at most
+``MAX_INLINE_ROWS`` rows (more: a FlowlogsError).
+
+Not mapped: ``UNION BY NAME`` and ``* REPLACE``/``* EXCLUDE``, which need the columns of what they read. They
+reach Athena as written (sqlglot's Trino parser reads them; Trino does not), in ``findings.sql``, and the
+metadata views ``address_owners`` and ``eni_assignments`` use them, so ``athena ddl`` does not make those and
+the destinations step reads views Athena does not have. Verified: what ``report findings`` sends parses as
+Trino/Athena SQL with no DuckDB-only function left, through moto's Athena API; never run on Athena itself.
 
 May import the core modules, ``lake`` and ``metadata`` (rank 3, with analysis: analysis may use it).
 """
@@ -49,7 +65,8 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from pipeline.engines.dialect import Cursor, bind, expand_group_by_all, parse, require_sqlglot
+from pipeline.engines.dialect import (Cursor, Macros, asof_join, bind, expand_group_by_all, literal, parse,
+                                      require_sqlglot, visible_ctes)
 from pipeline.errors import FlowlogsError
 from pipeline.lake import store as lake
 from pipeline.lake.storage import Store
@@ -70,8 +87,115 @@ MIN_BILLED_BYTES = 10 << 20
 DEFAULT_DATABASE = "flowlogs"
 DEFAULT_WORKGROUP = "primary"
 SCRATCH = "flowlogs-scratch"  # under --athena-output: where CTAS tables of CREATE TEMP TABLE go
-UNSUPPORTED_FUNCTIONS = ("ip_key", "cidr_start", "cidr_end", "ip_is_global")  # DuckDB Python UDFs (metadata.views)
 UNKNOWN = "unknown"  # the partition value the lake writes when a record and its key say nothing
+MAX_INLINE_ROWS = 1000  # rows of a table registered from Python that are sent inline, as a VALUES list
+
+
+# --- the Python functions DuckDB calls, in Trino SQL -------------------------------------------------------
+
+def _cidr_bound(last: bool) -> str:
+    """``cidr_start(a)`` / ``cidr_end(a)`` (``addresses.cidr_bounds``: the first / last 16-byte key of a CIDR,
+    host bits ignored, a bare address its own /32 or /128): the key split into two BIGINT halves, each masked
+    to the prefix (counted in key bits: IPv4 /n is 96 + n), glued back. NULL where Python's ``ip_network``
+    raises, except that Python also takes an IPv4 netmask (``10.0.0.0/255.0.0.0``), NULL here."""
+    address, bits = "SPLIT_PART(TRIM(a), '/', 1)", "ELEMENT_AT(SPLIT(TRIM(a), '/'), 2)"
+    v4 = f"STRPOS({address}, ':') = 0"
+    n = (f"CASE WHEN CARDINALITY(SPLIT(TRIM(a), '/')) > 2 THEN NULL WHEN {bits} IS NULL THEN 128 "
+         f"WHEN REGEXP_LIKE({bits}, '^[0-9]+$') AND TRY_CAST({bits} AS INTEGER) <= IF({v4}, 32, 128) "
+         f"THEN TRY_CAST({bits} AS INTEGER) + IF({v4}, 96, 0) END")
+    masks = (f"CASE WHEN {n} >= 64 THEN -1 WHEN {n} = 0 THEN 0 ELSE BITWISE_LEFT_SHIFT(-1, 64 - {n}) END",
+             f"CASE WHEN {n} <= 64 THEN 0 WHEN {n} = 128 THEN -1 ELSE BITWISE_LEFT_SHIFT(-1, 128 - {n}) END")
+    halves = []
+    for start, mask in zip((1, 9), masks):
+        half = f"FROM_BIG_ENDIAN_64(SUBSTR(ip_key({address}), {start}, 8))"
+        halves.append(f"TO_BIG_ENDIAN_64(BITWISE_OR({half}, BITWISE_NOT({mask})))" if last
+                      else f"TO_BIG_ENDIAN_64(BITWISE_AND({half}, {mask}))")
+    return " || ".join(halves)
+
+
+NOT_GLOBAL = ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+              "192.0.0.0/29", "192.0.0.170/31", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+              "203.0.113.0/24", "240.0.0.0/4", "255.255.255.255/32",
+              "::1/128", "::/128", "100::/64", "2001::/23", "2001:2::/48", "2001:db8::/32", "2001:10::/28", "fc00::/7",
+              "fe80::/10")
+"""The networks whose addresses ``addresses.is_global`` (Python 3.11's ``ipaddress``) calls not global; IPv4-mapped
+IPv6 addresses are read as IPv4 first, so ``::ffff:0:0/96`` is not here. A test checks the list against the running
+Python at every range's edges (later Pythons changed it: DuckDB's answer depends on the Python it runs)."""
+
+
+def _is_global() -> str:
+    """``ip_is_global(a)``: NULL for no address, else whether it is outside every NOT_GLOBAL network, an IPv4
+    address (its key ``::ffff:a.b.c.d``) tested against the IPv4 networks only, an IPv6 one against the IPv6 ones
+    (Trino documents ``contains(network, address)`` within a family)."""
+    inside = {family: " OR ".join(f"CONTAINS('{n}', TRY_CAST(TRIM(a) AS IPADDRESS))" for n in NOT_GLOBAL
+                                  if (":" in n) == (family == 6)) for family in (4, 6)}
+    return (f"CASE WHEN ip_key(a) IS NULL THEN NULL WHEN SUBSTR(ip_key(a), 1, 12) = X'00000000000000000000FFFF' "
+            f"THEN NOT ({inside[4]}) ELSE NOT ({inside[6]}) END")
+
+
+def _mode_smallest() -> str:
+    """``mode(a ORDER BY a)`` (DuckDB: the most frequent value, ties to the smallest): Trino has no ``mode``; the
+    smallest of the values ``histogram`` counts most often."""
+    return "ARRAY_MIN(MAP_KEYS(MAP_FILTER(HISTOGRAM(a), (k, v) -> v = ARRAY_MAX(MAP_VALUES(HISTOGRAM(a))))))"
+
+
+IP_FUNCTIONS = {
+    # addresses.ip_key: Trino casts text to IPADDRESS with Guava's InetAddresses.forString and stores IPv4 as
+    # ::ffff:a.b.c.d; CAST(… AS VARBINARY) gives those 16 bytes, the layout of ip_key (IpAddressOperators)
+    "ip_key": "CAST(TRY_CAST(TRIM(a) AS IPADDRESS) AS VARBINARY)",
+    "cidr_start": _cidr_bound(last=False),
+    "cidr_end": _cidr_bound(last=True),
+    "ip_is_global": _is_global(),
+}
+"""The Python functions of ``metadata.views.register_udfs`` as Trino SQL of their one argument ``a``: expanded in
+place like the macros of ``queries/`` (``dialect.Macros``)."""
+TRINO_MACROS = {**IP_FUNCTIONS, "mode_smallest": _mode_smallest()}  # what rewrite() turns mode(a ORDER BY a) into
+
+
+def _ubigint(cast):
+    """``CAST('0x' || hex(k)[a:b] AS UBIGINT)`` (16 hex digits of an address key) → ``FROM_BIG_ENDIAN_64(SUBSTR(k,
+    (a + 1) / 2, 8))``: the same 64 bits as a signed BIGINT (Trino has no unsigned type; equality, and masks made
+    with logical shifts, give the same answers); another cast to UBIGINT → BIGINT."""
+    from sqlglot import exp
+
+    text = cast.this
+    if not (isinstance(text, exp.DPipe) and text.this.name == "0x"):
+        return exp.cast(text, "BIGINT")
+    digits = text.expression
+    [index] = digits.expressions if isinstance(digits, exp.Bracket) and len(digits.expressions) == 1 else [None]
+    if not (isinstance(digits.this, exp.Hex) and isinstance(index, exp.Slice)
+            and int(index.expression.name) - int(index.this.name) == 15 and int(index.this.name) % 2 == 1):
+        raise FlowlogsError(f"SQL: {cast.sql('duckdb')} is not mapped for Athena",
+                            "cast 16 hex digits of a key, from an odd position")
+    return exp.Anonymous(this="from_big_endian_64", expressions=[exp.Substring(
+        this=digits.this.this.copy(), start=exp.Literal.number((int(index.this.name) + 1) // 2),
+        length=exp.Literal.number(8))])
+
+
+def rewrite(statement):
+    """The DuckDB-only constructs of ``queries/`` that need no schema, in forms Trino has (the macros of
+    TRINO_MACROS are expanded after)."""
+    from sqlglot import exp
+
+    for cast in list(statement.find_all(exp.Cast)):
+        if cast.to.this == exp.DataType.Type.UBIGINT:
+            cast.replace(_ubigint(cast))
+    for any_value in list(statement.find_all(exp.AnyValue)):  # Trino's arbitrary skips NULLs, as DuckDB's any_value
+        if isinstance(any_value.parent, exp.IgnoreNulls):
+            any_value.parent.replace(any_value)
+    for mode in list(statement.find_all(exp.Mode)):  # mode(x): ties to any value in DuckDB, to the smallest here
+        value = mode.this
+        if isinstance(value, exp.Order):
+            [key] = value.expressions if len(value.expressions) == 1 else [None]
+            if key is None or key.this != value.this or key.args.get("desc"):
+                raise FlowlogsError(f"SQL: {mode.sql('duckdb')} is not mapped for Athena", "write mode(x ORDER BY x)")
+            value = value.this
+        mode.replace(exp.Anonymous(this="mode_smallest", expressions=[value.copy()]))
+    for select in list(statement.find_all(exp.Select)):  # a join and QUALIFY, which sqlglot writes as a subquery
+        for join in select.args.get("joins") or []:
+            if (join.args.get("method") or "").upper() == "ASOF":
+                asof_join(select, join)
+    return statement
 
 
 # --- DDL -----------------------------------------------------------------------------------------------
@@ -173,7 +297,7 @@ def ddl(store: Store, database: str, location: str | None = None) -> DDL:
     for name, schema in METADATA_SCHEMAS.items():
         stored = "eni_assignment_evidence_stored" if name == "eni_assignments" else name  # as metadata.views names it
         tables.append(TableDDL(stored, _columns(schema), f"{base}/{METADATA_ROOT}/{name}/"))
-        if name != "eni_assignments":  # its view needs ip_key(), a Python function: DuckDB only
+        if name != "eni_assignments":  # no current view: eni_assignments.sql merges its evidence (not made here)
             view, select = current_view(name, columns=True)
             views.append((view, _create_view(database, view, select)))
     for query in queries.metadata_views():  # the metadata SQL views Athena can run (no macro, no Python function)
@@ -184,8 +308,22 @@ def ddl(store: Store, database: str, location: str | None = None) -> DDL:
 
 
 ATHENA_VIEWS = ("current_prefix_lists",)
-"""The metadata views of ``queries/`` made in Athena too; the others use DuckDB macros or Python functions
-(``address_owners``, ``eni_assignments``, ``resolve``) or read those (``flows_with_owners``)."""
+"""The metadata views of ``queries/`` made in Athena too. The others are not: ``address_owners`` and
+``eni_assignments`` use ``UNION BY NAME`` and ``* REPLACE``, which need the columns of what they read (not mapped
+here), and ``resolve`` and ``flows_with_owners`` read those."""
+
+
+@functools.cache
+def ddl_relations() -> frozenset[str]:
+    """The names of the tables and views ``ddl`` makes, whatever the lake holds."""
+    names = {"quarantine"} | {n for q in queries.metadata_views() if q.name in ATHENA_VIEWS for n in q.creates}
+    for kind in TABLES.values():
+        names |= {f"_{kind.name}_rows", kind.name} if kind.unique else {kind.name}
+    for table in METADATA_SCHEMAS:
+        names.add("eni_assignment_evidence_stored" if table == "eni_assignments" else table)
+        if table != "eni_assignments":
+            names.add(current_view(table)[0])
+    return frozenset(names)
 
 
 def sqlglot_parse(sql: str) -> list:
@@ -286,6 +424,8 @@ class AthenaConnection:
         self.session = uuid.uuid4().hex[:12]
         self.runs: list[QueryRun] = []
         self._scratch: dict[str, tuple[str, str]] = {}  # temp name -> (session name, TABLE | VIEW)
+        self._inline: dict[str, object] = {}  # name -> the sqlglot query of the rows registered under it
+        self.macros = _macros()
 
     # DuckDB connection interface
     def execute(self, sql: str, params=None) -> Cursor:
@@ -300,8 +440,28 @@ class AthenaConnection:
         return cursor
 
     def register(self, name: str, data) -> None:
-        raise FlowlogsError(f"registering local data ({name}) as a table is not possible on Athena",
-                            "run this report with --engine duckdb")
+        """A small Arrow table as the relation ``name``: later statements read its rows as a VALUES list, each
+        value cast to its column's type (no rows: one typed row of NULLs, filtered out)."""
+        from sqlglot import exp
+
+        if not isinstance(data, pa.Table):
+            raise FlowlogsError(f"registering {type(data).__name__} ({name}) as a table is not possible on Athena",
+                                "run this report with --engine duckdb")
+        if data.num_rows > MAX_INLINE_ROWS:
+            raise FlowlogsError(f"{name}: {data.num_rows:,} rows are too many to send to Athena inline (at most "
+                                f"{MAX_INLINE_ROWS:,})", "narrow the report (--since, --service) or use --engine duckdb")
+        types = [None if pa.types.is_null(f.type) else exp.DataType.build(athena_type(f.type), dialect="hive")
+                 for f in data.schema]
+
+        def row(values) -> exp.Tuple:
+            return exp.Tuple(expressions=[literal(v) if t is None else exp.cast(literal(v), t)
+                                          for v, t in zip(values, types)])
+
+        rows = [row(r.values()) for r in data.to_pylist()] or [row([None] * data.num_columns)]
+        values = exp.Values(expressions=rows, alias=exp.TableAlias(
+            this=exp.to_identifier("t"), columns=[exp.to_identifier(n, quoted=True) for n in data.column_names]))
+        query = exp.select("*").from_(values)
+        self._inline[name] = query if data.num_rows else query.where(exp.false())
 
     def close(self) -> None:
         """Drop this session's scratch tables and views (the CTAS files stay under flowlogs-scratch/)."""
@@ -322,18 +482,12 @@ class AthenaConnection:
         """The Athena statements that do what the DuckDB ``statement`` does (a sqlglot tree), parameters bound."""
         from sqlglot import exp
 
-        statement = statement.copy()
+        if self.macros.define(statement):
+            return []
+        # the macros of queries/ first (their bodies hold DuckDB-only constructs), then those rewrite() calls
+        statement = self.macros.expand(rewrite(self.macros.expand(statement.copy())))
         bind(statement, named, positional)
-        for fn in statement.find_all(exp.Anonymous):
-            if str(fn.name).lower() in UNSUPPORTED_FUNCTIONS:
-                raise FlowlogsError(f"{fn.name}() is a Python function DuckDB runs for flowlogs; Athena has no such "
-                                    "function", "run this report with --engine duckdb")
-            if str(fn.name).lower() in duckdb_macros():
-                raise FlowlogsError(f"{fn.name}() is a DuckDB macro of queries/; Athena has no macros",
-                                    "run this report with --engine duckdb")
-        if isinstance(statement, exp.Create) and statement.kind in ("MACRO", "FUNCTION"):
-            raise FlowlogsError(f"DuckDB macros have no Athena equivalent ({statement.this.sql('duckdb')[:60]})",
-                                "run this report with --engine duckdb")
+        self._read_inline(statement)
         for group in statement.find_all(exp.Group):
             if group.args.get("all"):
                 expand_group_by_all(group)
@@ -359,6 +513,21 @@ class AthenaConnection:
             return [f'CREATE OR REPLACE VIEW "{scratch}" AS {statement.expression.sql("athena", comments=False)}']
         self._rename(statement)
         return [statement.sql("athena", comments=False)]
+
+    def _read_inline(self, statement) -> None:
+        """References to tables registered from Python → their rows (a CTE of the same name stays itself)."""
+        from sqlglot import exp
+
+        for table in list(statement.find_all(exp.Table)):
+            name = table.name
+            if table.args.get("db") or name not in self._inline or any(c.alias == name for c in visible_ctes(table)):
+                continue
+            alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
+            table.replace(exp.Subquery(this=self._inline[name].copy(), alias=alias))
+
+    def has_relation(self, name: str) -> bool:
+        """Whether ``name`` is a table or view of this session, or one ``flowlogs athena ddl`` makes."""
+        return name in self._scratch or name in self._inline or name in ddl_relations()
 
     def _rename(self, statement) -> None:
         """References to this session's temp tables and views → their session names."""
@@ -433,11 +602,20 @@ class AthenaConnection:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-@functools.cache
-def duckdb_macros() -> frozenset[str]:
-    """The macros the files of ``queries/`` define (DuckDB only)."""
-    return frozenset(m.lower() for q in queries.registry().values()
-                     for m in re.findall(r"CREATE\s+OR\s+REPLACE\s+(?:TEMP\s+)?MACRO\s+(\w+)", q.sql, re.I))
+def _macros() -> Macros:
+    """A connection's macros to begin with: TRINO_MACROS (the Python functions DuckDB calls…) and the macros the
+    metadata views of ``queries/`` define (``address_static``: DuckDB gets them when it registers the views; the
+    views are not sent: those ``flowlogs athena ddl`` makes, ATHENA_VIEWS, are read from the database)."""
+    from sqlglot import exp
+
+    macros = Macros()
+    for name, body in TRINO_MACROS.items():
+        macros.scalar[name] = (["a"], require_sqlglot().parse_one(body, read="trino"))
+    for query in queries.metadata_views():
+        for statement in parse(query.sql, "Athena"):
+            if isinstance(statement, exp.Create) and statement.kind in ("MACRO", "FUNCTION"):
+                macros.define(statement)
+    return macros
 
 
 def _is_temp(create) -> bool:

@@ -1,5 +1,6 @@
 """DuckDB SQL made ready for another engine (Athena, Spark): parsed by sqlglot, parameters bound as literals in
-the syntax tree, the macros of ``queries/`` expanded in place, results handed back through a DuckDB-like cursor.
+the syntax tree, the macros of ``queries/`` expanded in place, ``ASOF JOIN`` written as a join both engines have,
+results handed back through a DuckDB-like cursor.
 
 Macros. DuckDB's ``CREATE MACRO f(a) AS expr`` and ``CREATE MACRO t(a) AS TABLE select`` have no equivalent on
 the other engines, so ``Macros`` keeps each one a connection defines and replaces every later call by the body,
@@ -117,6 +118,46 @@ def _substitute(body, params: list[str], args: list):
             simple = isinstance(arg, (exp.Column, exp.Literal, exp.Null, exp.Boolean, exp.Paren))
             column.replace(arg if simple else exp.Paren(this=arg))  # x * 2 with x := a + 1 is (a + 1) * 2
     return out
+
+
+def asof_join(select, join) -> None:
+    """``l ASOF JOIN r ON keys AND r.t <= expr`` → ``l JOIN r ON keys AND r.t <= expr``, keeping per row of ``l``
+    the match with the latest ``r.t`` (the earliest for ``>=``), as DuckDB's ASOF join does. The rows of ``l`` are
+    told apart by the columns of ``l`` the query uses (in the queries, its key)."""
+    from sqlglot import exp
+
+    right = join.this.alias_or_name
+    left = select.args["from_"].this.alias_or_name if "from_" in select.args else select.args["from"].this.alias_or_name
+    order = None
+    for cmp in join.args["on"].find_all(exp.LTE, exp.LT, exp.GTE, exp.GT):
+        for side, other in ((cmp.this, cmp.expression), (cmp.expression, cmp.this)):
+            if isinstance(side, exp.Column) and side.table == right:
+                latest = isinstance(cmp, (exp.LTE, exp.LT)) == (side is cmp.this)
+                order = exp.Ordered(this=side.copy(), desc=latest)
+    if order is None:
+        raise FlowlogsError("SQL: an ASOF JOIN without an inequality on the joined table", "write it as a join")
+    used = {c.name: c for c in select.find_all(exp.Column) if c.table == left}
+    ties = sorted({c.name: c for c in select.find_all(exp.Column) if c.table == right}.items())
+    window = exp.Window(this=exp.RowNumber(), partition_by=[used[n].copy() for n in sorted(used)],
+                        order=exp.Order(expressions=[order, *[exp.Ordered(this=c.copy()) for _, c in ties]]))
+    join.set("method", None)
+    select.set("qualify", exp.Qualify(this=exp.EQ(this=window, expression=exp.Literal.number(1))))
+
+
+def visible_ctes(node) -> list:
+    """The CTEs ``node`` may read, outermost first: every CTE of each enclosing WITH, but within the WITH that
+    holds ``node``, only the CTEs before its own."""
+    from sqlglot import exp
+
+    levels = []
+    child, parent = node, node.parent
+    while parent is not None:
+        if isinstance(parent, exp.With):
+            levels.append(parent.expressions[:parent.expressions.index(child)])
+        elif isinstance(parent, exp.Query) and parent.args.get("with_") is not None and child is not parent.args["with_"]:
+            levels.append(list(parent.args["with_"].expressions))
+        child, parent = parent, parent.parent
+    return [cte for level in reversed(levels) for cte in level]
 
 
 def parse(sql: str, engine: str) -> list:

@@ -29,7 +29,7 @@ import sys
 
 import pyarrow as pa
 
-from pipeline.engines.dialect import Cursor, Macros, bind, parse
+from pipeline.engines.dialect import Cursor, Macros, asof_join, bind, parse, visible_ctes
 from pipeline.errors import FlowlogsError
 from pipeline.lake import compaction
 from pipeline.lake import store as lake
@@ -101,33 +101,10 @@ def _ubigint_hex(node):
     return exp.cast(wrapped, "BIGINT")
 
 
-def _asof(select, join) -> None:
-    """``l ASOF JOIN r ON keys AND r.t <= expr`` → ``l JOIN r ON keys AND r.t <= expr``, keeping per row of ``l``
-    the match with the latest ``r.t`` (the earliest for ``>=``), as DuckDB's ASOF join does. The rows of ``l`` are
-    told apart by the columns of ``l`` the query uses (in the queries, its key)."""
-    from sqlglot import exp
-
-    right = join.this.alias_or_name
-    left = select.args["from_"].this.alias_or_name if "from_" in select.args else select.args["from"].this.alias_or_name
-    order = None
-    for cmp in join.args["on"].find_all(exp.LTE, exp.LT, exp.GTE, exp.GT):
-        for side, other in ((cmp.this, cmp.expression), (cmp.expression, cmp.this)):
-            if isinstance(side, exp.Column) and side.table == right:
-                latest = isinstance(cmp, (exp.LTE, exp.LT)) == (side is cmp.this)
-                order = exp.Ordered(this=side.copy(), desc=latest)
-    if order is None:
-        raise FlowlogsError("SQL: an ASOF JOIN without an inequality on the joined table", "write it as a join")
-    used = {c.name: c for c in select.find_all(exp.Column) if c.table == left}
-    ties = sorted({c.name: c for c in select.find_all(exp.Column) if c.table == right}.items())
-    window = exp.Window(this=exp.RowNumber(), partition_by=[used[n].copy() for n in sorted(used)],
-                        order=exp.Order(expressions=[order, *[exp.Ordered(this=c.copy()) for _, c in ties]]))
-    join.set("method", None)
-    select.set("qualify", exp.Qualify(this=exp.EQ(this=window, expression=exp.Literal.number(1))))
-
-
 def rewrite(statement):
     """The DuckDB-only constructs of ``queries/`` that need no schema, in forms Spark SQL has (with
-    ``SparkConnection._expand``, the one place they are mapped)."""
+    ``SparkConnection._expand``, the one place they are mapped; ``ASOF JOIN`` by ``dialect.asof_join``, which
+    Athena shares)."""
     from sqlglot import exp
 
     for cte in statement.find_all(exp.CTE):
@@ -166,24 +143,8 @@ def rewrite(statement):
     for select in list(statement.find_all(exp.Select)):
         for join in select.args.get("joins") or []:
             if (join.args.get("method") or "").upper() == "ASOF":
-                _asof(select, join)
+                asof_join(select, join)
     return statement
-
-
-def visible_ctes(node) -> list:
-    """The CTEs ``node`` may read, outermost first: every CTE of each enclosing WITH, but within the WITH that
-    holds ``node``, only the CTEs before its own."""
-    from sqlglot import exp
-
-    levels = []
-    child, parent = node, node.parent
-    while parent is not None:
-        if isinstance(parent, exp.With):
-            levels.append(parent.expressions[:parent.expressions.index(child)])
-        elif isinstance(parent, exp.Query) and parent.args.get("with_") is not None and child is not parent.args["with_"]:
-            levels.append(list(parent.args["with_"].expressions))
-        child, parent = parent, parent.parent
-    return [cte for level in reversed(levels) for cte in level]
 
 
 # --- the connection -------------------------------------------------------------------------------------------
