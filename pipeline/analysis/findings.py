@@ -103,7 +103,9 @@ def evidence(con, finding_keys: list[dict]) -> dict[int, list[dict]]:
             for a, b, ap, bp in ((k["client"], k["server"], k["client_port"], k["server_port"]),
                                  (k["server"], k["client"], k["server_port"], k["client_port"]))]
     con.register("finding_keys", pa.Table.from_pylist(both))
-    found = rows(con, queries.get("evidence").sql, {"records": EVIDENCE})
+    found = rows(con, queries.get("evidence").sql, {"records": EVIDENCE,
+                                                     "since": min(k["first_seen"] for k in finding_keys),
+                                                     "until": max(k["last_seen"] for k in finding_keys)})
     out: dict[int, list[dict]] = {}
     for row in found:
         out.setdefault(row.pop("finding"), []).append(row)

@@ -82,8 +82,8 @@ def _connect(store: Store, settings: Settings | None):
     return con
 
 
-def _check_window(con, flt: Filters) -> None:
-    first, last = findings.lake_bounds(con)
+def _check_window(con, store: Store, flt: Filters) -> None:
+    first, last = findings.lake_bounds(con, store)
     since = flt.since if flt.since is not None else first
     until = flt.until if flt.until is not None else last + 1
     if since >= last + 1 or until <= first:
@@ -96,7 +96,7 @@ def findings_document(store: Store, flt: Filters = Filters(), settle: int = find
                       settings: Settings | None = None) -> dict:
     """The findings document; ``settings.engine`` says where its SQL runs (DuckDB by default)."""
     con = _connect(store, settings)
-    _check_window(con, flt)
+    _check_window(con, store, flt)
     on_duckdb = settings is None or settings.engine in (None, "duckdb")  # the derived reduction is read by DuckDB
     doc = findings.find(con, analysis.load_network(con), flt.window, settle, lake=store.uri, scope=flt.scope(con),
                         derived=store if on_duckdb else None)
@@ -129,7 +129,7 @@ def table_report(store: Store, name: str, flt: Filters = Filters(), settle: int 
                  settings: Settings | None = None) -> list[dict]:
     """The rows of a tabular report (rejects, no-return, talkers, endpoints)."""
     con = _connect(store, settings)
-    _check_window(con, flt)
+    _check_window(con, store, flt)
     used = findings.build_conversations(con, flt.window, settle, flt.scope(con))
     findings.build_destinations(con)
     query = queries.get(name.replace("-", "_"))
@@ -145,7 +145,7 @@ def task_report(store: Store, task: str, flt: Filters = Filters(), settings: Set
     if not rows:
         raise FlowlogsError(f"no task {task} in the metadata or in the flow records' ECS fields",
                             "import its metadata with `flowlogs metadata import` or check the id")
-    first, last = findings.lake_bounds(con)
+    first, last = findings.lake_bounds(con, store)
     since = max(flt.since or first, min(int(r["valid_from"].timestamp()) for r in rows if r["valid_from"]) - 60)
     ends = [int(r["valid_to"].timestamp()) for r in rows if r["valid_to"] and not r["running"]]
     until = min(flt.until or last + 1, (max(ends) + 60) if ends else last + 1)
