@@ -28,7 +28,9 @@ def connect(store: Store, *, locked: bool = True, settings: Settings | None = No
 
     ``reports``: for a report, not people's SQL: on DuckDB, only the metadata views the analysis reads
     (``queries.metadata_views``); the views over every flow record made for people's SQL
-    (``flows_with_owners``) would cost a scheduled run in proportion to the lake's files.
+    (``flows_with_owners``) would cost a scheduled run in proportion to the lake's files. And the merged
+    ``eni_assignments`` (whose flow evidence scans every record) is computed once, not by each of the
+    five queries that read it (``metadata.register_views(materialize=True)``).
 
     ``locked`` (the default): DuckDB can then open no file outside the lake (see ``lock_down``);
     only a caller that writes a file of its own, after checking where, passes False.
@@ -51,7 +53,7 @@ def connect(store: Store, *, locked: bool = True, settings: Settings | None = No
     con.execute("SET parquet_metadata_cache = true")
     scratch = limits.apply(con, store)  # --memory-limit, and a spill folder in the lake (pipeline.lake.limits)
     register_record_views(con, store)
-    register_metadata_views(con, store, analysis=reports)
+    register_metadata_views(con, store, analysis=reports, materialize=reports)
     if locked:
         lock_down(con, store, scratch)
     return con
