@@ -28,9 +28,12 @@ rewrites what Trino lacks (``GROUP BY ALL``; ``CREATE TEMP TABLE … AS``: a CTA
 ``--athena-output``'s ``flowlogs-scratch/<session>/`` with a session-unique name, dropped at
 ``close()``; ``CREATE TEMP VIEW``: a session-unique view, dropped too), transpiles to Athena's Trino
 SQL, and runs it: StartQueryExecution, GetQueryExecution polled with backoff, GetQueryResults paged.
-Cells come back as text and are typed from the result's column types. DuckDB macros and the Python
-functions DuckDB gets from ``metadata.views.register_udfs`` (``ip_key``, ``cidr_start``…) and
-Arrow tables registered from Python have no Athena equivalent: they raise a FlowlogsError.
+Cells come back as text and are typed from the result's column types. A DuckDB macro the connection
+is given (``CREATE MACRO``: nothing is sent) is expanded in place in later statements, as on Spark
+(``engines.dialect.Macros``). The Python functions DuckDB gets from ``metadata.views.register_udfs``
+(``ip_key``, ``cidr_start``…), the macros of ``queries/`` not defined on the connection (those of
+``address_owners.sql``, a view file that needs them) and Arrow tables registered from Python have no
+Athena equivalent: they raise a FlowlogsError.
 
 May import the core modules, ``lake`` and ``metadata`` (rank 3, with analysis: analysis may use it).
 """
@@ -49,7 +52,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from pipeline.engines.dialect import Cursor, bind, expand_group_by_all, parse, require_sqlglot
+from pipeline.engines.dialect import Cursor, Macros, bind, expand_group_by_all, parse, require_sqlglot
 from pipeline.errors import FlowlogsError
 from pipeline.lake import store as lake
 from pipeline.lake.storage import Store
@@ -286,6 +289,7 @@ class AthenaConnection:
         self.session = uuid.uuid4().hex[:12]
         self.runs: list[QueryRun] = []
         self._scratch: dict[str, tuple[str, str]] = {}  # temp name -> (session name, TABLE | VIEW)
+        self.macros = Macros()  # the DuckDB macros defined on this connection, expanded in later statements
 
     # DuckDB connection interface
     def execute(self, sql: str, params=None) -> Cursor:
@@ -295,6 +299,9 @@ class AthenaConnection:
         positional = iter(params) if isinstance(params, (list, tuple)) else None
         cursor = Cursor([], [])
         for statement in statements:
+            if self.macros.define(statement):
+                continue
+            statement = self.macros.expand(statement.copy())
             for text in self.translate(statement, params if isinstance(params, dict) else {}, positional):
                 cursor = self._run(text)
         return cursor
@@ -329,11 +336,8 @@ class AthenaConnection:
                 raise FlowlogsError(f"{fn.name}() is a Python function DuckDB runs for flowlogs; Athena has no such "
                                     "function", "run this report with --engine duckdb")
             if str(fn.name).lower() in duckdb_macros():
-                raise FlowlogsError(f"{fn.name}() is a DuckDB macro of queries/; Athena has no macros",
+                raise FlowlogsError(f"{fn.name}() is a DuckDB macro of queries/ not defined on this Athena connection",
                                     "run this report with --engine duckdb")
-        if isinstance(statement, exp.Create) and statement.kind in ("MACRO", "FUNCTION"):
-            raise FlowlogsError(f"DuckDB macros have no Athena equivalent ({statement.this.sql('duckdb')[:60]})",
-                                "run this report with --engine duckdb")
         for group in statement.find_all(exp.Group):
             if group.args.get("all"):
                 expand_group_by_all(group)
