@@ -31,6 +31,7 @@ from typer.testing import CliRunner
 
 from conftest import running_moto_server
 from pipeline import queries
+from pipeline.analysis import connection as analysis
 from pipeline.cli import app
 from pipeline.engines import athena
 from pipeline.errors import FlowlogsError
@@ -359,6 +360,16 @@ def test_temp_tables_become_session_tables_under_the_output_and_are_dropped(athe
                         f"'{RESULTS}flowlogs-scratch/{con.session}/pairs/') AS SELECT srcaddr, dstaddr FROM flows "
                         "WHERE action = 'REJECT'")
     assert texts[2] == f'SELECT COUNT(*) AS n FROM "{scratch}"' and texts[3] == f"DROP TABLE IF EXISTS `{scratch}`"
+
+
+def test_a_relation_is_a_temp_one_of_the_session_or_one_the_catalog_lists(athena_con, aws):
+    con = athena_con
+    queue_results(aws, ([], []), ([], []), ([("_col0", "bigint")], [["1"]]), ([("_col0", "bigint")], [["0"]]))
+    con.execute("CREATE TEMP TABLE conversations AS SELECT 1 AS x")
+    assert analysis.has_relation(con, "conversations") and len(sent(con.client)) == 2  # known: nothing sent
+    assert analysis.has_relation(con, "api_calls") and not analysis.has_relation(con, "destinations")
+    assert sent(con.client)[2:] == [f"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'flowlogs' "
+                                    f"AND table_name = '{n}'" for n in ("api_calls", "destinations")]
 
 
 def test_what_athena_cannot_run_is_refused_before_anything_is_sent(athena_con):

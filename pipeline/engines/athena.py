@@ -310,6 +310,13 @@ class AthenaConnection:
         raise FlowlogsError(f"registering local data ({name}) as a table is not possible on Athena",
                             "run this report with --engine duckdb")
 
+    def has_relation(self, name: str) -> bool:
+        """A temp table or view of this session (nothing sent), or a table or view of the database (its catalog)."""
+        if name in self._scratch:
+            return True
+        return self.execute("SELECT count(*) FROM information_schema.tables "
+                            "WHERE table_schema = $db AND table_name = $n", {"db": self.database, "n": name}).fetchone()[0] > 0
+
     def close(self) -> None:
         """Drop this session's scratch tables and views (the CTAS files stay under flowlogs-scratch/)."""
         for name, (scratch, kind) in reversed(list(self._scratch.items())):
