@@ -39,36 +39,23 @@
 -- values (arg_min over the rows' first start = arg_min over their records' start). Each ENI's
 -- own address comes from a second, narrow pass (pairs), so that rec is used once and DuckDB does
 -- not keep it in memory.
--- DuckDB-only constructs: arg_max/arg_min, list(DISTINCT ...), the & operator.
+-- DuckDB-only constructs: arg_max/arg_min, list(DISTINCT ...); the reduction (rec) is the table macro
+-- flow_reduction (flow_reduction.sql: the & operator), which the connection defines first.
 -- Derived path: pipeline.lake.derived replaces `rec` and `pairs` by the window's rows of the lake's
--- derived reduction (flow_reduction.sql, flow_reduction_window.sql) and runs the rest as it is, from
--- `own` on: keep `own` the CTE right after `pairs`, and rec's columns those of flow_reduction_window.
-WITH rec AS (  -- the records, one row per ENI, addresses, ports, protocol, direction and action; the
-               -- account, VPC, subnet and ECS fields are the same for all records of an ENI, so as
-               -- keys they add no rows (and cost less than an arg_min each)
-    SELECT
-        interface_id, account_id, vpc_id, subnet_id, ecs_cluster_name, ecs_service_name, ecs_task_id, ecs_task_arn,
-        srcaddr, dstaddr,
-        coalesce(pkt_srcaddr, srcaddr) AS src,
-        coalesce(pkt_dstaddr, dstaddr) AS dst,
-        srcport, dstport, protocol, flow_direction, action,
-        count(*) AS records,
-        sum(packets) AS packets,
-        sum(bytes) AS bytes,
-        min("start") AS first_start,
-        max("end") AS last_end,
-        bool_or(tcp_flags IS NOT NULL AND (tcp_flags & 2) = 2 AND (tcp_flags & 16) = 0) AS syn,
-        bool_or(tcp_flags IS NOT NULL AND (tcp_flags & 18) = 18) AS synack,
-        bool_or(tcp_flags IS NOT NULL AND (tcp_flags & 4) = 4) AS rst,
-        bool_or(tcp_flags IS NOT NULL) AS flagged
+-- derived reduction (the same macro, flow_reduction_window.sql) and runs the rest as it is, from
+-- `own` on: keep `own` the CTE right after `pairs`, and read only the columns of rec that
+-- flow_reduction_window has (not hour).
+WITH window_records AS (  -- the records the window (and addrs, port) keeps, all in one hour (NULL): rec has no hour
+    SELECT *, CAST(NULL AS BIGINT) AS hour
     FROM flows
     WHERE "start" < $until AND "end" >= $since
-      AND srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND protocol IS NOT NULL
       AND ($addrs IS NULL OR coalesce(pkt_srcaddr, srcaddr) IN (SELECT unnest($addrs))
                           OR coalesce(pkt_dstaddr, dstaddr) IN (SELECT unnest($addrs)))
       AND ($port IS NULL OR srcport = $port OR dstport = $port)
-    GROUP BY interface_id, account_id, vpc_id, subnet_id, ecs_cluster_name, ecs_service_name, ecs_task_id, ecs_task_arn,
-             srcaddr, dstaddr, src, dst, srcport, dstport, protocol, flow_direction, action
+),
+rec AS (  -- the records, one row per ENI, addresses, ports, protocol, direction and action (flow_reduction.sql;
+          -- its hour is NULL here, and read by nothing)
+    SELECT * FROM flow_reduction(window_records)
 ),
 pairs AS (  -- the records (all of them: not narrowed by addrs or port), counted per ENI, interface addresses
             -- and direction (for own)

@@ -1,16 +1,21 @@
 -- name: flow_reduction
 -- kind: step
 -- title: Flow records reduced per hour, ENI, addresses, ports, protocol, direction and action
--- why: What the lake keeps derived (derived/flow_reduction/): a scheduled run reduces each data file once, and conversations are assembled from these rows exactly as from the records.
+-- why: One reduction of the records for both paths: conversations.sql reduces the window's records with it (rec), and the lake keeps it derived (derived/flow_reduction/), each data file reduced once, for scheduled runs.
 -- category: analysis
--- reads: flow_rows (the records to reduce: one data file's when the lake derives them, or the records of a window that no derived rows cover)
--- The keys and sums are those of `rec` in conversations.sql, plus the hour of the record's start:
--- counts, sums, minimums, maximums and bool_or of the rows of several hours (or files) add up to
--- those of their records, so a conversation spanning an hour boundary (or two delivery files) is
--- reassembled whole by flow_reduction_window. Records that conversations never reads (no address
--- or protocol, no start or end: the window's test excludes them) are left out. Sums are BIGINT (one file's hour of one key).
+-- reads: the relation its argument names: flow records with an `hour` column (the derived path: the hour of the record's start; conversations.sql: NULL, one group)
+-- views: flow_reduction (table macro)
+-- The table macro flow_reduction(input_name) reduces the relation named input_name to one row per
+-- hour, ENI, addresses, ports, protocol, direction and action; the account, VPC, subnet and ECS
+-- fields are the same for all records of an ENI, so as keys they add no rows (and cost less than an
+-- arg_min each). Counts, sums, minimums, maximums and bool_or of the rows of several hours (or
+-- files) add up to those of their records, so a conversation spanning an hour boundary (or two
+-- delivery files) is reassembled whole by flow_reduction_window. Records that conversations never
+-- reads (no address or protocol, no start or end) are left out. Sums are BIGINT (one key's records
+-- of a window).
+CREATE OR REPLACE MACRO flow_reduction(input_name) AS TABLE
 SELECT
-    "start" - "start" % 3600 AS hour,
+    hour,
     interface_id, account_id, vpc_id, subnet_id, ecs_cluster_name, ecs_service_name, ecs_task_id, ecs_task_arn,
     srcaddr, dstaddr,
     coalesce(pkt_srcaddr, srcaddr) AS src,
@@ -25,7 +30,7 @@ SELECT
     bool_or(tcp_flags IS NOT NULL AND (tcp_flags & 18) = 18) AS synack,
     bool_or(tcp_flags IS NOT NULL AND (tcp_flags & 4) = 4) AS rst,
     bool_or(tcp_flags IS NOT NULL) AS flagged
-FROM flow_rows
+FROM query_table(input_name)
 WHERE "start" IS NOT NULL AND "end" IS NOT NULL AND srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND protocol IS NOT NULL
 GROUP BY hour, interface_id, account_id, vpc_id, subnet_id, ecs_cluster_name, ecs_service_name, ecs_task_id, ecs_task_arn,
-         srcaddr, dstaddr, src, dst, srcport, dstport, protocol, flow_direction, action
+         srcaddr, dstaddr, src, dst, srcport, dstport, protocol, flow_direction, action;

@@ -33,6 +33,7 @@ from typer.testing import CliRunner
 
 from conftest import running_moto_server
 from pipeline import queries
+from pipeline.analysis import connection as analysis
 from pipeline.cli import app
 from pipeline.engines import athena
 from pipeline.errors import FlowlogsError
@@ -481,6 +482,7 @@ def test_the_analysis_builds_conversations_and_destinations_on_athena(athena_con
         f'SELECT * FROM "tmp_{con.session}_flow_bounds"', f"DROP TABLE IF EXISTS `{conversations}`", f'CREATE TABLE "{conversations}" WITH '
         f"(format = 'PARQUET', external_location = '{RESULTS}flowlogs-scratch/{con.session}/conversations/')"]
     assert 'MIN("start")' in texts[1] and "1764237601" in texts[4] and "$" not in texts[4] and sqlglot.parse_one(texts[4], read="trino")
+    assert "BITWISE_AND(tcp_flags, 18)" in texts[4] and "flow_reduction(" not in texts[4].lower()  # the macro, expanded
     assert f'FROM "{conversations}"' in texts[5] and "state = 'no_reply'" in texts[5]
     findings.lake_bounds(con)  # CREATE TEMP TABLE IF NOT EXISTS: made already, only the SELECT is sent
     assert len(sent(con.client)) == 7

@@ -392,3 +392,13 @@ def test_explain_cli_with_the_lake(lake):
     assert result.exit_code == 0, result.output
     [doc] = json.loads(result.stdout)
     assert doc["evaluation"]["statement"] == "Sid NoPayments" and doc["fixes"][0]["verified"] is True
+
+
+def test_has_relation_sees_duckdbs_tables_views_and_temp_tables():
+    from pipeline.analysis.connection import has_relation
+
+    con = duckdb.connect()
+    con.execute("CREATE TEMP TABLE conversations AS SELECT 1 AS x")
+    con.execute("CREATE VIEW api_calls AS SELECT 1 AS x")
+    assert has_relation(con, "conversations") and has_relation(con, "api_calls")
+    assert not has_relation(con, "destinations")

@@ -94,3 +94,23 @@ def test_macros_expand_in_place_nested_and_as_tables():
     text = macros.expand(select).sql("duckdb")
     assert "quad" not in text and "twice" not in text and "query_table" not in text
     assert text.startswith("SELECT (((((a + 1) * 2)) * 2)) AS q") and "FROM (SELECT a FROM t WHERE a > 1) AS p" in text
+
+
+def test_qualify_moves_order_by_and_limit_to_the_outer_query(monkeypatch):
+    """A filter over an ordered subquery need not keep its order: the query QUALIFY becomes sorts outside, by the
+    output columns the keys name, or by a key kept inside as a column of its own (not returned)."""
+    from pipeline.engines.spark import SparkConnection, rewrite
+
+    con = SparkConnection(spark=None)
+    monkeypatch.setattr(con, "_columns", lambda query, anchor: ["finding", "start", "n"])
+    [select] = parse("SELECT k.finding, f.\"start\", f.n + 1 AS n FROM f JOIN k ON f.id = k.id "
+                     "QUALIFY row_number() OVER (PARTITION BY k.finding ORDER BY f.\"start\") <= 2 "
+                     "ORDER BY k.finding, (f.action = 'REJECT') DESC, n, 2 LIMIT 5", "Spark")
+    text = con._expand(rewrite(select)).sql("spark")
+    inner, outer = text.split(" AS _qualified ")
+    assert outer == ("WHERE _qualify_0 <= 2 ORDER BY `finding` NULLS LAST, `_order_1` DESC, `n` NULLS LAST, "
+                     "`start` NULLS LAST LIMIT 5")  # DuckDB sorts NULLs last, Spark first: said
+    assert "ORDER BY" not in inner.replace("OVER (PARTITION BY k.finding ORDER BY f.`start` NULLS LAST)", "")
+    assert "LIMIT" not in inner  # after the filter, not before it
+    assert inner.startswith("SELECT `finding`, `start`, `n` FROM (SELECT k.finding, f.`start`, f.n + 1 AS n, "
+                            "(f.action = 'REJECT') AS _order_1, ROW_NUMBER() OVER")

@@ -59,6 +59,15 @@ def connect(store: Store, *, locked: bool = True, settings: Settings | None = No
     return con
 
 
+def has_relation(con, name: str) -> bool:
+    """Whether ``con`` has a table or view ``name`` (a temp one too). The engines' connections answer from their
+    own catalogs (``has_relation``); a DuckDB connection is DuckDB's own object, so its catalog is asked here."""
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = $n",
+                           {"n": name}).fetchone()[0] > 0
+    return con.has_relation(name)
+
+
 def _dicts(con, sql: str) -> list[dict]:
     cur = con.execute(sql)
     names = [d[0] for d in cur.description]

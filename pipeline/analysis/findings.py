@@ -72,6 +72,7 @@ def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE, scope
         con.execute(f"CREATE OR REPLACE TEMP TABLE conversations AS {lake_derived.conversations_sql()}",
                     {"as_of": as_of, "settle": settle, "addrs": addrs, "port": scope.port})
     else:
+        con.execute(queries.get("flow_reduction").sql)  # the table macro conversations.sql reduces the records with
         materialise(con, "conversations", {"since": since, "until": until, "as_of": as_of, "settle": settle,
                                            "addrs": addrs, "port": scope.port})
     return {"since": since, "until": until, "as_of": as_of}

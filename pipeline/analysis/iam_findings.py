@@ -19,6 +19,7 @@ from collections import defaultdict
 from pipeline import queries
 from pipeline import vocabulary
 from pipeline.analysis import denials, policy
+from pipeline.analysis.connection import has_relation
 from pipeline.analysis.causes import _cause
 from pipeline.metadata import iam as metadata_iam
 from pipeline.times import iso
@@ -40,13 +41,6 @@ def _epoch(value) -> int | None:
 def _time(value) -> str | None:
     """Whole seconds, as the flow findings' times."""
     return iso(value.replace(microsecond=0)) if value is not None else None
-
-
-def has_relation(con, name: str) -> bool:
-    if hasattr(con, "has_relation"):  # another engine's connection (pipeline.engines) knows its own catalog
-        return con.has_relation(name)
-    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = $n", {"n": name}).fetchone()[0]
-                or con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $n", {"n": name}).fetchone()[0])
 
 
 class PolicyStore:

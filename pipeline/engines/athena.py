@@ -435,6 +435,9 @@ class AthenaConnection:
         positional = iter(params) if isinstance(params, (list, tuple)) else None
         cursor = Cursor([], [])
         for statement in statements:
+            if self.macros.define(statement):
+                continue
+            statement = self.macros.expand(statement.copy())
             for text in self.translate(statement, params if isinstance(params, dict) else {}, positional):
                 cursor = self._run(text)
         return cursor

@@ -220,27 +220,57 @@ class SparkConnection:
         return node
 
     def _qualify(self, select):
-        """``SELECT cols … QUALIFY cond`` → ``SELECT cols FROM (SELECT cols, windows … ) WHERE cond``: the columns
-        listed, so the window values stay inside (a ``*`` over the result does not see them). The ORDER BY stays
-        inside (a filter keeps the order), LIMIT and OFFSET go outside (they apply after QUALIFY)."""
+        """``SELECT cols … QUALIFY cond ORDER BY keys LIMIT n`` → ``SELECT cols FROM (SELECT cols, windows, keys …)
+        WHERE cond ORDER BY keys LIMIT n``: the columns listed, so the window values and sort keys stay inside (a
+        ``*`` over the result does not see them). ORDER BY, LIMIT and OFFSET go outside: they apply after QUALIFY,
+        and a filter over an ordered subquery is not bound to keep its order."""
         from sqlglot import exp
 
         condition = select.args["qualify"].this.copy()
         select.set("qualify", None)
         names = self._columns(select, select)
         inner = select.copy()
+        order = inner.args.get("order")
+        inner.set("order", None)
+        selected = [e.unalias() for e in inner.expressions] if len(inner.expressions) == len(names) else []  # no *
+        keys = [self._order_key(o, i, inner, names, selected) for i, o in enumerate(order.expressions)] if order else []
         for i, window in enumerate(list(condition.find_all(exp.Window))):
             alias = f"_qualify_{i}"
             inner.select(exp.alias_(window.copy(), alias), copy=False)
             window.replace(exp.column(alias))
         outer = exp.select(*[exp.column(n, quoted=True) for n in names]).from_(
-            exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("_qualified")))).where(condition)
+            exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("_qualified"))), copy=False
+        ).where(condition, copy=False)
+        if keys:
+            outer.set("order", exp.Order(expressions=keys))
         for part in ("limit", "offset"):
             if inner.args.get(part) is not None:
                 outer.set(part, inner.args[part])
                 inner.set(part, None)
         select.replace(outer)
         return outer
+
+    @staticmethod
+    def _order_key(ordered, i: int, inner, names: list[str], selected: list):
+        """The ORDER BY item ``ordered`` of ``inner`` (its output columns ``names``, the expressions ``selected`` for
+        them) as the outer query's: by the output column it names (an ordinal, an output name, a selected
+        expression), else by a column ``_order_i`` added to ``inner``."""
+        from sqlglot import exp
+
+        key = ordered.this
+        lower = [n.lower() for n in names]
+        if isinstance(key, exp.Literal) and key.is_int:
+            name = names[int(key.name) - 1]
+        elif isinstance(key, exp.Column) and not key.table and key.name.lower() in lower:
+            name = names[lower.index(key.name.lower())]
+        elif key in selected:
+            name = names[selected.index(key)]
+        else:
+            name = f"_order_{i}"
+            inner.select(exp.alias_(key.copy(), name), copy=False)
+        out = ordered.copy()
+        out.set("this", exp.column(name, quoted=True))
+        return out
 
     def _columns(self, query, anchor) -> list[str]:
         """The column names of ``query`` (a sqlglot query) where ``anchor`` stands in the statement: with the CTEs

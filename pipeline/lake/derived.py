@@ -166,14 +166,16 @@ def _remove(store: Store, digest: str, rec: dict) -> None:
 
 
 def _rows_sql(columns: set[str], paths: list[str], where: str = "") -> str:
-    """The ``flows`` columns of these files (a column a file does not have: NULL), as ``flow_rows``."""
+    """The ``flows`` columns of these files (a column a file does not have: NULL) and the hour of each record's
+    start (what ``flow_reduction`` groups by), as ``flow_rows``."""
     from pipeline.lake.views import sql_literal
 
     schema = TABLES["flows"].schema
     select = ", ".join(f'"{f.name}"' if f.name in columns else f'CAST(NULL AS {_duck(f.type)}) AS "{f.name}"'
                        for f in schema)
     files = "[" + ", ".join(sql_literal(p) for p in paths) + "]"
-    return f"SELECT {select}, filename FROM read_parquet({files}, union_by_name = true, filename = true) {where}"
+    return (f'SELECT {select}, "start" - "start" % {HOUR} AS hour, filename '
+            f"FROM read_parquet({files}, union_by_name = true, filename = true) {where}")
 
 
 def _duck(t: pa.DataType) -> str:
@@ -194,12 +196,13 @@ def _build(store: Store, digest: str, source: dict, done: Built) -> None:
     con = duckdb.connect()
     limits.apply(con, store)
     con.execute(f"CREATE TEMP VIEW flow_rows AS {_rows_sql(columns, [path])}")
+    con.execute(queries.get(NAME).sql)
     folder = _staging(store)
     try:
         staged = os.path.join(folder, "derived.parquet")
-        con.execute(f"COPY ({queries.get(NAME).sql} ORDER BY hour) TO '{staged}' (FORMAT parquet, COMPRESSION zstd)")
+        con.execute(f"COPY (SELECT * FROM {NAME}(flow_rows) ORDER BY hour) TO '{staged}' (FORMAT parquet, COMPRESSION zstd)")
         hours = [dict(zip(("hour", "records", "min_start", "max_start", "min_end", "max_end"), row)) for row in con.execute(
-            '''SELECT "start" - "start" % 3600 AS hour, count(*), min("start"), max("start"), min("end"), max("end")
+            '''SELECT hour, count(*), min("start"), max("start"), min("end"), max("end")
                FROM flow_rows
                WHERE "start" IS NOT NULL AND "end" IS NOT NULL AND srcaddr IS NOT NULL AND dstaddr IS NOT NULL AND protocol IS NOT NULL
                GROUP BY hour ORDER BY hour''').fetchall()]
@@ -279,8 +282,9 @@ def window_reduction(con, store: Store, since: int, until: int) -> bool:
             columns.update(pq.read_schema(p).names)
         where = (f'WHERE "start" < {int(until)} AND "end" >= {int(since)}')
         con.execute(f"CREATE OR REPLACE TEMP VIEW flow_rows AS SELECT * FROM ({_rows_sql(columns, raw, where)}) AS r "
-                    'ANTI JOIN _derived_used AS u ON r.filename = u.filename AND r."start" - r."start" % 3600 = u.hour')
-        parts.append(f"SELECT * FROM ({queries.get(NAME).sql}) AS reduced")
+                    "ANTI JOIN _derived_used AS u ON r.filename = u.filename AND r.hour = u.hour")
+        con.execute(queries.get(NAME).sql)
+        parts.append(f"SELECT * FROM {NAME}(flow_rows)")
     if not parts:  # nothing overlaps the window: no rows, in the derived files' shape
         parts.append(f"SELECT * FROM read_parquet({_first_file(store, derived)}) WHERE false")
     con.execute("CREATE OR REPLACE TEMP VIEW flow_reduction_parts AS " + " UNION ALL BY NAME ".join(parts))
