@@ -20,7 +20,7 @@
    - ``scan``: ``SELECT count(*), sum(bytes) FROM flows`` (reading every record once);
    - ``groupby``: a one-pass GROUP BY of the 5-tuple into a temp table;
    - ``conversations``: ``analysis.connect`` + ``findings.build_conversations`` (the heavy query);
-   - ``findings``: ``analysis.connect`` + ``load_network`` + ``findings.find``, with the time of
+   - ``findings``: ``analysis.connect`` (as the reports connect) + ``load_network`` + ``findings.find``, with the time of
      each phase of ``find`` (conversations, destinations, the findings query with its
      per-finding samples, evidence, timeline) and what it found;
    - ``findings_named``: the same with Route 53 Resolver query logs for the day (generated once
@@ -577,7 +577,7 @@ def step_findings(store, settings: list[str]) -> dict:
 
     for name in ("build_conversations", "build_destinations", "evidence", "timeline"):
         setattr(findings, name, timed(name, getattr(findings, name)))
-    con = timed("connect", analysis.connect)(store)
+    con = timed("connect", analysis.connect)(store, reports=True)  # as `report findings` connects
     apply(con, settings)
     network = timed("load_network", analysis.load_network)(con)
     doc = timed("find", findings.find)(con, network, lake=store.uri)
