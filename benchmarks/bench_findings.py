@@ -30,8 +30,11 @@
      includes the name join (issue 12: it may add at most 30%);
    and prints wall time, CPU time (user + system, all threads) and peak RSS. ``--profile`` also
    runs ``EXPLAIN ANALYZE`` on the conversations query and prints the operators that took the
-   most time. ``--setting`` applies a DuckDB setting to every step's connection (e.g.
-   ``memory_limit=3GB``). Wall times depend on other load on the machine; CPU times less so.
+   most time. ``--setting`` applies a DuckDB setting to the plain connection of ``scan`` and
+   ``groupby`` (e.g. ``memory_limit=3GB``); the analysis's connections are locked once made, and
+   take their memory limit from ``$FLOWLOGS_MEMORY_LIMIT`` as the CLI does (``--memory-limit``), e.g.
+   ``FLOWLOGS_MEMORY_LIMIT=3GB python benchmarks/bench_findings.py --records 50000000 --steps findings``.
+   Wall times depend on other load on the machine; CPU times less so.
 """
 
 from __future__ import annotations
@@ -491,7 +494,6 @@ def step_groupby(store, settings: list[str]) -> dict:
 def step_conversations(store, settings: list[str]) -> dict:
     """connect + build_conversations only: the heavy query on its own."""
     con = analysis.connect(store)
-    apply(con, settings)
     findings.build_conversations(con, findings.Window())
     return {"conversations": con.execute("SELECT count(*) FROM conversations").fetchone()[0]}
 
@@ -578,7 +580,6 @@ def step_findings(store, settings: list[str]) -> dict:
     for name in ("build_conversations", "build_destinations", "evidence", "timeline"):
         setattr(findings, name, timed(name, getattr(findings, name)))
     con = timed("connect", analysis.connect)(store, reports=True)  # as `report findings` connects
-    apply(con, settings)
     network = timed("load_network", analysis.load_network)(con)
     doc = timed("find", findings.find)(con, network, lake=store.uri)
     phases["findings_query_and_samples"] = phases["find"] - sum(
@@ -597,7 +598,6 @@ def step_findings(store, settings: list[str]) -> dict:
 def step_profile(store, settings: list[str]) -> dict:
     """EXPLAIN ANALYZE of the conversations query: the operators that took the most time."""
     con = analysis.connect(store)
-    apply(con, settings)
     first, last = findings.lake_bounds(con)
     params = {"since": first, "until": last + 1, "as_of": last, "settle": findings.DEFAULT_SETTLE}
     plan = json.loads(con.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {queries.get('conversations').sql}",
@@ -626,6 +626,9 @@ STEPS = {"scan": step_scan, "groupby": step_groupby, "conversations": step_conve
 
 def child(step: str, lake_path: str, settings: list[str]) -> None:
     """Run one step in this (fresh) process and print its measures as JSON."""
+    from pipeline.lake import limits
+
+    limits.set_memory_limit(os.environ.get("FLOWLOGS_MEMORY_LIMIT"))  # as the CLI's --memory-limit
     cpu0, _ = usage()
     started = time.perf_counter()
     result = STEPS[step](lake.open_lake(lake_path), settings)
