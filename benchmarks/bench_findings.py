@@ -599,7 +599,9 @@ def step_profile(store, settings: list[str]) -> dict:
     """EXPLAIN ANALYZE of the conversations query: the operators that took the most time."""
     con = analysis.connect(store)
     first, last = findings.lake_bounds(con)
-    params = {"since": first, "until": last + 1, "as_of": last, "settle": findings.DEFAULT_SETTLE}
+    params = {"since": first, "until": last + 1, "as_of": last, "settle": findings.DEFAULT_SETTLE, "addrs": None,
+              "port": None}
+    con.execute(queries.get("flow_reduction").sql)  # the table macro conversations.sql reads, as build_conversations
     plan = json.loads(con.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {queries.get('conversations').sql}",
                                   params).fetchone()[1])
     operators = []
