@@ -16,8 +16,8 @@ WITH denied AS (
     SELECT
         c.*,
         coalesce(
-            regexp_extract(c.error_message, 'on resource: "?([^" ]+)', 1),
-            json_extract_string(c.resources, '$[0].ARN')) AS denied_resource,
+            nullif(regexp_extract(c.error_message, 'on resource: "?([^" ]+)', 1), ''),
+            c.resources[1].arn) AS denied_resource,
         lower(regexp_extract(c.error_message, 'not authorized to perform: ([A-Za-z0-9.-]+:[A-Za-z0-9*]+)', 1)) AS denied_action
     FROM api_calls AS c
     WHERE c.event_time >= to_timestamp($since) AND c.event_time < to_timestamp($until)

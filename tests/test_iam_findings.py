@@ -16,6 +16,7 @@ from conftest import shared
 from pipeline.analysis import denials, iam_findings
 from pipeline.lake.storage import Store
 from pipeline.metadata import import_files, register_views
+from pipeline.tables import TABLES
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -191,7 +192,7 @@ def con(lake):
     store = lake
     c = duckdb.connect()
     register_views(c, store)
-    c.register("api_calls_rows", pa.Table.from_pylist(_api_calls()))
+    c.register("api_calls_rows", pa.Table.from_pylist(_api_calls(), schema=TABLES["api_calls"].schema))  # the lake's types
     c.execute("CREATE VIEW api_calls AS SELECT * FROM api_calls_rows")
     # the payments task talked to the SNS endpoint: one established conversation in the window
     # and the orders task reached AWS public addresses through the NAT gateway while SendMessage was denied
@@ -226,6 +227,24 @@ def test_a_task_role_without_the_action_is_an_identity_policy_denial(con):
     assert f["state"] == "established" and f["cross_evidence"] == (
         "The network lets it through (1 established conversation to AWS public addresses (sqs, through the NAT "
         "gateway or a public IP) in that time); the role's policy says no.")
+
+
+def test_a_message_naming_no_resource_takes_the_one_the_event_lists(lake):
+    """Some denials name no resource ("… is not authorized to perform: sqs:sendmessage because …"); the
+    event's ``resources`` list then says what was asked for, and the fix grants that."""
+    call = _call(1, TASKS["orders"], "orders-task", "sqs.amazonaws.com", "SendMessage", error="AccessDenied",
+                 message=f"User: arn:aws:sts::{ACCOUNT}:assumed-role/orders-task/{TASKS['orders']} is not authorized "
+                         "to perform: sqs:sendmessage because no identity-based policy allows the sqs:sendmessage action")
+    call["resources"] = [{"arn": QUEUE, "account_id": ACCOUNT, "type": "AWS::SQS::Queue"}]
+    c = duckdb.connect()
+    register_views(c, lake)
+    c.register("api_calls_rows", pa.Table.from_pylist([call], schema=TABLES["api_calls"].schema))
+    c.execute("CREATE VIEW api_calls AS SELECT * FROM api_calls_rows")
+    c.execute("CREATE TEMP TABLE destinations AS SELECT 'x' AS addr, 'x' AS type, 'x' AS id, 'x' AS aws_service WHERE false")
+    [f] = iam_findings.access_denied(c, WINDOW)
+    cause = f["likely_causes"][0]
+    assert (cause["cause"], cause["resource"]) == ("identity_policy", TASK_ROLE)
+    assert QUEUE in cause["fix"]
 
 
 def test_an_event_without_a_resource_is_about_what_the_role_may_use(con):
