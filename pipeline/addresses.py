@@ -86,10 +86,40 @@ def ip_version(addr: object) -> int | None:
     return None if ip is None else ip.version
 
 
+# Whether an address is globally reachable, by the IANA special-purpose address registries (RFC 6890's columns;
+# "Globally Reachable"), as of their 2024 updates:
+#   https://www.iana.org/assignments/iana-ipv4-special-registry/iana-ipv4-special-registry.xhtml
+#   https://www.iana.org/assignments/iana-ipv6-special-registry/iana-ipv6-special-registry.xhtml
+# Written here once, not taken from Python's ipaddress (whose is_global lists changed in 3.12.4 and 3.13), so that
+# DuckDB's ip_is_global (metadata.views), Spark's and Athena's (engines.athena: SQL made from these tuples) agree on
+# every Python. Blocks listed inside a larger one (0.0.0.0/32, 192.0.0.0/29, 192.0.0.170/31, 2001:2::/48…) are left
+# out; ::ffff:0:0/96 too, as parse_ip reads an IPv4-mapped address as IPv4. Blocks the registries mark N/A count as
+# the block holding them says: 2001::/32 (Teredo) and 2001:10::/28 (ORCHID) are not global, 192.88.99.0/24 and
+# 2002::/16 (6to4) are. Multicast (224.0.0.0/4, ff00::/8) is in other registries: global here.
+NOT_GLOBAL = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+    "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
+    "255.255.255.255/32",
+    "::/128", "::1/128", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20",  # 3fff: RFC 9637
+    "5f00::/16", "fc00::/7", "fe80::/10")  # 5f00::/16: SRv6 SIDs, RFC 9602
+"""The blocks the registries call not globally reachable."""
+GLOBAL_WITHIN = (
+    "192.0.0.9/32", "192.0.0.10/32",  # PCP and TURN anycast
+    "2001:1::1/128", "2001:1::2/128", "2001:1::3/128", "2001:3::/32", "2001:4:112::/48", "2001:20::/28",
+    "2001:30::/28")  # anycast (PCP, TURN, DNS-SD SRP), AMT, AS112-v6, ORCHIDv2, drone remote ID
+"""The blocks inside NOT_GLOBAL ones that the registries call globally reachable."""
+_NOT_GLOBAL = tuple(ipaddress.ip_network(n) for n in NOT_GLOBAL)
+_GLOBAL_WITHIN = tuple(ipaddress.ip_network(n) for n in GLOBAL_WITHIN)
+
+
 def is_global(addr: object) -> bool | None:
-    """True for a publicly routable address, False for private/reserved ones, None if not an address."""
+    """True for a globally reachable address (outside NOT_GLOBAL, or inside GLOBAL_WITHIN), False for others, None
+    if not an address."""
     ip = parse_ip(addr)
-    return None if ip is None else bool(ip.is_global)
+    if ip is None:
+        return None
+    inside = any(ip in net for net in _NOT_GLOBAL if net.version == ip.version)
+    return not inside or any(ip in net for net in _GLOBAL_WITHIN if net.version == ip.version)
 
 
 def cidr_bounds(cidr: str) -> tuple[bytes, bytes]:

@@ -637,31 +637,41 @@ def test_rows_registered_from_python_are_sent_inline_and_typed(athena_con):
     assert not athena_con.has_relation("conversations")
 
 
-# edges of networks where Pythons differ (3.12.4 and 3.13 changed is_global for some), and a few plain addresses
-PROBES = ["1.1.1.1", "8.8.8.8", "52.95.110.1", "100.64.0.1", "100.128.0.0", "192.0.0.9", "192.0.0.10", "192.0.0.171",
-          "192.31.196.1", "192.52.193.1", "192.88.99.1", "192.175.48.1", "224.0.0.1", "2001:1::1", "2001:1::2",
-          "2001:3::1", "2001:4:112::1", "2001:20::1", "2001:30::1", "2002::1", "2620:4f:8000::1", "64:ff9b::1",
-          "64:ff9b:1::1", "3fff::1", "5f00::1", "fec0::1", "ff02::1", "2600:1f18::1", "::ffff:10.0.0.1",
-          "::ffff:8.8.8.8"]
+# addresses where Pythons' ipaddress differ (3.12.4 and 3.13 changed is_global for some), with IANA's answer
+PROBES = {"1.1.1.1": True, "8.8.8.8": True, "52.95.110.1": True, "100.64.0.1": False, "100.128.0.0": True,
+          "192.0.0.8": False, "192.0.0.9": True, "192.0.0.10": True, "192.0.0.11": False, "192.0.0.171": False,
+          "192.31.196.1": True, "192.52.193.1": True, "192.88.99.1": True, "192.175.48.1": True, "224.0.0.1": True,
+          "2001:1::1": True, "2001:1::2": True, "2001:1::3": True, "2001:1::4": False, "2001:2::1": False,
+          "2001:3::1": True, "2001:4:112::1": True, "2001:10::1": False, "2001:20::1": True, "2001:30::1": True,
+          "2001::1": False, "2002::1": True, "2620:4f:8000::1": True, "64:ff9b::1": True, "64:ff9b:1::1": False,
+          "3fff::1": False, "5f00::1": False, "fec0::1": True, "ff02::1": True, "2600:1f18::1": True,
+          "::ffff:10.0.0.1": False, "::ffff:8.8.8.8": True, "fd00::1": False, "::": False, "::1": False,
+          "0.0.0.0": False, "255.255.255.255": False}
 
 
-def test_the_networks_ip_is_global_is_written_with_are_pythons():
-    """athena.NOT_GLOBAL (what ip_is_global() is on Athena) against addresses.is_global (DuckDB's, this Python's
-    ipaddress): at the first and last address of every network, one address either side, and PROBES."""
+def test_ip_is_global_is_the_one_list_on_every_engine_and_python():
+    """addresses.is_global (DuckDB's and Spark's ip_is_global) is IANA's answer at PROBES, whatever the Python, and
+    outside NOT_GLOBAL or inside GLOBAL_WITHIN at the first and last address of every network and one either side;
+    Athena's ip_is_global() is written with each of those networks."""
     import ipaddress
 
     from pipeline import addresses
 
-    networks = [ipaddress.ip_network(n) for n in athena.NOT_GLOBAL]
-    probes = [ipaddress.ip_address(p) for p in PROBES]
-    for net in networks:
+    assert {p: addresses.is_global(p) for p in PROBES} == PROBES
+    not_global = [ipaddress.ip_network(n) for n in addresses.NOT_GLOBAL]
+    within = [ipaddress.ip_network(n) for n in addresses.GLOBAL_WITHIN]
+    assert all(any(w.subnet_of(n) for n in not_global if n.version == w.version) for w in within)
+    probes = []
+    for net in not_global + within:
         for edge in (net.network_address, net.broadcast_address):
             probes += [edge] + [edge + d for d in (-1, 1) if 0 <= int(edge) + d <= int(edge.max_prefixlen * "1", 2)]
     assert len(probes) > 100
     for ip in probes:
         ip = addresses.parse_ip(str(ip))  # ::ffff:a.b.c.d is a.b.c.d, as ip_key reads it
-        inside = any(ip in net for net in networks if net.version == ip.version)
-        assert addresses.is_global(str(ip)) == (not inside), ip
+        inside = any(ip in net for net in not_global if net.version == ip.version)
+        assert addresses.is_global(str(ip)) == (not inside or any(ip in w for w in within if w.version == ip.version)), ip
+    athena_sql = athena.TRINO_MACROS["ip_is_global"]
+    assert {n for n in re.findall(r"CONTAINS\('([^']+)'", athena_sql)} == set(addresses.NOT_GLOBAL + addresses.GLOBAL_WITHIN)
 
 
 def test_the_python_functions_are_trino_sql_of_their_argument():
@@ -672,5 +682,5 @@ def test_the_python_functions_are_trino_sql_of_their_argument():
         sqlglot.parse_one("SELECT cidr_start(c), ip_is_global(ip) FROM t", read="duckdb"), {})
     tree = sqlglot.parse_one(text, read="trino")
     assert not {f.name.lower() for f in tree.find_all(exp.Anonymous)} & set(athena.TRINO_MACROS)
-    assert "SPLIT_PART(TRIM(c), '/', 1)" in text and "CONTAINS('192.0.0.170/31'" in text
+    assert "SPLIT_PART(TRIM(c), '/', 1)" in text and "CONTAINS('192.0.0.9/32'" in text
     assert "CONTAINS('::ffff:0:0/96'" not in text  # IPv4-mapped addresses are IPv4 (addresses.parse_ip)

@@ -10,8 +10,7 @@ unconfirmed possibilities. Every cause comes with an AWS CLI command to fix it.
 
 from __future__ import annotations
 
-import ipaddress
-
+from pipeline import addresses
 from pipeline.analysis import fixes, proof, unconfirmed
 from pipeline.analysis.fixes import EPHEMERAL
 from pipeline.analysis.network import Network, proto_name
@@ -22,10 +21,7 @@ TASK_CREDENTIALS = "169.254.170.2"
 
 
 def _public(addr: str | None) -> bool:
-    try:
-        return ipaddress.ip_address(addr).is_global
-    except (ValueError, TypeError):
-        return False
+    return bool(addresses.is_global(addr))
 
 
 def endpoint_hostname(endpoint: dict) -> str | None:

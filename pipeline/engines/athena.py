@@ -38,7 +38,8 @@ The Python functions DuckDB gets from ``metadata.views.register_udfs`` are Trino
 is parsed by Guava, not Python: both refuse IPv4 octets with leading zeros; an IPv6 zone ``%eth0`` or whitespace
 other than Trino's ``trim`` may differ). ``cidr_start``/``cidr_end``: the key's two 64-bit halves masked with
 bitwise functions (an IPv4 netmask such as ``/255.0.0.0``, which Python takes, is NULL here). ``ip_is_global``:
-``contains`` over ``NOT_GLOBAL``, the networks of this Python's ``ipaddress``. Arrow tables registered from
+``contains`` over ``addresses.NOT_GLOBAL`` and ``GLOBAL_WITHIN`` (IANA's registries, the list DuckDB's UDF uses
+too, whatever the Python). Arrow tables registered from
 Python (``finding_keys``…) are read as a VALUES list, each value cast to its column's type, at most
 ``MAX_INLINE_ROWS`` rows (more: a FlowlogsError).
 
@@ -67,11 +68,11 @@ import pyarrow as pa
 
 from pipeline.engines.dialect import (Cursor, Macros, asof_join, bind, expand_group_by_all, literal, parse,
                                       require_sqlglot, visible_ctes)
+from pipeline import addresses, queries
 from pipeline.errors import FlowlogsError
 from pipeline.lake import store as lake
 from pipeline.lake.storage import Store
 from pipeline.lake.views import one_per_event
-from pipeline import queries
 from pipeline.metadata.schema import SCHEMAS as METADATA_SCHEMAS
 from pipeline.metadata.views import current_view
 from pipeline.metadata.store import ROOT as METADATA_ROOT
@@ -113,24 +114,20 @@ def _cidr_bound(last: bool) -> str:
     return " || ".join(halves)
 
 
-NOT_GLOBAL = ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-              "192.0.0.0/29", "192.0.0.170/31", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
-              "203.0.113.0/24", "240.0.0.0/4", "255.255.255.255/32",
-              "::1/128", "::/128", "100::/64", "2001::/23", "2001:2::/48", "2001:db8::/32", "2001:10::/28", "fc00::/7",
-              "fe80::/10")
-"""The networks whose addresses ``addresses.is_global`` (Python 3.11's ``ipaddress``) calls not global; IPv4-mapped
-IPv6 addresses are read as IPv4 first, so ``::ffff:0:0/96`` is not here. A test checks the list against the running
-Python at every range's edges (later Pythons changed it: DuckDB's answer depends on the Python it runs)."""
-
-
 def _is_global() -> str:
-    """``ip_is_global(a)``: NULL for no address, else whether it is outside every NOT_GLOBAL network, an IPv4
-    address (its key ``::ffff:a.b.c.d``) tested against the IPv4 networks only, an IPv6 one against the IPv6 ones
-    (Trino documents ``contains(network, address)`` within a family)."""
-    inside = {family: " OR ".join(f"CONTAINS('{n}', TRY_CAST(TRIM(a) AS IPADDRESS))" for n in NOT_GLOBAL
-                                  if (":" in n) == (family == 6)) for family in (4, 6)}
+    """``ip_is_global(a)`` (``addresses.is_global``): NULL for no address, else whether it is outside every
+    ``addresses.NOT_GLOBAL`` network or inside a ``GLOBAL_WITHIN`` one, an IPv4 address (its key ``::ffff:a.b.c.d``)
+    tested against the IPv4 networks only, an IPv6 one against the IPv6 ones (Trino documents ``contains(network,
+    address)`` within a family)."""
+    def inside(networks, family: int) -> str:
+        return " OR ".join(f"CONTAINS('{n}', TRY_CAST(TRIM(a) AS IPADDRESS))" for n in networks
+                           if (":" in n) == (family == 6))
+
+    def family_global(family: int) -> str:
+        return f"NOT ({inside(addresses.NOT_GLOBAL, family)}) OR ({inside(addresses.GLOBAL_WITHIN, family)})"
+
     return (f"CASE WHEN ip_key(a) IS NULL THEN NULL WHEN SUBSTR(ip_key(a), 1, 12) = X'00000000000000000000FFFF' "
-            f"THEN NOT ({inside[4]}) ELSE NOT ({inside[6]}) END")
+            f"THEN {family_global(4)} ELSE {family_global(6)} END")
 
 
 def _mode_smallest() -> str:
