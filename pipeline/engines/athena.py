@@ -43,11 +43,14 @@ too, whatever the Python). Arrow tables registered from
 Python (``finding_keys``…) are read as a VALUES list, each value cast to its column's type, at most
 ``MAX_INLINE_ROWS`` rows (more: a FlowlogsError).
 
-Not mapped: ``UNION BY NAME`` and ``* REPLACE``/``* EXCLUDE``, which need the columns of what they read. They
-reach Athena as written (sqlglot's Trino parser reads them; Trino does not), in ``findings.sql``, and the
-metadata views ``address_owners`` and ``eni_assignments`` use them, so ``athena ddl`` does not make those and
-the destinations step reads views Athena does not have. Verified: what ``report findings`` sends parses as
-Trino/Athena SQL with no DuckDB-only function left, through moto's Athena API; never run on Athena itself.
+Columns. ``UNION BY NAME``, ``* EXCLUDE`` and ``* REPLACE`` are written with the columns listed
+(``dialect.expand_columns``, shared with Spark), the columns derived by sqlglot's ``qualify`` without running the
+query (``dialect.static_columns``) from the schemas of what ``ddl`` makes (``ddl_columns``) and the session's temp
+tables and views, whose columns are asked of Athena once each (``SELECT * FROM tmp LIMIT 0``, ColumnInfo). ``ddl``
+makes the metadata views of ``queries/`` the same way (``address_owners``, ``eni_assignments``…), but for
+``NOT_MADE``. Verified: what ``report findings`` sends parses as Trino/Athena SQL with no DuckDB-only function or
+construct left and reads only relations ``ddl`` or the session makes, through moto's Athena API, the session
+tables' columns answered with DuckDB's; never run on Athena itself.
 
 May import the core modules, ``lake`` and ``metadata`` (rank 3, with analysis: analysis may use it).
 """
@@ -66,8 +69,8 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from pipeline.engines.dialect import (Cursor, Macros, asof_join, bind, expand_group_by_all, literal, parse,
-                                      require_sqlglot, visible_ctes)
+from pipeline.engines.dialect import (Cursor, Macros, asof_join, bind, expand_columns, expand_group_by_all, literal,
+                                      parse, require_sqlglot, static_columns, visible_ctes, with_ctes)
 from pipeline import addresses, queries
 from pipeline.errors import FlowlogsError
 from pipeline.lake import store as lake
@@ -297,42 +300,72 @@ def ddl(store: Store, database: str, location: str | None = None) -> DDL:
         if name != "eni_assignments":  # no current view: eni_assignments.sql merges its evidence (not made here)
             view, select = current_view(name, columns=True)
             views.append((view, _create_view(database, view, select)))
-    for query in queries.metadata_views():  # the metadata SQL views Athena can run (no macro, no Python function)
-        if query.name in ATHENA_VIEWS:
-            [create] = [s for s in sqlglot_parse(query.sql) if s is not None]
-            views.append((create.this.name, _create_view(database, create.this.name, create.expression.sql("duckdb"))))
+    for name, select, _ in _metadata_views():  # the metadata views of queries/, as the connection writes them
+        views.append((name, _create_view(database, name, select)))
     return DDL(database, tuple(tables), tuple(views), unknown)
 
 
-ATHENA_VIEWS = ("current_prefix_lists",)
-"""The metadata views of ``queries/`` made in Athena too. The others are not: ``address_owners`` and
-``eni_assignments`` use ``UNION BY NAME`` and ``* REPLACE``, which need the columns of what they read (not mapped
-here), and ``resolve`` and ``flows_with_owners`` read those."""
+def _table_columns() -> dict[str, list[str]]:
+    """The columns of the tables ``ddl`` makes and of the views over them (one row per event, current rows)."""
+    columns = {"quarantine": list(lake.QUARANTINE_SCHEMA.names)}
+    for kind in TABLES.values():
+        names = [*kind.schema.names, *lake.PARTITION_KEYS]
+        columns.update({f"_{kind.name}_rows": names, kind.name: names} if kind.unique else {kind.name: names})
+    for table, schema in METADATA_SCHEMAS.items():
+        columns["eni_assignment_evidence_stored" if table == "eni_assignments" else table] = list(schema.names)
+        if table != "eni_assignments":
+            columns[current_view(table)[0]] = list(schema.names)
+    return columns
+
+
+NOT_MADE = ("flows_with_owners", "resolve")
+"""The metadata SQL of ``queries/`` whose views ``ddl`` does not make: ``resolve`` reads ``resolve_input``, a temp
+table of the session; in ``flow_address_owners`` a ``*`` over ``address_static()``, whose expansion reads one
+relation twice under one alias, so that sqlglot cannot list its columns (those views are for people's SQL; no
+report reads them)."""
 
 
 @functools.cache
-def ddl_relations() -> frozenset[str]:
-    """The names of the tables and views ``ddl`` makes, whatever the lake holds."""
-    names = {"quarantine"} | {n for q in queries.metadata_views() if q.name in ATHENA_VIEWS for n in q.creates}
-    for kind in TABLES.values():
-        names |= {f"_{kind.name}_rows", kind.name} if kind.unique else {kind.name}
-    for table in METADATA_SCHEMAS:
-        names.add("eni_assignment_evidence_stored" if table == "eni_assignments" else table)
-        if table != "eni_assignments":
-            names.add(current_view(table)[0])
-    return frozenset(names)
-
-
-def sqlglot_parse(sql: str) -> list:
-    return require_sqlglot().parse(sql, read="duckdb")
-
-
-def _create_view(database: str, name: str, duckdb_select: str) -> str:
-    """CREATE OR REPLACE VIEW in Athena's SQL, every table it reads qualified with ``database`` (a view
-    resolves names where it was made, and ``--apply`` runs in the ``default`` database)."""
+def _metadata_views() -> tuple[tuple[str, object, tuple[str, ...]], ...]:
+    """Each view the metadata SQL of ``queries/`` makes, in order: (name, its SELECT as a sqlglot tree the
+    connection has made ready for Athena, its columns)."""
     from sqlglot import exp
 
-    [select] = sqlglot_parse(duckdb_select)
+    writer = AthenaConnection(None, database="", workgroup="", output=None)
+    writer.known = _table_columns()
+    views = []
+    for query in queries.metadata_views():
+        if query.name in NOT_MADE:
+            continue
+        for statement in parse(query.sql, "Athena"):
+            if not (isinstance(statement, exp.Create) and statement.kind == "VIEW"):
+                continue  # the macros: the connection knows them from the start (_macros)
+            create = writer.prepare(statement, {})
+            name = create.this.name
+            columns = writer._columns(create.expression, create.expression)
+            writer.known[name] = columns
+            views.append((name, create.expression, tuple(columns)))
+    return tuple(views)
+
+
+@functools.cache
+def ddl_columns() -> dict[str, list[str]]:
+    """The columns of every table and view ``ddl`` makes, whatever the lake holds."""
+    return {**_table_columns(), **{name: list(columns) for name, _, columns in _metadata_views()}}
+
+
+def ddl_relations() -> frozenset[str]:
+    """The names of the tables and views ``ddl`` makes, whatever the lake holds."""
+    return frozenset(ddl_columns())
+
+
+def _create_view(database: str, name: str, select) -> str:
+    """CREATE OR REPLACE VIEW in Athena's SQL of ``select`` (a sqlglot tree, or DuckDB SQL), every table it reads
+    qualified with ``database`` (a view resolves names where it was made, and ``--apply`` runs in the ``default``
+    database)."""
+    from sqlglot import exp
+
+    select = parse(select, "Athena")[0] if isinstance(select, str) else select.copy()
     ctes = {cte.alias for cte in select.find_all(exp.CTE)}
     for table in select.find_all(exp.Table):
         if not table.args.get("db") and table.name not in ctes:
@@ -422,6 +455,8 @@ class AthenaConnection:
         self.runs: list[QueryRun] = []
         self._scratch: dict[str, tuple[str, str]] = {}  # temp name -> (session name, TABLE | VIEW)
         self._inline: dict[str, object] = {}  # name -> the sqlglot query of the rows registered under it
+        self._session_columns: dict[str, list[str]] = {}  # temp name -> its columns, as Athena says
+        self.known: dict[str, list[str]] | None = None  # relation -> columns, of Athena's database: ddl_columns()
         self.macros = _macros()
 
     # DuckDB connection interface
@@ -484,19 +519,14 @@ class AthenaConnection:
 
         if self.macros.define(statement):
             return []
-        # the macros of queries/ first (their bodies hold DuckDB-only constructs), then those rewrite() calls
-        statement = self.macros.expand(rewrite(self.macros.expand(statement.copy())))
-        bind(statement, named, positional)
-        self._read_inline(statement)
-        for group in statement.find_all(exp.Group):
-            if group.args.get("all"):
-                expand_group_by_all(group)
+        statement = self.prepare(statement, named, positional)
         before: list[str] = []
         if isinstance(statement, exp.Create) and statement.kind in ("TABLE", "VIEW") and _is_temp(statement):
             name = statement.this.this.name if isinstance(statement.this, exp.Schema) else statement.this.name
             scratch = f"tmp_{self.session}_{name}".lower()
             if statement.args.get("exists") and name in self._scratch:  # CREATE … IF NOT EXISTS, made before
                 return []
+            self._session_columns.pop(name, None)
             if statement.kind == "TABLE":
                 if self.output is None:
                     raise FlowlogsError(f"CREATE TEMP TABLE {name}: Athena writes it as a table under --athena-output, "
@@ -513,6 +543,42 @@ class AthenaConnection:
             return [f'CREATE OR REPLACE VIEW "{scratch}" AS {statement.expression.sql("athena", comments=False)}']
         self._rename(statement)
         return [statement.sql("athena", comments=False)]
+
+    def prepare(self, statement, named: dict, positional=None):
+        """A copy of ``statement`` with nothing DuckDB-only left: macros and the Python functions expanded, what
+        ``rewrite`` maps, parameters bound, registered rows inline, ``GROUP BY ALL`` and the columns of ``UNION BY
+        NAME``, ``* EXCLUDE``, ``* REPLACE`` listed (``_columns``). Names of temp tables are still the session's."""
+        from sqlglot import exp
+
+        # the macros of queries/ first (their bodies hold DuckDB-only constructs), then those rewrite() calls
+        statement = self.macros.expand(rewrite(self.macros.expand(statement.copy())))
+        bind(statement, named, positional)
+        self._read_inline(statement)
+        for group in statement.find_all(exp.Group):
+            if group.args.get("all"):
+                expand_group_by_all(group)
+        return expand_columns(statement, self._columns)
+
+    def _columns(self, query, anchor) -> list[str]:
+        """The column names of ``query`` where ``anchor`` stands, from what Athena has (``known``: the tables and
+        views ``ddl`` makes) and this session's tables and views (their columns asked once, ``SELECT * … LIMIT 0``),
+        derived without running ``query`` (``dialect.static_columns``)."""
+        from sqlglot import exp
+
+        query = with_ctes(query, anchor)
+        schema = dict(ddl_columns() if self.known is None else self.known)
+        for table in query.find_all(exp.Table):
+            name = table.name
+            if not table.args.get("db") and name in self._scratch and name not in schema:
+                if name not in self._session_columns:
+                    scratch = self._scratch[name][0]
+                    self._session_columns[name] = [c[0] for c in self._run(f'SELECT * FROM "{scratch}" LIMIT 0').description]
+                schema[name] = self._session_columns[name]
+        columns = static_columns(query, schema)
+        if columns is None:
+            raise FlowlogsError(f"SQL: the columns of {' '.join(query.sql('duckdb').split())[:200]} are not known",
+                                "read only tables and views `flowlogs athena ddl` or this session makes")
+        return columns
 
     def _read_inline(self, statement) -> None:
         """References to tables registered from Python → their rows (a CTE of the same name stays itself)."""
@@ -605,7 +671,7 @@ class AthenaConnection:
 def _macros() -> Macros:
     """A connection's macros to begin with: TRINO_MACROS (the Python functions DuckDB calls…) and the macros the
     metadata views of ``queries/`` define (``address_static``: DuckDB gets them when it registers the views; the
-    views are not sent: those ``flowlogs athena ddl`` makes, ATHENA_VIEWS, are read from the database)."""
+    views are not sent: those ``flowlogs athena ddl`` makes, _metadata_views(), are read from the database)."""
     from sqlglot import exp
 
     macros = Macros()

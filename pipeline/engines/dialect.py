@@ -7,6 +7,10 @@ the other engines, so ``Macros`` keeps each one a connection defines and replace
 arguments substituted: ``f(x)`` by ``expr`` with ``a`` := ``x``; ``FROM t('name')`` by the subquery ``select`` with
 ``query_table(a)`` := the relation ``name``. The SQL files stay the one copy of the logic.
 
+Columns. ``UNION BY NAME``, ``* EXCLUDE`` and ``* REPLACE`` need the columns of what they read: ``expand_columns``
+lists them, asking the engine's connection (Spark's analyser; Athena: ``static_columns`` over the lake's known
+schemas and the session's tables).
+
 May import the core modules only.
 """
 
@@ -158,6 +162,101 @@ def visible_ctes(node) -> list:
             levels.append(list(parent.args["with_"].expressions))
         child, parent = parent, parent.parent
     return [cte for level in reversed(levels) for cte in level]
+
+
+def with_ctes(query, anchor):
+    """A copy of ``query`` holding the CTEs visible where ``anchor`` stands, so that it can be read on its own."""
+    from sqlglot import exp
+
+    query = query.copy()
+    ctes = visible_ctes(anchor)
+    if ctes:
+        query.set("with_", exp.With(expressions=[c.copy() for c in ctes]))
+    return query
+
+
+def expand_columns(node, columns, qualify=None):
+    """``a UNION [ALL] BY NAME b``, ``t.* EXCLUDE (…)`` and ``t.* REPLACE (…)`` in ``node`` written with the columns
+    listed, inner queries (and earlier CTEs) first, so that a query's columns are asked once what it reads is
+    rewritten. ``columns(query, anchor)``: the column names of ``query`` (a sqlglot query) with the CTEs in scope
+    at ``anchor`` (each engine knows them its own way); ``qualify(select)``: what replaces a SELECT with QUALIFY
+    (Spark), if given. Returns ``node``, or what replaced it."""
+    from sqlglot import exp
+
+    for child in list(node.iter_expressions()):
+        expand_columns(child, columns, qualify)
+    if isinstance(node, exp.Union) and node.args.get("by_name"):
+        _by_name(node, columns)
+    elif isinstance(node, exp.Select):
+        for item in list(node.expressions):
+            star = item.this if isinstance(item, exp.Column) and isinstance(item.this, exp.Star) else item
+            if isinstance(star, exp.Star) and (star.args.get("except_") or star.args.get("replace")):
+                _star(node, item, star, columns)
+        if qualify is not None and node.args.get("qualify"):
+            return qualify(node)
+    return node
+
+
+def _by_name(union, columns) -> None:
+    """``a UNION [ALL] BY NAME b`` → each side's columns in one order, NULL for the ones a side lacks."""
+    from sqlglot import exp
+
+    sides = (union.this, union.expression)
+    named = [columns(side, union) for side in sides]
+    every = named[0] + [c for c in named[1] if c.lower() not in {n.lower() for n in named[0]}]
+    for side, have in zip(sides, named):
+        lower = {c.lower() for c in have}
+        items = [exp.column(c, quoted=True) if c.lower() in lower else exp.alias_(exp.Null(), c, quoted=True)
+                 for c in every]
+        side.replace(exp.select(*items).from_(exp.Subquery(this=side.copy(), alias=exp.TableAlias(
+            this=exp.to_identifier("_by_name")))))
+    union.set("by_name", None)
+
+
+def _star(select, item, star, columns) -> None:
+    """``t.* EXCLUDE (a)`` / ``t.* REPLACE (e AS a)`` → ``t``'s columns, listed, without ``a`` / with ``e``."""
+    from sqlglot import exp
+
+    alias = item.table if isinstance(item, exp.Column) else None
+    sources = [select.args.get("from_") or select.args.get("from")] + list(select.args.get("joins") or [])
+    sources = [s.this for s in sources if s is not None]
+    source = next((s for s in sources if alias is None or s.alias_or_name == alias), None)
+    if source is None or (alias is None and len(sources) > 1):
+        raise FlowlogsError(f"SQL: cannot list the columns of {item.sql('duckdb')}", "name the columns")
+    inner = source.this.copy() if isinstance(source, exp.Subquery) else exp.select("*").from_(
+        exp.Table(this=source.this.copy(), db=source.args.get("db")))
+    excluded = {c.name.lower() for c in star.args.get("except_") or []}
+    replaced = {r.alias.lower(): r for r in star.args.get("replace") or []}
+    items = []
+    for name in columns(inner, select):
+        if name.lower() in excluded:
+            continue
+        if name.lower() in replaced:
+            items.append(replaced[name.lower()].copy())
+        else:
+            items.append(exp.column(name, table=alias, quoted=True))
+    index = select.expressions.index(item)
+    select.set("expressions", select.expressions[:index] + items + select.expressions[index + 1:])
+
+
+def static_columns(query, schema: dict[str, list[str]]) -> list[str] | None:
+    """The column names of ``query`` (its CTEs included) from ``schema`` (relation → column names), by sqlglot's
+    ``qualify``, without running anything; None if it reads a relation ``schema`` does not have."""
+    from sqlglot import exp
+    from sqlglot.errors import OptimizeError
+    from sqlglot.optimizer.qualify import qualify
+
+    known = {name.lower() for name in schema}
+    ctes = {cte.alias.lower() for cte in query.find_all(exp.CTE)}
+    if any(t.name.lower() not in known | ctes for t in query.find_all(exp.Table) if t.name):
+        return None
+    typed = {name: {c: "UNKNOWN" for c in cols} for name, cols in schema.items()}
+    try:
+        names = qualify(query.copy(), schema=typed, dialect="duckdb", validate_qualify_columns=False,
+                        quote_identifiers=False, identify=False).named_selects
+    except OptimizeError:  # e.g. one alias twice in a FROM: sqlglot cannot tell the sources apart
+        return None
+    return None if "*" in names else names
 
 
 def parse(sql: str, engine: str) -> list:

@@ -29,7 +29,7 @@ import sys
 
 import pyarrow as pa
 
-from pipeline.engines.dialect import Cursor, Macros, asof_join, bind, parse, visible_ctes
+from pipeline.engines.dialect import Cursor, Macros, asof_join, bind, expand_columns, parse, with_ctes
 from pipeline.errors import FlowlogsError
 from pipeline.lake import compaction
 from pipeline.lake import store as lake
@@ -103,8 +103,8 @@ def _ubigint_hex(node):
 
 def rewrite(statement):
     """The DuckDB-only constructs of ``queries/`` that need no schema, in forms Spark SQL has (with
-    ``SparkConnection._expand``, the one place they are mapped; ``ASOF JOIN`` by ``dialect.asof_join``, which
-    Athena shares)."""
+    ``SparkConnection._expand``, the one place they are mapped; ``ASOF JOIN`` by ``dialect.asof_join`` and the
+    columns of ``UNION BY NAME``/``* EXCLUDE``/``* REPLACE`` by ``dialect.expand_columns``, which Athena shares)."""
     from sqlglot import exp
 
     for cte in statement.find_all(exp.CTE):
@@ -196,28 +196,10 @@ class SparkConnection:
     # * EXCLUDE, * REPLACE, UNION BY NAME and QUALIFY need the columns of what they read: Spark's analysis says
     def _expand(self, statement):
         if statement.key != "create":
-            return self._walk(statement)
+            return expand_columns(statement, self._columns, self._qualify)
         if statement.expression is not None:
-            statement.set("expression", self._walk(statement.expression))
+            statement.set("expression", expand_columns(statement.expression, self._columns, self._qualify))
         return statement
-
-    def _walk(self, node):
-        """Inner queries (and earlier CTEs) first: a query's columns are asked once what it reads is rewritten.
-        Returns the node, or what replaced it."""
-        from sqlglot import exp
-
-        for child in list(node.iter_expressions()):
-            self._walk(child)
-        if isinstance(node, exp.Union) and node.args.get("by_name"):
-            self._by_name(node)
-        elif isinstance(node, exp.Select):
-            for item in list(node.expressions):
-                star = item.this if isinstance(item, exp.Column) and isinstance(item.this, exp.Star) else item
-                if isinstance(star, exp.Star) and (star.args.get("except_") or star.args.get("replace")):
-                    self._star(node, item, star)
-            if node.args.get("qualify"):
-                return self._qualify(node)
-        return node
 
     def _qualify(self, select):
         """``SELECT cols … QUALIFY cond ORDER BY keys LIMIT n`` → ``SELECT cols FROM (SELECT cols, windows, keys …)
@@ -275,53 +257,7 @@ class SparkConnection:
     def _columns(self, query, anchor) -> list[str]:
         """The column names of ``query`` (a sqlglot query) where ``anchor`` stands in the statement: with the CTEs
         in scope there (analysed by Spark, not run)."""
-        from sqlglot import exp
-
-        query = query.copy()
-        ctes = visible_ctes(anchor)
-        if ctes:
-            query.set("with_", exp.With(expressions=[c.copy() for c in ctes]))
-        return self._sql(query).columns
-
-    def _by_name(self, union) -> None:
-        """``a UNION [ALL] BY NAME b`` → each side's columns in one order, NULL for the ones a side lacks."""
-        from sqlglot import exp
-
-        sides = (union.this, union.expression)
-        named = [self._columns(side, union) for side in sides]
-        every = named[0] + [c for c in named[1] if c.lower() not in {n.lower() for n in named[0]}]
-        for side, have in zip(sides, named):
-            lower = {c.lower() for c in have}
-            items = [exp.column(c, quoted=True) if c.lower() in lower else exp.alias_(exp.Null(), c, quoted=True)
-                     for c in every]
-            side.replace(exp.select(*items).from_(exp.Subquery(this=side.copy(), alias=exp.TableAlias(
-                this=exp.to_identifier("_by_name")))))
-        union.set("by_name", None)
-
-    def _star(self, select, item, star) -> None:
-        """``t.* EXCLUDE (a)`` / ``t.* REPLACE (e AS a)`` → ``t``'s columns, listed, without ``a`` / with ``e``."""
-        from sqlglot import exp
-
-        alias = item.table if isinstance(item, exp.Column) else None
-        sources = [select.args.get("from_") or select.args.get("from")] + list(select.args.get("joins") or [])
-        sources = [s.this for s in sources if s is not None]
-        source = next((s for s in sources if alias is None or s.alias_or_name == alias), None)
-        if source is None or (alias is None and len(sources) > 1):
-            raise FlowlogsError(f"SQL: cannot list the columns of {item.sql('duckdb')}", "name the columns")
-        inner = source.this.copy() if isinstance(source, exp.Subquery) else exp.select("*").from_(
-            exp.Table(this=source.this.copy(), db=source.args.get("db")))
-        excluded = {c.name.lower() for c in star.args.get("except_") or []}
-        replaced = {r.alias.lower(): r for r in star.args.get("replace") or []}
-        items = []
-        for name in self._columns(inner, select):
-            if name.lower() in excluded:
-                continue
-            if name.lower() in replaced:
-                items.append(replaced[name.lower()].copy())
-            else:
-                items.append(exp.column(name, table=alias, quoted=True))
-        index = select.expressions.index(item)
-        select.set("expressions", select.expressions[:index] + items + select.expressions[index + 1:])
+        return self._sql(with_ctes(query, anchor)).columns
 
     def _sql(self, tree):
         from pyspark.errors import PySparkException
