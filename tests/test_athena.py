@@ -507,7 +507,7 @@ def test_the_analysis_builds_conversations_and_destinations_on_athena(athena_con
     assert 'MIN("start")' in texts[1] and "1764237601" in texts[4] and "$" not in texts[4] and sqlglot.parse_one(texts[4], read="trino")
     assert "BITWISE_AND(tcp_flags, 18)" in texts[4] and "flow_reduction(" not in texts[4].lower()  # the macro, expanded
     assert f'FROM "{conversations}"' in texts[5] and "state = 'no_reply'" in texts[5]
-    findings.lake_bounds(con)  # CREATE TEMP TABLE IF NOT EXISTS: made already, only the SELECT is sent
+    findings.lake_bounds(con)  # made already (the session knows it): only the SELECT is sent
     assert len(sent(con.client)) == 7
     findings.materialise(con, "addresses")
     findings.materialise(con, "destinations")

@@ -35,7 +35,7 @@ def connect(store: Store, *, locked: bool = True, settings: Settings | None = No
     ``locked`` (the default): DuckDB can then open no file outside the lake (see ``lock_down``);
     only a caller that writes a file of its own, after checking where, passes False.
     """
-    engine = (settings.engine if settings else None) or "duckdb"
+    engine = engine_of(settings)
     if engine not in ENGINES:
         raise FlowlogsError(f"--engine {engine}: unknown engine", f"valid: {', '.join(ENGINES)}")
     if engine == "spark":
@@ -57,6 +57,11 @@ def connect(store: Store, *, locked: bool = True, settings: Settings | None = No
     if locked:
         lock_down(con, store, scratch)
     return con
+
+
+def engine_of(settings: Settings | None) -> str:
+    """The engine ``settings`` name, DuckDB unless they say otherwise."""
+    return (settings.engine if settings else None) or "duckdb"
 
 
 def has_relation(con, name: str) -> bool:

@@ -16,6 +16,7 @@ import duckdb
 from pipeline import queries, vocabulary
 from pipeline.analysis import iam_findings, names, probes, trail_coverage
 from pipeline.analysis.causes import Diagnoser
+from pipeline.analysis.connection import has_relation
 from pipeline.analysis.document import destination_label, roll_up
 from pipeline.analysis.network import Network
 from pipeline.lake import derived as lake_derived
@@ -44,12 +45,13 @@ def lake_bounds(con: duckdb.DuckDBPyConnection, store=None) -> tuple[int | None,
     """(first start, last end) of the flow records, once per connection (the lake does not change under a
     reading connection): from the derived tables' commit records where they cover every data file of
     ``store`` (the lake's Store; ``pipeline.lake.derived.bounds``), else a scan of two columns."""
-    sql = queries.get("flow_bounds").sql
-    known = lake_derived.bounds(store) if store is not None else None
-    if known is not None:
-        sql = "SELECT " + ", ".join(f"CAST({'NULL' if v is None else int(v)} AS BIGINT) AS {name}"
-                                    for v, name in zip(known, ("first", "last")))
-    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS flow_bounds AS {sql}")
+    if not has_relation(con, "flow_bounds"):
+        sql = queries.get("flow_bounds").sql
+        known = lake_derived.bounds(store) if store is not None else None
+        if known is not None:
+            sql = "SELECT " + ", ".join(f"CAST({'NULL' if v is None else int(v)} AS BIGINT) AS {name}"
+                                        for v, name in zip(known, ("first", "last")))
+        con.execute(f"CREATE TEMP TABLE flow_bounds AS {sql}")
     return con.execute("SELECT * FROM flow_bounds").fetchone()
 
 

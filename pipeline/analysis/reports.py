@@ -97,7 +97,7 @@ def findings_document(store: Store, flt: Filters = Filters(), settle: int = find
     """The findings document; ``settings.engine`` says where its SQL runs (DuckDB by default)."""
     con = _connect(store, settings)
     _check_window(con, store, flt)
-    on_duckdb = settings is None or settings.engine in (None, "duckdb")  # the derived reduction is read by DuckDB
+    on_duckdb = analysis.engine_of(settings) == "duckdb"  # the derived reduction is read by DuckDB
     doc = findings.find(con, analysis.load_network(con), flt.window, settle, lake=store.uri, scope=flt.scope(con),
                         derived=store if on_duckdb else None)
     doc["findings"] = [f for f in doc["findings"] if keep(f, flt)]
