@@ -74,8 +74,8 @@ class _Text(io.RawIOBase):
 
     def _lines_of(self, data: bytes) -> bytes:
         """The whole lines ``data`` completes (long ones emptied); the start of the next line is held."""
-        if self._long is None and len(self._partial) + len(data) <= MAX_LINE:  # no line can be too long
-            cut = data.rfind(b"\n")
+        cut = data.rfind(b"\n")
+        if self._long is None and (len(self._partial) + len(data) <= MAX_LINE or self._short_lines(data, cut)):
             if cut < 0:
                 self._partial += data
                 return b""
@@ -88,6 +88,17 @@ class _Text(io.RawIOBase):
         for i, piece in enumerate(pieces):
             self._take(piece, out, ended=i < len(pieces) - 1)
         return b"".join(out)
+
+    def _short_lines(self, data: bytes, cut: int) -> bool:
+        """Whether no line ``data`` ends or starts is longer than ``MAX_LINE``, tested with a few searches
+        rather than line by line: some newline in every stretch of half that length between its first and
+        last newline (a longer line would hold one such stretch). It may say no to lines of over half of
+        ``MAX_LINE``, which then take the slow way."""
+        first = data.find(b"\n")
+        if first < 0 or len(self._partial) + first > MAX_LINE or len(data) - cut - 1 > MAX_LINE:
+            return False
+        half = MAX_LINE // 2
+        return all(data.find(b"\n", pos, pos + half) >= 0 for pos in range(first + 1, cut + 2 - half, half))
 
     def _take(self, piece: bytes, out: list, ended: bool) -> None:
         """One piece of a line (the rest of it if ``ended``), into ``out`` or the long line skipped."""
