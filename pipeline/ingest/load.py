@@ -186,10 +186,7 @@ def _read_into_lake(store, src, ingest_id, etag, log_format, previous, staging_r
                 for name, table in tables.items():
                     if not table.num_rows:
                         continue
-                    parts = lake.partition_values(table, key_defaults, TABLES[name])
-                    values = pc.unique(parts).to_pylist()
-                    for part in values:
-                        rows = table if len(values) == 1 else table.filter(pc.equal(parts, part))
+                    for part, rows in lake.partitions(table, key_defaults, TABLES[name]):
                         _writing(outputs.add, f"{name}/{part}/{outputs.stem}-0.parquet", rows)
         except SourceIgnored as exc:
             entry.ignored = str(exc)

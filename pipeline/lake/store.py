@@ -138,20 +138,37 @@ def _take(table: pa.Table, mask) -> pa.Table:
     return table.slice(0, 0) if kept == 0 else table.filter(mask)
 
 
+def partitions(table: pa.Table, key_defaults: dict, kind: Table = TABLES["flows"]) -> list[tuple[str, pa.Table]]:
+    """``table``'s rows by partition (``partition_values``), as (partition, rows). A batch within one
+    account, region and day, the usual case (a delivery covers minutes), is returned whole, its partition
+    worked out from its first row instead of for every row."""
+    account = pc.fill_null(table[kind.account], key_defaults.get("account") or "unknown")
+    region = pc.fill_null(table[kind.region], key_defaults.get("region") or "unknown")
+    if max(len(pc.unique(account)), len(pc.unique(region)), len(pc.unique(_day(table, kind)))) == 1:
+        return [(partition_values(table.slice(0, 1), key_defaults, kind)[0].as_py(), table)]
+    parts = partition_values(table, key_defaults, kind)
+    return [(part, table.filter(pc.equal(parts, part))) for part in pc.unique(parts).to_pylist()]
+
+
 def partition_values(table: pa.Table, key_defaults: dict, kind: Table = TABLES["flows"]) -> pa.Array:
     """``aws_account=…/aws_region=…/dt=…`` for each row: the record's own values first,
     then what the object key says, then ``unknown``."""
     account = pc.fill_null(table[kind.account], key_defaults.get("account") or "unknown")
     region = pc.fill_null(table[kind.region], key_defaults.get("region") or "unknown")
-    time = pc.coalesce(*(table[c] for c in kind.time))
-    if pa.types.is_integer(time.type):  # Unix seconds
-        time = pc.cast(time, pa.timestamp("s"))
-    day = pc.cast(pc.cast(time, pa.date32()), pa.string())  # YYYY-MM-DD, UTC
+    day = pc.cast(_day(table, kind), pa.string())  # YYYY-MM-DD, UTC
     day = pc.fill_null(day, key_defaults.get("date") or "unknown")
     safe = lambda a: pc.replace_substring_regex(a, r"[^A-Za-z0-9._-]", "_")  # noqa: E731
     return pc.binary_join_element_wise(
         "aws_account=", safe(account), "/aws_region=", safe(region), "/dt=", day, ""
     )
+
+
+def _day(table: pa.Table, kind: Table) -> pa.Array:
+    """The UTC day of each row's first time column that has a value (NULL if none has)."""
+    time = pc.coalesce(*(table[c] for c in kind.time))
+    if pa.types.is_integer(time.type):  # Unix seconds
+        time = pc.cast(time, pa.timestamp("s"))
+    return pc.cast(time, pa.date32())
 
 
 @dataclass
@@ -250,4 +267,4 @@ def has_files(store: Store, table: str) -> bool:
     return bool(store.list_files(table, ".parquet"))
 
 
-__all__ = ["SCHEMA", "open_lake", "route", "partition_values", "SourceEntry", "Run", "manifest"]
+__all__ = ["SCHEMA", "open_lake", "route", "partitions", "partition_values", "SourceEntry", "Run", "manifest"]
