@@ -22,7 +22,9 @@ import pytest
 
 from conftest import REAL_SAMPLES, SAMPLE_LOGS, shared_or_skip
 from pipeline.errors import FlowlogsError
+from pipeline.ingest.sources.local import content_digest
 from pipeline.lake import locking
+from pipeline.lake.store import manifest
 from pipeline.lake.storage import Store
 from test_ingest_s3 import BUCKET, DAY, make_bucket, put_flow_log
 from test_lake_local import HEADER, digests, lake_info, record, run_cli, s3_path, text
@@ -37,6 +39,10 @@ def write_delivery(root: Path, n: int, lines: list[str], *, suffix: str = ".log.
     data = text(lines)
     path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
     return path
+
+
+def lake_manifest(lake: Path) -> dict[str, dict]:
+    return manifest(Store.open(str(lake), create=False))
 
 
 def records_in(lake: Path) -> int:
@@ -110,6 +116,27 @@ def test_2_gunzipped_and_regzipped_copies_of_a_delivery_add_nothing(tmp_path):
     assert result.exit_code == 0, result.output
     assert digests(lake) == before
     assert lake_info(lake)["tables"]["flows"]["duplicates"] == 0
+
+
+def test_2_a_delivery_read_once_has_the_version_of_its_content_damaged_or_not(tmp_path):
+    """A gzip delivery new to the lake is digested while it is read, not inflated twice: its version must
+    still be the digest of its content (of its bytes when the gzip is damaged), so that its copies are
+    known, and a copy under another delivery name adds nothing."""
+    root = tmp_path / "bucket"
+    whole = write_delivery(root, 0, lines_of(20))
+    damaged = write_delivery(root, 1, lines_of(20, 100))
+    damaged.write_bytes(damaged.read_bytes()[:-30])  # truncated: the end of the data and the trailer lost
+    lake = tmp_path / "lake"
+    assert run_cli("--lake", str(lake), "ingest", "-q", "--workers", "1", str(root)).exit_code == 1  # the cut
+    versions = {e["source"]: e["etag"] for e in lake_manifest(lake).values()}
+    assert versions == {str(whole): content_digest(str(whole)), str(damaged): content_digest(str(damaged))}
+    before = digests(lake)
+    other = tmp_path / "other"
+    twin = write_delivery(other, 7, [])  # another delivery's name, the first one's bytes
+    twin.write_bytes(whole.read_bytes())
+    result = run_cli("--lake", str(lake), "ingest", "-q", "--workers", "1", str(other))
+    assert result.exit_code == 0 and "1 already in the lake" in result.output, result.output
+    assert digests(lake) == before
 
 
 def test_2_a_truncated_copy_then_the_complete_file_gives_the_complete_file_only(tmp_path):

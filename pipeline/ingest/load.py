@@ -40,7 +40,7 @@ from pipeline.errors import FlowlogsError
 from pipeline.lake import compaction, limits
 from pipeline.lake import store as lake
 from pipeline.ingest.keys import KeyInfo, delivery_name, parse_key
-from pipeline.ingest.readers import SourceError, SourceIgnored, read_source
+from pipeline.ingest.readers import ContentDigest, SourceError, SourceIgnored, read_source
 from pipeline.ingest.sources import SourceUnavailable
 from pipeline.lake.storage import Store
 from pipeline.tables import TABLES
@@ -122,20 +122,29 @@ def ingest_one(store: Store, src, log_format: tuple[str, ...] | None, known: dic
     """
     retries_before = aws.retries()
     try:
-        ingest_id, etag = src.identity()
+        deferred = _deferred(src, known)
+        ingest_id, etag = (deferred, None) if deferred else src.identity()
     except OSError as exc:  # a listed file that vanished, became a directory or cannot be opened
         entry = _refused(store, src, f"could not read the file: {exc}")
         return {**asdict(entry), "retries": 0}
     base = {"ingest_id": ingest_id, "source": src.name, "size": src.size}
-    if _unchanged(ingest_id, etag, known):
+    if not deferred and _unchanged(ingest_id, etag, known):
         return {**base, "skipped": True}
     previous = known.get(ingest_id)
     longest_wins = delivery_name(src.name) is not None
+    seen = (lambda version: _unchanged(ingest_id, version, known)) if deferred else None
     try:
-        entry = _read_into_lake(store, src, ingest_id, etag, log_format, previous, staging, longest_wins)
+        entry = _read_into_lake(store, src, ingest_id, etag, log_format, previous, staging, longest_wins, seen)
     except SourceUnavailable as exc:
         entry = {**base, "left": str(exc)}
     return {**entry, "retries": aws.retries() - retries_before}
+
+
+def _deferred(src, known: dict[str, dict]) -> str | None:
+    """The ingest id of a local gzip delivery the lake does not know yet. Its version, the digest of its
+    content, is taken while it is read (and checked after) instead of by inflating it once more first."""
+    delivery = src.delivery_read() if hasattr(src, "delivery_read") else None
+    return delivery if delivery and delivery not in known else None
 
 
 def _refused(store: Store, src, reason: str) -> lake.SourceEntry:
@@ -162,20 +171,24 @@ def _longer(entry: lake.SourceEntry, previous: dict) -> bool:
     return (entry.lines, -entry.quarantined) >= (previous.get("lines", 0), -previous.get("quarantined", 0))
 
 
-def _read_into_lake(store, src, ingest_id, etag, log_format, previous, staging_root, longest_wins) -> dict:
+def _read_into_lake(store, src, ingest_id, etag, log_format, previous, staging_root, longest_wins, seen=None) -> dict:
+    """Read ``src`` into staged files and publish them; returns its manifest entry. With ``seen``, the
+    version (``etag``) is the content's digest, taken while reading; ``seen(version)`` says the lake has it
+    (a copy of a known delivery under a new name), and then nothing is published."""
     info = _key_info(src)
     key_defaults = {"account": info.account, "region": info.region, "date": info.date}
     defaults = {"account_id": info.account, "region": info.region, "vpc_id": info.vpc_id}
     entry = lake.SourceEntry(ingest_id=ingest_id, source=src.name, size=src.size, etag=etag)
     staging = _writing(tempfile.mkdtemp, "", f"{ingest_id[:16]}-", staging_root)
     outputs = _Outputs(staging, ingest_id)
+    digest = ContentDigest() if seen else None
     problems = []
     formats: set[str] = set()
     try:
         try:
             for batch, bad in read_source(src.open, source=src.name, ingest_id=ingest_id,
                                           log_format=getattr(src, "log_format", None) or log_format,
-                                          defaults=defaults):
+                                          defaults=defaults, digest=digest):
                 problems += bad
                 if not batch.num_rows:
                     continue
@@ -198,6 +211,13 @@ def _read_into_lake(store, src, ingest_id, etag, log_format, previous, staging_r
         except OSError as exc:
             entry.refused = f"could not read the file: {exc}"
             problems.append(lake.Problem(None, entry.refused, ""))
+        if seen:
+            try:
+                etag = entry.etag = digest.hexdigest() or src.identity()[1]  # damaged: digested as before
+            except OSError as exc:  # gone since it was read
+                return asdict(_refused(store, src, f"could not read the file: {exc}"))
+            if seen(etag):
+                return {"ingest_id": ingest_id, "source": src.name, "size": src.size, "skipped": True}
         entry.files = _writing(outputs.close)
         entry.formats = sorted(formats)
         for relpath, rows in outputs.rows.items():

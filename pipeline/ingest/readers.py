@@ -6,6 +6,7 @@ bytes) around text or JSON, JSON (``{``/``[``), else space-separated text.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zlib
 from collections.abc import Iterator
@@ -32,6 +33,22 @@ class SourceIgnored(Exception):
     """The source holds no records by design (a CloudTrail digest file): counted, not an error."""
 
 
+class ContentDigest:
+    """SHA-256 of the decompressed bytes of a gzip source, taken while it is read (``read_source``), so
+    that its content is not inflated a second time only to be identified. ``hexdigest()`` is None unless
+    the whole stream was read undamaged: then the caller digests the file as before."""
+
+    def __init__(self):
+        self._sha = hashlib.sha256()
+        self.complete = False
+
+    def update(self, data: bytes) -> None:
+        self._sha.update(data)
+
+    def hexdigest(self) -> str | None:
+        return self._sha.hexdigest() if self.complete else None
+
+
 class Gunzip(io.RawIOBase):
     """Inflate a gzip stream (several members allowed, as concatenated deliveries are),
     never failing: on damage or truncation the stream ends at the last complete line
@@ -42,8 +59,9 @@ class Gunzip(io.RawIOBase):
     ``lines`` counts the newlines delivered, so ``lines + 1`` is the first line lost.
     """
 
-    def __init__(self, raw):
+    def __init__(self, raw, digest: ContentDigest | None = None):
         self._raw = raw
+        self._digest = digest
         self._inflate = zlib.decompressobj(wbits=31)
         self._input = b""  # compressed bytes not yet inflated
         self._salvaged = b""  # inflated before the damage, not yet delivered
@@ -57,6 +75,11 @@ class Gunzip(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    @property
+    def finished(self) -> bool:
+        """Whether every byte was inflated and delivered, the stream undamaged."""
+        return self._done and self.damage is None and not self._tail
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:  # everything inflated, the line cut by damage included (JSON)
@@ -84,6 +107,12 @@ class Gunzip(io.RawIOBase):
 
     def _inflated(self, limit: int) -> bytes | None:
         """Up to ``limit`` inflated bytes; None when the data ended (or broke) and ``_done`` is set."""
+        out = self._inflate_some(limit)
+        if out and self._digest is not None:
+            self._digest.update(out)
+        return out
+
+    def _inflate_some(self, limit: int) -> bytes | None:
         if self._salvaged:
             out, self._salvaged = self._salvaged[:limit], self._salvaged[limit:]
             return out
@@ -158,8 +187,10 @@ def read_source(
     ingest_id: str,
     log_format: tuple[str, ...] | None,
     defaults: dict,
+    digest: ContentDigest | None = None,
 ) -> Iterator[tuple[pa.Table, list[Problem]]]:
-    """Yield (lake batch, quarantined lines). ``opener()`` returns a fresh binary file object."""
+    """Yield (lake batch, quarantined lines). ``opener()`` returns a fresh binary file object; a gzip
+    source's decompressed bytes are fed to ``digest``, complete once all were read undamaged."""
     with opener() as f:
         first = f.read(1 << 16)
     if first[:4] == b"PAR1":
@@ -171,9 +202,11 @@ def read_source(
     except zlib.error as exc:
         raise SourceError(f"not a valid gzip file ({exc}); re-download it or remove it from the input") from None
     with opener() as f:
-        stream = Gunzip(f) if gz else f
+        stream = Gunzip(f, digest) if gz else f
         if head.lstrip()[:1] in (b"{", b"["):
             yield from _read_json(stream, source, ingest_id, log_format, defaults)
+            if digest is not None and gz:
+                digest.complete = stream.finished
             return
         try:
             yield from textlogs.read_text(
@@ -182,6 +215,8 @@ def read_source(
         except pa.ArrowInvalid as exc:  # pyarrow gave up on the text: keep what came before
             raise SourceError(f"the text could not be parsed ({exc}); the records before were kept") from None
         damage = stream.problem() if gz else None
+        if digest is not None and gz:
+            digest.complete = stream.finished
     if damage:
         yield SCHEMA.empty_table(), [damage]
 

@@ -28,6 +28,15 @@ class LocalFile:
     def open(self):
         return open(self.path, "rb")
 
+    def delivery_read(self) -> str | None:
+        """The ingest id of a gzip AWS delivery, whose version (its content's digest) can be taken while it
+        is read instead of by inflating it first (``readers.ContentDigest``); None for any other file."""
+        delivery = delivery_id(self.path)
+        if delivery is None:
+            return None
+        with open(self.path, "rb") as f:
+            return delivery if f.read(2) == b"\x1f\x8b" else None
+
     def identity(self) -> tuple[str, str | None]:
         """(ingest id, version). An AWS delivery is known by its file name (``keys.delivery_id``), its
         version being its content; any other file by its content. The content is the SHA-256 of the
