@@ -27,6 +27,7 @@ import posixpath
 import shutil
 import socket
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -100,20 +101,40 @@ def compacted_sources(store: Store) -> set[str]:
 def compact(store: Store, *, partitions: set[str] | None = None, min_files: int = 2, target: int = TARGET) -> Compacted:
     """Compact each partition (``table/aws_account=…/aws_region=…/dt=…``; default: all) holding at least
     ``min_files`` data files; small files (under half the target) are merged into files of about ``target``
-    bytes. Hold the lake's lock (``locking.lake_lock``): ingest must not write meanwhile."""
-    done = Compacted()
+    bytes. Hold the lake's lock (``locking.lake_lock``): ingest must not write meanwhile.
+
+    Partitions are compacted side by side, one thread per core (Parquet reads and writes release the
+    GIL); each works on its own partition's files and compaction records only."""
     recs = records(store)
-    for partition, files in _partitions(store, partitions).items():
-        table = partition.split("/", 1)[0]
-        files = _tidy(store, files, recs)
-        if len(files) < min_files:
-            continue
+    todo = _partitions(store, partitions)
+    mine = {p: {} for p in todo}
+    for name, record in recs.items():
+        mine.get(posixpath.dirname(name), {})[name] = record
+    with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
+        parts = list(pool.map(lambda p: _compact_one(store, p, todo[p], mine[p], min_files, target), todo))
+    done = Compacted()
+    for part in parts:
+        done.partitions += part.partitions
+        done.files_before += part.files_before
+        done.files_after += part.files_after
+        done.bytes += part.bytes
+        done.rows += part.rows
+        for table, n in part.tables.items():
+            done.tables[table] = done.tables.get(table, 0) + n
+    return done
+
+
+def _compact_one(store: Store, partition: str, files: dict[str, int], recs: dict[str, dict], min_files: int,
+                 target: int) -> Compacted:
+    """One partition's compaction (``recs``: the records of its compacted files)."""
+    done = Compacted()
+    table = partition.split("/", 1)[0]
+    files = _tidy(store, files, recs)
+    if len(files) >= min_files:
         after = _compact_partition(store, table, files, recs, target, done)
         if after is not None:
-            done.partitions += 1
-            done.files_before += len(files)
-            done.files_after += after
-            done.tables[table] = done.tables.get(table, 0) + 1
+            done.partitions, done.files_before, done.files_after = 1, len(files), after
+            done.tables[table] = 1
     return done
 
 
@@ -198,16 +219,28 @@ def _staging(store: Store) -> str:
 
 
 def _write(store: Store, table: str, group: list[str], staged: str, drop: frozenset[str]) -> tuple[int, set[str]]:
-    """Stream the rows of ``group`` into ``staged``, one row group at a time; returns (rows, ingest ids)."""
+    """Stream the rows of ``group`` into ``staged``, one row group at a time; returns (rows, ingest ids).
+
+    The table's categorical columns stay Arrow dictionaries from reading to writing (decoding them to
+    strings and hashing them again was half of the work); the file stores the table's plain schema, so
+    it reads back exactly as the files it replaces."""
     kind = TABLES[table]
-    schema = kind.schema
+    categorical = kind.categorical
+    schema = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in categorical else f
+                        for f in kind.schema])
     writer = pq.ParquetWriter(staged, schema, compression="zstd", use_dictionary=list(kind.dictionary),
-                              write_statistics=list(kind.statistics))
+                              write_statistics=list(kind.statistics), store_schema=False)
+    writer.add_key_value_metadata(kind.schema.metadata)
     rows, sources, buffer = 0, set(), []
+
+    def flush():
+        writer.write_table(pa.concat_tables(buffer).unify_dictionaries(), row_group_size=kind.row_group)
+        buffer.clear()
+
     try:
         for path in group:
             with store.fs.open_input_file(store.path(path)) as f:
-                for batch in pq.ParquetFile(f).iter_batches(batch_size=kind.row_group):
+                for batch in pq.ParquetFile(f, read_dictionary=categorical).iter_batches(batch_size=kind.row_group):
                     batch = _conform(pa.Table.from_batches([batch]), schema)
                     if drop:
                         batch = batch.filter(pc.invert(pc.is_in(batch["_ingest_id"], pa.array(sorted(drop)))))
@@ -215,10 +248,9 @@ def _write(store: Store, table: str, group: list[str], staged: str, drop: frozen
                     buffer.append(batch)
                     rows += batch.num_rows
                     if sum(t.num_rows for t in buffer) >= kind.row_group:
-                        writer.write_table(pa.concat_tables(buffer), row_group_size=kind.row_group)
-                        buffer = []
+                        flush()
         if buffer:
-            writer.write_table(pa.concat_tables(buffer), row_group_size=kind.row_group)
+            flush()
     finally:
         writer.close()
     return rows, sources
@@ -227,7 +259,7 @@ def _write(store: Store, table: str, group: list[str], staged: str, drop: frozen
 def _conform(t: pa.Table, schema: pa.Schema) -> pa.Table:
     """``t`` with ``schema``'s columns in order: missing ones NULL (a file from before a column existed)."""
     if t.schema.equals(schema, check_metadata=False):
-        return t.replace_schema_metadata(schema.metadata)
+        return t
     columns = [t[f.name].cast(f.type) if f.name in t.column_names else pa.nulls(t.num_rows, f.type) for f in schema]
     return pa.Table.from_arrays(columns, schema=schema)
 
