@@ -9,8 +9,9 @@ Small files: ``--files`` gzip deliveries in the S3 default layout (20 flow logs,
 every 5 minutes, the records of ``bench_ingest.py``), and the same records as one delivery.
 Both are ingested (the small ones with the end-of-ingest compaction off, to measure before it),
 then ``flowlogs sql "select count(*) from flows"`` is run as a process, best of ``--repeat``:
-over the small files, after ``flowlogs lake compact``, and over the one delivery. Reported:
-wall and CPU time, peak RSS of the process, data files per partition.
+over the small files, after ``flowlogs lake compact``, and over the one delivery; then ``report
+findings`` (best of ``--repeat``) over the compacted lake and the one delivery. Reported: wall and
+CPU time, peak RSS of the process, data files per partition, findings.
 
 Memory limits (``--limit-records N``): the ``bench_ingest.py`` data set of N records is
 ingested, then the one-pass 5-tuple GROUP BY of ``findings.md`` (best of ``--repeat``) and
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 import shutil
 import sys
@@ -119,6 +121,12 @@ def bench_small(work: Path, cache: Path, files: int, per_file: int, repeat: int)
     row("the same records as one delivery", best(count(lake_one), repeat), files_per_partition(lake_one))
     print(f"\n`flowlogs lake compact` itself: {compacted[0]:.1f}s wall, {compacted[1]:.1f}s CPU, "
           f"peak RSS {compacted[2] / 2**20:,.0f} MB")
+    print("\n| lake | wall s | CPU s | peak RSS | `report findings`: findings |\n|---|---:|---:|---:|---|")
+    for label, lake in (("after `flowlogs lake compact`", lake_small), ("the same records as one delivery", lake_one)):
+        out = work / f"findings-{lake.name}.json"
+        figures = best([*flowlogs_cmd(), "--lake", str(lake), "report", "findings", "--format", "json",
+                        "--output", str(out)], repeat)
+        row(label, figures, str(len(json.loads(out.read_text())["findings"])))
 
 
 def bench_limits(work: Path, cache: Path, records: int, limits: list[str], repeat: int) -> None:
