@@ -469,7 +469,6 @@ class AthenaConnection:
         for statement in statements:
             if self.macros.define(statement):
                 continue
-            statement = self.macros.expand(statement.copy())
             for text in self.translate(statement, params if isinstance(params, dict) else {}, positional):
                 cursor = self._run(text)
         return cursor
