@@ -898,6 +898,21 @@ def test_report_findings_lists_duckdbs_columns_and_unites_union_types_on_athena(
     assert mismatches == [] and unions >= sum(len(_listed_unions(r.made)) for r in records) > 0
 
 
+def test_listed_columns_read_the_ctes_of_their_own_with(sample_lake, monkeypatch):
+    """A UNION BY NAME whose sides read CTEs of the UNION's own WITH (task_identity.sql, the task report's) and a
+    ``* REPLACE`` over a CTE of its SELECT's own WITH are listed on Athena, as DuckDB has them."""
+    athena.ddl_columns()  # the views' columns, made ready before recording
+    records = record_prepared(monkeypatch)
+    con = athena.AthenaConnection(None, database="flowlogs", workgroup="primary", output=None)
+    for sql, params in ((queries.get("task_identity").sql, {"task": "x"}),
+                        ("WITH s AS (SELECT * FROM current_subnets) SELECT s.* REPLACE (upper(s.vpc_id) AS vpc_id) FROM s",
+                         {})):
+        [statement] = dialect.parse(sql, "Athena")
+        [text] = con.translate(statement, params)
+        assert not LISTED.search(text), text
+    assert [len(r.listed) for r in records] == [2, 1]  # the two sides; the relation of the *
+    assert check_listed_columns(records, analysis.connect(sample_lake)) == 3
+
 def test_rows_registered_from_python_are_sent_inline_and_typed(athena_con):
     con = athena_con
     con.register("finding_keys", pa.table({"finding": pa.array([0, 1], pa.int64()), "src": ["10.0.1.5", "x'y"],
