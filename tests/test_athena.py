@@ -865,7 +865,8 @@ LISTED = re.compile(r"\bBY\s+NAME\b|\*\s*(EXCLUDE|REPLACE)\s*\(", re.I)  # what 
 
 def test_ddl_columns_are_duckdbs_and_the_views_unions_agree_in_type(sample_lake, monkeypatch):
     """Every table and view `athena ddl` makes has the columns DuckDB gives the relation of that name on the sample
-    lake, in its order; the metadata views of ``queries/`` are made ready (``_metadata_views``) with each column list
+    lake, in its order, and so has each view as sent (its Athena SQL read back, its columns derived from those of the
+    relations it reads); the metadata views of ``queries/`` are made ready (``_metadata_views``) with each column list
     written out for UNION BY NAME, ``* EXCLUDE``, ``* REPLACE`` DuckDB's (``check_listed_columns``), and no UNION of
     theirs has a column whose types Trino cannot unite (``union_type_mismatches``)."""
     duck = analysis.connect(sample_lake)
@@ -874,6 +875,11 @@ def test_ddl_columns_are_duckdbs_and_the_views_unions_agree_in_type(sample_lake,
     assert set(columns) == {t.name for t in made.tables} | {name for name, _ in made.views}
     for name, listed in columns.items():
         assert listed == duck.sql(f'SELECT * FROM "{name}"').columns, name
+    for name, view in made.views:
+        query = sqlglot.parse_one(view, read="athena").expression
+        for table in query.find_all(exp.Table):
+            table.set("db", None)  # flowlogs.x: the relation x of `columns`
+        assert dialect.static_columns(query, columns) == columns[name], name
     records = record_prepared(monkeypatch)
     views = athena._metadata_views.__wrapped__()
     assert [r.statement.this.name for r in records] == [name for name, _, _ in views]
