@@ -19,6 +19,7 @@ import json
 import os
 import re
 import urllib.request
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from conftest import running_moto_server
 from pipeline import queries
 from pipeline.analysis import connection as analysis
 from pipeline.cli import app
-from pipeline.engines import athena
+from pipeline.engines import athena, dialect
 from pipeline.errors import FlowlogsError
 from pipeline.lake import store as lake
 from pipeline.metadata.schema import SCHEMAS as METADATA_SCHEMAS
@@ -242,16 +243,23 @@ def test_ddl_covers_every_lake_table_with_the_schema_the_lake_writes(sample_lake
         t.name for t in made.tables if list((root / t.location.removeprefix(LOCATION + "/")).rglob("*.parquet"))}
 
 
+def _listed_unions(tree) -> list[exp.Union]:
+    """The UNIONs ``dialect.expand_columns`` wrote from a UNION BY NAME: each side a SELECT of its columns FROM
+    (the side as written) AS _by_name."""
+    def written(side):
+        source = side.args.get("from_") if isinstance(side, exp.Select) else None
+        return source is not None and isinstance(source.this, exp.Subquery) and source.this.alias == "_by_name"
+
+    return [u for u in tree.find_all(exp.Union) if written(u.left) and written(u.right)]
+
+
 def _unions_by_name(tree) -> int:
     """How many UNION BY NAME ``tree`` holds written with their columns listed; each must list the same names, in
     one order, on both sides (Trino matches a UNION's columns by position)."""
-    count = 0
-    for union in tree.find_all(exp.Union):
-        sides = (union.left, union.right)
-        if all(isinstance(s, exp.Select) and s.args["from_"].this.alias == "_by_name" for s in sides):
-            assert sides[0].named_selects == sides[1].named_selects and "*" not in sides[0].named_selects
-            count += 1
-    return count
+    unions = _listed_unions(tree)
+    for union in unions:
+        assert union.left.named_selects == union.right.named_selects and "*" not in union.left.named_selects
+    return len(unions)
 
 
 def test_every_statement_parses_and_every_partition_key_is_projected(sample_lake):
@@ -582,18 +590,17 @@ def _macro_names() -> set[str]:
             for m in re.findall(r"CREATE\s+OR\s+REPLACE\s+(?:TEMP\s+)?MACRO\s+(\w+)", q.sql, re.I)}
 
 
-def test_report_findings_on_athena_sends_only_trino_sql(s3_sample_lake, aws, monkeypatch):
-    """``report findings --engine athena`` over the sample lake on S3, through the CLI: every statement sent parses
-    whole in sqlglot's Athena dialect (Trino for queries, Hive for DDL; queries in Trino's too), none calls a DuckDB
-    macro, Python function or DuckDB-only function, and every relation read is one `athena ddl` or the session
-    makes, but for the gaps pinned below. moto runs no SQL: the lake's real bounds (DuckDB's) answer flow_bounds,
-    an empty conversation span answers its query, every other query gets no rows."""
+def _report_findings_on_athena(lake_on_s3, monkeypatch):
+    """``report findings --engine athena`` over the sample lake on S3, through the CLI, after DuckDB's run of the same
+    report. moto runs no SQL: the lake's real bounds (DuckDB's) answer flow_bounds, an empty conversation span answers
+    its query, a session table's ``LIMIT 0`` gets DuckDB's columns of that table, every other query gets no rows.
+    Returns (the Athena client, the DuckDB connection of DuckDB's run, with its temp tables, the CLI's result, the
+    Answers, the session tables asked, the lake's bounds)."""
     from pipeline import aws as aws_module
     from pipeline.analysis import connection as analysis, findings
-    from pipeline.times import iso
 
-    duck = analysis.connect(s3_sample_lake)  # DuckDB's run of the same report: its temp tables' real columns
-    first, last = findings.lake_bounds(duck)
+    duck = analysis.connect(lake_on_s3)  # DuckDB's run of the same report: its temp tables' real columns
+    bounds = findings.lake_bounds(duck)
     findings.find(duck, analysis.load_network(duck))
     asked = []
 
@@ -603,7 +610,7 @@ def test_report_findings_on_athena_sends_only_trino_sql(s3_sample_lake, aws, mon
 
     client = boto3.client("athena")
     answers = Answers(client, {
-        r'^SELECT \* FROM "tmp_\w+_flow_bounds"$': ([("first", "bigint"), ("last", "bigint")], [[str(first), str(last)]]),
+        r'^SELECT \* FROM "tmp_\w+_flow_bounds"$': ([("first", "bigint"), ("last", "bigint")], [[str(b) for b in bounds]]),
         r'^SELECT MIN\(first_seen\) AS first_seen, MAX\(last_seen\) AS last_seen FROM "tmp_\w+_conversations"$':
             ([("first_seen", "timestamp"), ("last_seen", "timestamp")], [[None, None]]),
         r'^SELECT \* FROM "tmp_[0-9a-f]{12}_(\w+)" LIMIT 0$': columns_of})
@@ -614,6 +621,16 @@ def test_report_findings_on_athena_sends_only_trino_sql(s3_sample_lake, aws, mon
                                       "--athena-output", RESULTS, "--database", "flowlogs",
                                       "report", "findings", "--format", "json"])
     assert result.exit_code == 0, result.output
+    return client, duck, result, answers, asked, bounds
+
+
+def test_report_findings_on_athena_sends_only_trino_sql(s3_sample_lake, aws, monkeypatch):
+    """``report findings --engine athena`` (``_report_findings_on_athena``): every statement sent parses whole in
+    sqlglot's Athena dialect (Trino for queries, Hive for DDL; queries in Trino's too), none calls a DuckDB macro,
+    Python function or DuckDB-only function, and every relation read is one `athena ddl` or the session makes."""
+    from pipeline.times import iso
+
+    client, _, result, answers, asked, (first, last) = _report_findings_on_athena(s3_sample_lake, monkeypatch)
     doc = json.loads(result.stdout)
     assert doc["findings"] == [] and doc["window"]["since"] == iso(first) and doc["window"]["until"] == iso(last + 1)
     assert answers.answered[:2] == list(answers.answers)[:1] * 2  # _check_window, then build_conversations
@@ -646,6 +663,261 @@ def test_report_findings_on_athena_sends_only_trino_sql(s3_sample_lake, aws, mon
     assert unmade == set() and by_name == [] and expanded == 1
     assert sorted(asked) == sorted(set(asked)) and {"conversations", "destinations", "conversation_names"} <= set(asked)
 
+
+# --- the columns listed for Athena, and the types on each side of its UNIONs, against DuckDB's on a real lake ----
+
+@dataclass
+class Prepared:
+    """One statement an AthenaConnection made ready (``prepare``): the DuckDB statement as it came, its parameters,
+    the connection, what ``prepare`` made of it, and the column lists ``_columns`` gave ``dialect.expand_columns``
+    for it (UNION BY NAME's sides, the relations of ``* EXCLUDE`` / ``* REPLACE``), in order."""
+    con: athena.AthenaConnection
+    statement: exp.Expression
+    named: dict
+    values: list | None  # the ? parameters it took
+    made: exp.Expression | None = None
+    listed: list[list[str]] = field(default_factory=list)
+
+
+def record_prepared(monkeypatch) -> list[Prepared]:
+    """Every statement AthenaConnections make ready from now on, in order (Prepared), as they are made."""
+    prepare, columns = athena.AthenaConnection.prepare, athena.AthenaConnection._columns
+    records, preparing = [], []
+
+    def recording_prepare(con, statement, named, positional=None):
+        record = Prepared(con, statement.copy(), dict(named), None if positional is None else [])
+
+        def taken():  # the ? values bind() takes, and no more (the iterator is the execute's, shared by statements)
+            for value in positional:
+                record.values.append(value)
+                yield value
+
+        records.append(record)
+        preparing.append(record)
+        try:
+            record.made = prepare(con, statement, named, None if positional is None else taken())
+        finally:
+            preparing.pop()
+        return record.made
+
+    def recording_columns(con, query, anchor):
+        listed = columns(con, query, anchor)
+        if preparing:
+            preparing[-1].listed.append(listed)
+        return listed
+
+    monkeypatch.setattr(athena.AthenaConnection, "prepare", recording_prepare)
+    monkeypatch.setattr(athena.AthenaConnection, "_columns", recording_columns)
+    return records
+
+
+def on_duckdb(record: Prepared, duck) -> tuple[exp.Expression, list[list[str]]]:
+    """``record``'s statement as DuckDB has it, made ready the way ``prepare`` makes it for Athena but for the SQL
+    only Trino needs: the macros of ``queries/`` expanded (their DuckDB bodies; the Python functions stay DuckDB's
+    UDFs), the parameters bound, and UNION BY NAME, ``* EXCLUDE``, ``* REPLACE`` listed by ``dialect.expand_columns``
+    from the columns DuckDB gives each relation, asked in the same order as Athena's. Returns (the statement, those
+    lists)."""
+    macros = dialect.Macros()
+    macros.scalar = {n: m for n, m in record.con.macros.scalar.items() if n not in athena.TRINO_MACROS}
+    macros.table = dict(record.con.macros.table)
+    tree = macros.expand(record.statement.copy())
+    dialect.bind(tree, record.named, None if record.values is None else iter(record.values))
+    real = []
+
+    def columns(query, anchor):
+        real.append(duck.sql(dialect.with_ctes(query, anchor).sql("duckdb")).columns)
+        return real[-1]
+
+    return dialect.expand_columns(tree, columns), real
+
+
+def _relation(statement) -> exp.Expression:
+    """The query of a CREATE … AS, or the statement itself."""
+    return statement.expression if isinstance(statement, exp.Create) else statement
+
+
+def _side_columns(side: exp.Select) -> list[tuple[str, bool]]:
+    """Each column a listed UNION side gives, in order: (its name, True if the side's own column of that name, False
+    if NULL because the side has none)."""
+    columns = []
+    for item in side.expressions:
+        if isinstance(item, exp.Column) and not item.table:
+            columns.append((item.name, True))
+        else:
+            assert isinstance(item, exp.Alias) and isinstance(item.this, exp.Null), item.sql("duckdb")
+            columns.append((item.alias, False))
+    return columns
+
+
+def check_listed_columns(records: list[Prepared], duck) -> int:
+    """For each statement whose columns Athena listed: each list ``_columns`` derived (sqlglot, from the schemas
+    `athena ddl` knows and the session's tables) is the one DuckDB gives the same relation on the lake, names and
+    order; the statement's own columns are DuckDB's; and each UNION written from a UNION BY NAME gives, on both
+    sides, at each position, the column of that name (the side's own, else NULL for a column it lacks), in the order
+    DuckDB's UNION BY NAME of the two sides gives them. Returns how many lists were compared."""
+    compared = 0
+    for record in records:
+        if not record.listed:
+            continue
+        tree, real = on_duckdb(record, duck)
+        where = " ".join(record.statement.sql("duckdb").split())[:300]
+        assert record.listed == real, (where, [(a, d) for a, d in zip(record.listed, real) if a != d])
+        compared += len(real)
+        original = record.statement.copy()
+        dialect.bind(original, record.named, None if record.values is None else iter(record.values))
+        own = duck.sql(_relation(original).sql("duckdb")).columns
+        assert duck.sql(_relation(tree).sql("duckdb")).columns == own, where
+        assert _relation(record.made).named_selects == _relation(tree).named_selects, where
+        unions = _listed_unions(record.made)
+        assert len(unions) == len(_listed_unions(tree)), where
+        for made, duckdb_union in zip(unions, _listed_unions(tree)):
+            sides = [_side_columns(s) for s in (made.left, made.right)]
+            assert sides == [_side_columns(s) for s in (duckdb_union.left, duckdb_union.right)], where
+            written = [s.args["from_"].this.this for s in (duckdb_union.left, duckdb_union.right)]
+            by_name = exp.Union(this=exp.Subquery(this=written[0].copy()), expression=exp.Subquery(this=written[1].copy()),
+                                distinct=duckdb_union.args.get("distinct"), by_name=True)
+            order = duck.sql(dialect.with_ctes(by_name, duckdb_union.left).sql("duckdb")).columns
+            for side, inner in zip(sides, written):
+                assert [name for name, _ in side] == order, (where, side, order)
+                own_columns = duck.sql(dialect.with_ctes(inner, inner).sql("duckdb")).columns
+                assert sorted(name for name, has in side if has) == sorted(own_columns), (where, side, own_columns)
+    return compared
+
+
+NUMBERS = ("tinyint", "smallint", "integer", "bigint", "decimal", "real", "double")
+INSTANTS = ("date", "timestamp", "timestamp with time zone")
+"""Trino's implicit coercions within a family (``TypeCoercion.coerceTypeBase``): each type to every one after it."""
+TRINO_OF_DUCKDB = {"null": "unknown", "hugeint": "bigint", "ubigint": "bigint", "float": "real", "blob": "varbinary",
+                   "timestamp_s": "timestamp", "timestamp_ms": "timestamp", "timestamp_ns": "timestamp",
+                   "list": "array", "struct": "row", **{t: t for t in (*NUMBERS, *INSTANTS, "boolean", "varchar",
+                                                                      "interval", "map")}}
+"""DuckDB's type ids as Trino's base types where Athena's SQL has them: the sum of integers (HUGEINT in DuckDB) is a
+BIGINT in Trino, UBIGINT halves of a key are BIGINTs there (``athena.rewrite``), NULL is Trino's unknown."""
+
+
+def trino_type(duckdb_type) -> tuple:
+    """A DuckDB column type (DuckDBPyType) as Trino's: (base, element types…); a type not mapped is an error."""
+    base = TRINO_OF_DUCKDB[duckdb_type.id]
+    children = duckdb_type.children if base in ("array", "map", "row") else []
+    return (base, *(trino_type(child) for _, child in children))
+
+
+def common_type(a: tuple, b: tuple) -> tuple | None:
+    """The type Trino gives a UNION column of types ``a`` and ``b``, or None where it refuses the UNION (Trino's
+    ``TypeCoercion.compatibility``: NULL takes the other type; integers widen, to decimal, real, double; date to
+    timestamp to timestamp with time zone; VARCHAR(n) with VARCHAR is VARCHAR; arrays, maps, rows element-wise;
+    nothing across families: VARCHAR with BIGINT, BOOLEAN with INTEGER, VARBINARY with VARCHAR fail)."""
+    if a == b or b == ("unknown",):
+        return a
+    if a == ("unknown",):
+        return b
+    for family in (NUMBERS, INSTANTS):
+        if a[0] in family and b[0] in family:
+            return max(a, b, key=lambda t: family.index(t[0]))
+    if a[0] == b[0] and a[0] in ("array", "map", "row") and len(a) == len(b):
+        parts = [common_type(x, y) for x, y in zip(a[1:], b[1:])]
+        return None if None in parts else (a[0], *parts)
+    return None
+
+
+def _union_types(duck, query, mismatches: list) -> list[tuple]:
+    """The Trino types of ``query``'s columns: a SELECT's as DuckDB types them on the lake, a UNION's the common type
+    of its sides' at each position; each position where Trino has none goes to ``mismatches`` (position, name,
+    the two types, the UNION)."""
+    if isinstance(query, exp.Subquery):
+        return _union_types(duck, query.this, mismatches)
+    if not isinstance(query, exp.Union):
+        relation = duck.sql(dialect.with_ctes(query, query).sql("duckdb"))
+        return [trino_type(t) for t in relation.types]
+    left, right = (_union_types(duck, side, mismatches) for side in (query.left, query.right))
+    assert len(left) == len(right), query.sql("duckdb")[:300]
+    names = duck.sql(dialect.with_ctes(query.left, query.left).sql("duckdb")).columns
+    merged = []
+    for position, (a, b) in enumerate(zip(left, right)):
+        common = common_type(a, b)
+        if common is None:
+            mismatches.append((position, names[position], a, b, " ".join(query.sql("duckdb").split())[:300]))
+        merged.append(common or a)
+    return merged
+
+
+def union_type_mismatches(records: list[Prepared], duck) -> tuple[list, int]:
+    """The columns of the UNIONs the statements send to Athena (each one, as ``prepare`` wrote it: UNION BY NAME
+    listed) whose sides' types Trino cannot unite without a CAST (``common_type``), the types being those DuckDB
+    gives each side on the lake; and how many UNIONs were checked. Each statement's UNIONs are checked on its DuckDB
+    copy (``on_duckdb``), which has one for each of Athena's."""
+    mismatches, checked = [], 0
+    for record in records:
+        if record.made.find(exp.Union) is None:
+            continue
+        tree, _ = on_duckdb(record, duck)
+        unions = list(tree.find_all(exp.Union))
+        assert len(unions) == len(list(record.made.find_all(exp.Union))), record.statement.sql("duckdb")[:300]
+        for union in unions:
+            checked += 1
+            if not isinstance(union.parent, exp.Union):  # a chain's inner UNIONs are checked with it
+                _union_types(duck, union, mismatches)
+    return mismatches, checked
+
+
+LISTED = re.compile(r"\bBY\s+NAME\b|\*\s*(EXCLUDE|REPLACE)\s*\(", re.I)  # what expand_columns writes out
+
+
+def test_ddl_columns_are_duckdbs_and_the_views_unions_agree_in_type(sample_lake, monkeypatch):
+    """Every table and view `athena ddl` makes has the columns DuckDB gives the relation of that name on the sample
+    lake, in its order, and so has each view as sent (its Athena SQL read back, its columns derived from those of the
+    relations it reads); the metadata views of ``queries/`` are made ready (``_metadata_views``) with each column list
+    written out for UNION BY NAME, ``* EXCLUDE``, ``* REPLACE`` DuckDB's (``check_listed_columns``), and no UNION of
+    theirs has a column whose types Trino cannot unite (``union_type_mismatches``)."""
+    duck = analysis.connect(sample_lake)
+    made = athena.ddl(sample_lake, "flowlogs", LOCATION)
+    columns = athena.ddl_columns()
+    assert set(columns) == {t.name for t in made.tables} | {name for name, _ in made.views}
+    for name, listed in columns.items():
+        assert listed == duck.sql(f'SELECT * FROM "{name}"').columns, name
+    for name, view in made.views:
+        query = sqlglot.parse_one(view, read="athena").expression
+        for table in query.find_all(exp.Table):
+            table.set("db", None)  # flowlogs.x: the relation x of `columns`
+        assert dialect.static_columns(query, columns) == columns[name], name
+    records = record_prepared(monkeypatch)
+    views = athena._metadata_views.__wrapped__()
+    assert [r.statement.this.name for r in records] == [name for name, _, _ in views]
+    listing = [r.statement.this.name for r in records if LISTED.search(r.statement.sql("duckdb", comments=False))]
+    assert [r.statement.this.name for r in records if r.listed] == listing and listing
+    assert check_listed_columns(records, duck) >= len(listing)
+    mismatches, unions = union_type_mismatches(records, duck)
+    assert mismatches == [] and unions >= sum(len(_listed_unions(r.made)) for r in records) > 0
+
+
+def test_report_findings_lists_duckdbs_columns_and_unites_union_types_on_athena(s3_sample_lake, aws, monkeypatch):
+    """The statements ``report findings --engine athena`` makes ready (``_report_findings_on_athena``), against
+    DuckDB's run of the same report on the same lake (its temp tables are the session's): every column list written
+    out for UNION BY NAME, ``* EXCLUDE``, ``* REPLACE`` is DuckDB's (``check_listed_columns``), and no UNION sent
+    has a column whose types Trino cannot unite (``union_type_mismatches``)."""
+    records = record_prepared(monkeypatch)
+    _, duck, *_ = _report_findings_on_athena(s3_sample_lake, monkeypatch)
+    listing = [r for r in records if LISTED.search(r.statement.sql("duckdb", comments=False))]
+    assert [r for r in records if r.listed] == listing and listing
+    assert check_listed_columns(records, duck) >= len(listing)
+    mismatches, unions = union_type_mismatches(records, duck)
+    assert mismatches == [] and unions >= sum(len(_listed_unions(r.made)) for r in records) > 0
+
+
+def test_listed_columns_read_the_ctes_of_their_own_with(sample_lake, monkeypatch):
+    """A UNION BY NAME whose sides read CTEs of the UNION's own WITH (task_identity.sql, the task report's) and a
+    ``* REPLACE`` over a CTE of its SELECT's own WITH are listed on Athena, as DuckDB has them."""
+    athena.ddl_columns()  # the views' columns, made ready before recording
+    records = record_prepared(monkeypatch)
+    con = athena.AthenaConnection(None, database="flowlogs", workgroup="primary", output=None)
+    for sql, params in ((queries.get("task_identity").sql, {"task": "x"}),
+                        ("WITH s AS (SELECT * FROM current_subnets) SELECT s.* REPLACE (upper(s.vpc_id) AS vpc_id) FROM s",
+                         {})):
+        [statement] = dialect.parse(sql, "Athena")
+        [text] = con.translate(statement, params)
+        assert not LISTED.search(text), text
+    assert [len(r.listed) for r in records] == [2, 1]  # the two sides; the relation of the *
+    assert check_listed_columns(records, analysis.connect(sample_lake)) == 3
 
 def test_rows_registered_from_python_are_sent_inline_and_typed(athena_con):
     con = athena_con

@@ -50,7 +50,9 @@ tables and views, whose columns are asked of Athena once each (``SELECT * FROM t
 makes the metadata views of ``queries/`` the same way (``address_owners``, ``eni_assignments``…), but for
 ``NOT_MADE``. Verified: what ``report findings`` sends parses as Trino/Athena SQL with no DuckDB-only function or
 construct left and reads only relations ``ddl`` or the session makes, through moto's Athena API, the session
-tables' columns answered with DuckDB's; never run on Athena itself.
+tables' columns answered with DuckDB's; the columns listed there and in the views ``ddl`` makes are DuckDB's on the
+same lake (names, order, position on each UNION side), and the types on the sides of every UNION sent are ones
+Trino unites (DuckDB's types standing in for Trino's); never run on Athena itself.
 
 May import the core modules, ``lake`` and ``metadata`` (rank 3, with analysis: analysis may use it).
 """
@@ -469,7 +471,6 @@ class AthenaConnection:
         for statement in statements:
             if self.macros.define(statement):
                 continue
-            statement = self.macros.expand(statement.copy())
             for text in self.translate(statement, params if isinstance(params, dict) else {}, positional):
                 cursor = self._run(text)
         return cursor

@@ -202,7 +202,7 @@ def _by_name(union, columns) -> None:
     from sqlglot import exp
 
     sides = (union.this, union.expression)
-    named = [columns(side, union) for side in sides]
+    named = [columns(side, side) for side in sides]  # a side sees the CTEs of the UNION's own WITH too
     every = named[0] + [c for c in named[1] if c.lower() not in {n.lower() for n in named[0]}]
     for side, have in zip(sides, named):
         lower = {c.lower() for c in have}
@@ -228,7 +228,7 @@ def _star(select, item, star, columns) -> None:
     excluded = {c.name.lower() for c in star.args.get("except_") or []}
     replaced = {r.alias.lower(): r for r in star.args.get("replace") or []}
     items = []
-    for name in columns(inner, select):
+    for name in columns(inner, source):  # the source sees the CTEs of the SELECT's own WITH too
         if name.lower() in excluded:
             continue
         if name.lower() in replaced:
