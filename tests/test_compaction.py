@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline.ingest import load
@@ -19,6 +20,7 @@ from pipeline.ingest.sources.local import local_sources
 from pipeline.lake import compaction
 from pipeline.lake import store as lake
 from pipeline.lake.views import register_record_views
+from pipeline.tables import TABLES
 from test_lake_local import record, run_cli, s3_path, text
 
 FILES = 40  # deliveries: 20 a day over 2 days, in one account
@@ -71,7 +73,10 @@ def small_lake(bucket, tmp_path, monkeypatch):
     return store
 
 
-def test_compacting_keeps_every_row_and_bounds_the_files(bucket, small_lake):
+@pytest.mark.parametrize("read_as", ["strings", "dictionaries"])  # small files, and files of DICTIONARY_READ bytes
+def test_compacting_keeps_every_row_and_bounds_the_files(bucket, small_lake, monkeypatch, read_as):
+    if read_as == "dictionaries":
+        monkeypatch.setattr(compaction, "DICTIONARY_READ", 0)
     before = seen(small_lake)
     result = run_cli("--lake", small_lake.root, "lake", "compact")
     assert result.exit_code == 0, result.output
@@ -80,6 +85,8 @@ def test_compacting_keeps_every_row_and_bounds_the_files(bucket, small_lake):
     assert seen(small_lake) == before
     on_disk = [p for p in small_lake.list_files("flows", ".parquet")]
     assert len(on_disk) == 2 and all(Path(p).name.startswith(compaction.PREFIX) for p in on_disk)
+    for path in on_disk:  # read back as the table's own schema, metadata included: no dictionary types
+        assert pq.read_schema(small_lake.path(path)).equals(TABLES["flows"].schema, check_metadata=True)
     # still known as ingested: a re-ingest reads nothing and changes nothing
     again = _ingest(small_lake, [bucket])
     assert again.skipped == FILES and not again.records

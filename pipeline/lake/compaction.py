@@ -40,6 +40,7 @@ from pipeline.tables import TABLES
 
 TARGET = 128 << 20  # bytes: the size compacted files aim for
 AUTO_FILES = 32  # at the end of an ingest, a partition with more data files than this is compacted
+DICTIONARY_READ = 256 << 10  # bytes: files this big on average are merged with their categorical columns as dictionaries
 RECORDS = "_state/compactions"
 PREFIX = "compact-"
 
@@ -186,12 +187,12 @@ def _compact_partition(store, table, files: dict[str, int], recs, target: int, d
     if not groups:
         return None
     for group in groups:
-        _merge(store, table, group, recs, done)
+        _merge(store, table, group, recs, done, dictionaries=sum(files[f] for f in group) >= DICTIONARY_READ * len(group))
     return len(files) - sum(len(g) - 1 for g in groups)
 
 
 def _merge(store, table: str, group: list[str], recs: dict[str, dict], done: Compacted,
-           drop: frozenset[str] = frozenset()) -> None:
+           drop: frozenset[str] = frozenset(), dictionaries: bool = True) -> None:
     """Write the rows of ``group`` (but those of the ingest ids ``drop``) as one compacted file and commit it."""
     replaces = sorted({f for path in group for f in recs.get(path, {}).get("replaces", [])} | set(group))
     digest = hashlib.sha256("\n".join(replaces).encode()).hexdigest()[:24]
@@ -199,7 +200,7 @@ def _merge(store, table: str, group: list[str], recs: dict[str, dict], done: Com
     folder = _staging(store)
     try:
         staged = os.path.join(folder, "compact.parquet")
-        rows, sources = _write(store, table, group, staged, drop)
+        rows, sources = _write(store, table, group, staged, drop, dictionaries)
         done.bytes += os.path.getsize(staged)
         done.rows += rows
         store.publish(staged, target)
@@ -218,15 +219,17 @@ def _staging(store: Store) -> str:
     return tempfile.mkdtemp(prefix=f"{socket.gethostname()}--{os.getpid()}--compact-", dir=root)
 
 
-def _write(store: Store, table: str, group: list[str], staged: str, drop: frozenset[str]) -> tuple[int, set[str]]:
+def _write(store: Store, table: str, group: list[str], staged: str, drop: frozenset[str],
+           dictionaries: bool = True) -> tuple[int, set[str]]:
     """Stream the rows of ``group`` into ``staged``, one row group at a time; returns (rows, ingest ids).
 
-    The table's categorical columns stay Arrow dictionaries from reading to writing (decoding them to
-    strings and hashing them again was half of the work); the file stores the table's plain schema, so
+    With ``dictionaries``, the table's categorical columns are read as Arrow dictionaries and written so,
+    never decoded to strings and hashed again (half the work for files of thousands of records; for files of
+    a few records, a dictionary each costs more than it saves). The file stores the table's plain schema, so
     it reads back exactly as the files it replaces."""
     kind = TABLES[table]
-    categorical = kind.categorical
-    schema = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in categorical else f
+    read = kind.categorical if dictionaries else None
+    schema = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in (read or ()) else f
                         for f in kind.schema])
     writer = pq.ParquetWriter(staged, schema, compression="zstd", use_dictionary=list(kind.dictionary),
                               write_statistics=list(kind.statistics), store_schema=False)
@@ -234,13 +237,14 @@ def _write(store: Store, table: str, group: list[str], staged: str, drop: frozen
     rows, sources, buffer = 0, set(), []
 
     def flush():
-        writer.write_table(pa.concat_tables(buffer).unify_dictionaries(), row_group_size=kind.row_group)
+        rows = pa.concat_tables(buffer)
+        writer.write_table(rows.unify_dictionaries() if read else rows, row_group_size=kind.row_group)
         buffer.clear()
 
     try:
         for path in group:
             with store.fs.open_input_file(store.path(path)) as f:
-                for batch in pq.ParquetFile(f, read_dictionary=categorical).iter_batches(batch_size=kind.row_group):
+                for batch in pq.ParquetFile(f, read_dictionary=read).iter_batches(batch_size=kind.row_group):
                     batch = _conform(pa.Table.from_batches([batch]), schema)
                     if drop:
                         batch = batch.filter(pc.invert(pc.is_in(batch["_ingest_id"], pa.array(sorted(drop)))))
