@@ -50,6 +50,9 @@ ACCOUNTS = ["123456789012", "012345678901", "210987654321"]
 REGION = "eu-west-1"
 DAY0 = 1_717_200_000  # 2024-06-01T00:00:00Z
 FILES = 160
+# 2: flow-log ids in hex, as AWS names them (fl-0bench… was not a delivery name, so every file was
+# identified by digesting its content before reading it, as a renamed file is)
+DATA_VERSION = 2
 
 
 def _ips(rng, n, prefix, a, b):
@@ -134,8 +137,8 @@ def _write_file(args) -> tuple[int, int]:
 
 def generate(cache: Path, records: int) -> dict:
     """The cached data set for ``records`` records (made once)."""
-    root = cache / f"records-{records}"
-    meta_path = cache / f"records-{records}.json"
+    root = cache / f"records-{records}-v{DATA_VERSION}"
+    meta_path = cache / f"records-{records}-v{DATA_VERSION}.json"
     if meta_path.exists():
         return json.loads(meta_path.read_text())
     shutil.rmtree(root, ignore_errors=True)
@@ -143,7 +146,7 @@ def generate(cache: Path, records: int) -> dict:
     for i in range(FILES):
         account, slot = ACCOUNTS[i % len(ACCOUNTS)], i // len(ACCOUNTS)
         t = time.gmtime(DAY0 + slot * 300)
-        name = (f"{account}_vpcflowlogs_{REGION}_fl-0bench0000000000{i % 2}_{time.strftime('%Y%m%dT%H%MZ', t)}"
+        name = (f"{account}_vpcflowlogs_{REGION}_fl-0be4c0000000000{i % 2}_{time.strftime('%Y%m%dT%H%MZ', t)}"
                 f"_{i:08x}.log.gz")
         path = root / "AWSLogs" / account / "vpcflowlogs" / REGION / time.strftime("%Y/%m/%d", t) / name
         n = records // FILES + (i < records % FILES)

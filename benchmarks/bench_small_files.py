@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_ingest import ACCOUNTS, DAY0, FORMAT, REGION, _write_file, flowlogs_cmd, generate, machine, measure  # noqa: E402
+from bench_ingest import ACCOUNTS, DATA_VERSION, DAY0, FORMAT, REGION, _write_file, flowlogs_cmd, generate, machine, measure  # noqa: E402
 
 GROUPS = 20  # flow logs (ENI groups), each delivering a file every 5 minutes
 COUNT = "select count(*) from flows"
@@ -44,14 +44,14 @@ FLOOR = ("select count(*) from (select srcaddr, dstaddr, srcport, dstport, proto
 def _name(root: Path, i: int) -> Path:
     slot, group = divmod(i, GROUPS)
     t = time.gmtime(DAY0 + slot * 300)
-    name = (f"{ACCOUNTS[0]}_vpcflowlogs_{REGION}_fl-0small{group:011x}_{time.strftime('%Y%m%dT%H%MZ', t)}"
+    name = (f"{ACCOUNTS[0]}_vpcflowlogs_{REGION}_fl-05a11{group:011x}_{time.strftime('%Y%m%dT%H%MZ', t)}"
             f"_{i:08x}.log.gz")
     return root / "AWSLogs" / ACCOUNTS[0] / "vpcflowlogs" / REGION / time.strftime("%Y/%m/%d", t) / name
 
 
 def small_files(cache: Path, files: int, per_file: int) -> tuple[Path, Path]:
     """(folder of ``files`` deliveries, folder of one delivery with the same records), made once."""
-    root = cache / f"small-{files}x{per_file}"
+    root = cache / f"small-{files}x{per_file}-v{DATA_VERSION}"
     small, one = root / "small", root / "one"
     if (root / "done").exists():
         return small, one
