@@ -18,6 +18,9 @@ no dearer than 1.5 times the first (issue 14).
    reads the records every time, as before), and at the first and the last hour
    the same over the whole lake (no window) for comparison. Prints wall time, CPU time and
    peak RSS per run, and the ratio of the last run to the first.
+4. With ``--medians N``: the first and the last run's windows again, N fresh processes each (the
+   first on a lake holding only the first hour's on-time delivery, the last on the grown lake, their
+   derived tables built), and the ratio of their medians: one run of each varies by a quarter.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import calendar
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -108,6 +112,8 @@ def main() -> None:
     parser.add_argument("--lake", help="the scheduled lake to (re)create (default: <source lake>-scheduled)")
     parser.add_argument("--no-derive", action="store_true",
                         help="do not keep the derived reduction (pipeline.lake.derived): every run reads the records")
+    parser.add_argument("--medians", type=int, default=0, metavar="N",
+                        help="then the first and last runs' windows N times each, and the ratio of the medians")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("bounds", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -144,6 +150,25 @@ def main() -> None:
     for name, first in (("first", results[0]), ("first with a full window", results[args.window // 3600 - 1])):
         print(f"last run / {name} run: wall {last['wall_s'] / first['wall_s']:.2f}×, "
               f"CPU {last['cpu_s'] / first['cpu_s']:.2f}×, peak RSS {last['peak_rss_mb'] / first['peak_rss_mb']:.2f}×")
+    if args.medians:
+        medians(hours, lake_path, args.window, args.medians, not args.no_derive)
+
+
+def medians(hours: Path, grown: Path, window: int, n: int, derive: bool) -> None:
+    """The first and the last run's windows, ``n`` fresh processes each, and the ratio of the medians."""
+    first = grown.with_name(grown.name + "-first")
+    shutil.rmtree(first, ignore_errors=True)
+    write_metadata(lake.open_lake(first), make_account(np.random.default_rng(1)))
+    deliver(hours, first, 0, "ontime")
+    got = {}
+    for name, path, hour in (("first", first, 0), ("last", grown, SPAN // 3600 - 1)):
+        end = T0 + (hour + 1) * 3600 - LATE
+        run(path, end - window, end, derive)  # the derived tables built, as the scheduled run left them
+        runs = [run(path, end - window, end, derive) for _ in range(n)]
+        got[name] = {k: statistics.median(r[k] for r in runs) for k in ("cpu_s", "wall_s")}
+        print(f"{name} run's window, median of {n}: {got[name]['cpu_s']:.2f} s CPU, {got[name]['wall_s']:.2f} s wall")
+    print(f"medians, last / first: CPU {got['last']['cpu_s'] / got['first']['cpu_s']:.2f}×, "
+          f"wall {got['last']['wall_s'] / got['first']['wall_s']:.2f}×")
 
 
 if __name__ == "__main__":
