@@ -36,7 +36,7 @@ class SourceIgnored(Exception):
 class ContentDigest:
     """SHA-256 of the decompressed bytes of a gzip source, taken while it is read (``read_source``), so
     that its content is not inflated a second time only to be identified. ``hexdigest()`` is None unless
-    the whole stream was read undamaged: then the caller digests the file as before."""
+    the whole stream was inflated undamaged (``Gunzip`` says so): then the caller digests the file as before."""
 
     def __init__(self):
         self._sha = hashlib.sha256()
@@ -76,11 +76,6 @@ class Gunzip(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    @property
-    def finished(self) -> bool:
-        """Whether every byte was inflated and delivered, the stream undamaged."""
-        return self._done and self.damage is None and not self._tail
-
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:  # everything inflated, the line cut by damage included (JSON)
             pieces = [self._tail]
@@ -108,8 +103,10 @@ class Gunzip(io.RawIOBase):
     def _inflated(self, limit: int) -> bytes | None:
         """Up to ``limit`` inflated bytes; None when the data ended (or broke) and ``_done`` is set."""
         out = self._inflate_some(limit)
-        if out and self._digest is not None:
-            self._digest.update(out)
+        if self._digest is not None:
+            if out:
+                self._digest.update(out)
+            self._digest.complete = self._done and self.damage is None  # every byte inflated, undamaged
         return out
 
     def _inflate_some(self, limit: int) -> bytes | None:
@@ -190,7 +187,7 @@ def read_source(
     digest: ContentDigest | None = None,
 ) -> Iterator[tuple[pa.Table, list[Problem]]]:
     """Yield (lake batch, quarantined lines). ``opener()`` returns a fresh binary file object; a gzip
-    source's decompressed bytes are fed to ``digest``, complete once all were read undamaged."""
+    source's decompressed bytes are fed to ``digest``."""
     with opener() as f:
         first = f.read(1 << 16)
     if first[:4] == b"PAR1":
@@ -205,8 +202,6 @@ def read_source(
         stream = Gunzip(f, digest) if gz else f
         if head.lstrip()[:1] in (b"{", b"["):
             yield from _read_json(stream, source, ingest_id, log_format, defaults)
-            if digest is not None and gz:
-                digest.complete = stream.finished
             return
         try:
             yield from textlogs.read_text(
@@ -215,8 +210,6 @@ def read_source(
         except pa.ArrowInvalid as exc:  # pyarrow gave up on the text: keep what came before
             raise SourceError(f"the text could not be parsed ({exc}); the records before were kept") from None
         damage = stream.problem() if gz else None
-        if digest is not None and gz:
-            digest.complete = stream.finished
     if damage:
         yield SCHEMA.empty_table(), [damage]
 
