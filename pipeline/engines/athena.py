@@ -4,7 +4,7 @@ runs the analysis SQL of ``queries/`` there, transpiled from DuckDB to Trino by 
 Tables (``ddl``). Every table the lake writes gets one ``CREATE EXTERNAL TABLE``, its columns and
 Athena types read from the code that writes it (``pipeline.tables`` for the record tables,
 ``lake.store.QUARANTINE_SCHEMA``, ``metadata.schema.SCHEMAS``), so there is no second schema here.
-The record tables are partitioned as the lake writes their paths (``lake.store.partition_values``):
+The record tables are partitioned as the lake writes their paths (``lake.store.partitions``):
 
 - ``aws_account``: ``enum`` of the accounts in the lake when the DDL is made, plus ``unknown``. The
   value is a 12-digit account id (leading zeros kept, so not ``integer``: that would need every id

@@ -139,36 +139,34 @@ def _take(table: pa.Table, mask) -> pa.Table:
 
 
 def partitions(table: pa.Table, key_defaults: dict, kind: Table = TABLES["flows"]) -> list[tuple[str, pa.Table]]:
-    """``table``'s rows by partition (``partition_values``), as (partition, rows). A batch within one
+    """``table``'s rows by partition, as (``aws_account=…/aws_region=…/dt=…``, rows): each row's own
+    account, region and day first, then what the object key says, then ``unknown``. A batch within one
     account, region and day, the usual case (a delivery covers minutes), is returned whole, its partition
     worked out from its first row instead of for every row."""
-    account = pc.fill_null(table[kind.account], key_defaults.get("account") or "unknown")
-    region = pc.fill_null(table[kind.region], key_defaults.get("region") or "unknown")
-    if max(len(pc.unique(account)), len(pc.unique(region)), len(pc.unique(_day(table, kind)))) == 1:
-        return [(partition_values(table.slice(0, 1), key_defaults, kind)[0].as_py(), table)]
-    parts = partition_values(table, key_defaults, kind)
+    keys = _partition_keys(table, key_defaults, kind)
+    if max(len(pc.unique(k)) for k in keys) == 1:
+        return [(_partition_names(*(k.slice(0, 1) for k in keys), key_defaults)[0].as_py(), table)]
+    parts = _partition_names(*keys, key_defaults)
     return [(part, table.filter(pc.equal(parts, part))) for part in pc.unique(parts).to_pylist()]
 
 
-def partition_values(table: pa.Table, key_defaults: dict, kind: Table = TABLES["flows"]) -> pa.Array:
-    """``aws_account=…/aws_region=…/dt=…`` for each row: the record's own values first,
-    then what the object key says, then ``unknown``."""
+def _partition_keys(table: pa.Table, key_defaults: dict, kind: Table) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Each row's account and region (the key's, else ``unknown``, where the record has none) and UTC day
+    (of its first time column with a value; NULL if none has)."""
     account = pc.fill_null(table[kind.account], key_defaults.get("account") or "unknown")
     region = pc.fill_null(table[kind.region], key_defaults.get("region") or "unknown")
-    day = pc.cast(_day(table, kind), pa.string())  # YYYY-MM-DD, UTC
-    day = pc.fill_null(day, key_defaults.get("date") or "unknown")
+    time = pc.coalesce(*(table[c] for c in kind.time))
+    if pa.types.is_integer(time.type):  # Unix seconds
+        time = pc.cast(time, pa.timestamp("s"))
+    return account, region, pc.cast(time, pa.date32())
+
+
+def _partition_names(account: pa.Array, region: pa.Array, day: pa.Array, key_defaults: dict) -> pa.Array:
+    day = pc.fill_null(pc.cast(day, pa.string()), key_defaults.get("date") or "unknown")  # YYYY-MM-DD
     safe = lambda a: pc.replace_substring_regex(a, r"[^A-Za-z0-9._-]", "_")  # noqa: E731
     return pc.binary_join_element_wise(
         "aws_account=", safe(account), "/aws_region=", safe(region), "/dt=", day, ""
     )
-
-
-def _day(table: pa.Table, kind: Table) -> pa.Array:
-    """The UTC day of each row's first time column that has a value (NULL if none has)."""
-    time = pc.coalesce(*(table[c] for c in kind.time))
-    if pa.types.is_integer(time.type):  # Unix seconds
-        time = pc.cast(time, pa.timestamp("s"))
-    return pc.cast(time, pa.date32())
 
 
 @dataclass
@@ -267,4 +265,4 @@ def has_files(store: Store, table: str) -> bool:
     return bool(store.list_files(table, ".parquet"))
 
 
-__all__ = ["SCHEMA", "open_lake", "route", "partitions", "partition_values", "SourceEntry", "Run", "manifest"]
+__all__ = ["SCHEMA", "open_lake", "route", "partitions", "SourceEntry", "Run", "manifest"]
