@@ -56,6 +56,16 @@ class Compacted:
     rows: int = 0
     tables: dict = field(default_factory=dict)  # table -> partitions compacted
 
+    def add(self, other: Compacted) -> None:
+        """Count ``other`` (another partition's compaction) in."""
+        self.partitions += other.partitions
+        self.files_before += other.files_before
+        self.files_after += other.files_after
+        self.bytes += other.bytes
+        self.rows += other.rows
+        for table, n in other.tables.items():
+            self.tables[table] = self.tables.get(table, 0) + n
+
 
 def records(store: Store) -> dict[str, dict]:
     """Compacted file -> its record, for every record written (committed or not yet tidied)."""
@@ -113,20 +123,18 @@ def compact(store: Store, *, partitions: set[str] | None = None, min_files: int 
     mine = {p: {} for p in todo}
     for name, record in recs.items():
         mine.get(posixpath.dirname(name), {})[name] = record
-    sizes = [size for files in todo.values() for size in files.values()]
-    large = bool(sizes) and sum(sizes) >= DICTIONARY_READ * len(sizes)
+    large = _large([size for files in todo.values() for size in files.values()])
     with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1) if large else 1)) as pool:
         parts = list(pool.map(lambda p: _compact_one(store, p, todo[p], mine[p], min_files, target), todo))
     done = Compacted()
     for part in parts:
-        done.partitions += part.partitions
-        done.files_before += part.files_before
-        done.files_after += part.files_after
-        done.bytes += part.bytes
-        done.rows += part.rows
-        for table, n in part.tables.items():
-            done.tables[table] = done.tables.get(table, 0) + n
+        done.add(part)
     return done
+
+
+def _large(sizes: list[int]) -> bool:
+    """Whether files of these sizes (bytes) average ``DICTIONARY_READ`` or more."""
+    return bool(sizes) and sum(sizes) >= DICTIONARY_READ * len(sizes)
 
 
 def _compact_one(store: Store, partition: str, files: dict[str, int], recs: dict[str, dict], min_files: int,
@@ -191,7 +199,7 @@ def _compact_partition(store, table, files: dict[str, int], recs, target: int, d
     if not groups:
         return None
     for group in groups:
-        _merge(store, table, group, recs, done, dictionaries=sum(files[f] for f in group) >= DICTIONARY_READ * len(group))
+        _merge(store, table, group, recs, done, dictionaries=_large([files[f] for f in group]))
     return len(files) - sum(len(g) - 1 for g in groups)
 
 
