@@ -187,6 +187,9 @@ def aws(athena_moto, monkeypatch):
                         "AWS_ENDPOINT_URL": url, "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
                         "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_DATA_PATH": str(models)}.items():
         monkeypatch.setenv(name, value)
+    # boto3.client() reuses a default session made by an earlier test, whose loader never read AWS_DATA_PATH
+    # (it would send rest-json, which moto answers 404): start a new one here
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     return url
 
 
