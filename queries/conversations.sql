@@ -44,7 +44,9 @@
 -- Derived path: pipeline.lake.derived replaces `rec` and `pairs` by the window's rows of the lake's
 -- derived reduction (the same macro, flow_reduction_window.sql) and runs the rest as it is, from
 -- `own` on: keep `own` the CTE right after `pairs`, and read only the columns of rec that
--- flow_reduction_window has (not hour).
+-- flow_reduction_window has (not hour). When those rows would not fit the memory limit, it runs
+-- `own` once, then `keyed` to `judged` on one part of the address pairs at a time, then `sized` and
+-- the final SELECT over all parts: keep `sized` the only step that looks across conversations.
 WITH window_records AS (  -- the records the window (and addrs, port) keeps, all in one hour (NULL): rec has no hour
     SELECT *, CAST(NULL AS BIGINT) AS hour
     FROM flows

@@ -3,7 +3,7 @@
 -- title: The window's records as reduced rows: derived rows of the hours wholly inside it, plus the rest reduced from the records
 -- why: Conversations of a scheduled run read the reduction each data file was given once (derived/flow_reduction/) instead of reducing the window's records again.
 -- category: analysis
--- reads: flow_reduction_parts (rows of flow_reduction: the derived rows of every (data file, hour) whose records all overlap the window, and the reduction of the window's other records)
+-- reads: flow_reduction_parts (rows of flow_reduction: the derived rows of every (data file, hour) whose records all overlap the window, and the reduction of the window's other records; or one part of them, by a hash of the address pair, when the window's rows would not fit the memory limit)
 -- One row per key of `rec` in conversations.sql (no hour): the parts' counts and sums added,
 -- first start the minimum, last end the maximum, flags or-ed: the values rec computes from the
 -- records themselves, whichever hour or file they came from.

@@ -70,9 +70,9 @@ def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE, scope
     until = window.until if window.until is not None else ((last or 0) + 1)
     as_of = min(int(time.time()), last or 0, until)
     addrs = list(scope.addrs) if scope.addrs is not None else None
-    if derived is not None and lake_derived.window_reduction(con, derived, since, until):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE conversations AS {lake_derived.conversations_sql()}",
-                    {"as_of": as_of, "settle": settle, "addrs": addrs, "port": scope.port})
+    rows = lake_derived.window_reduction(con, derived, since, until) if derived is not None else None
+    if rows is not None:
+        lake_derived.conversations(con, rows, {"as_of": as_of, "settle": settle, "addrs": addrs, "port": scope.port})
     else:
         con.execute(queries.get("flow_reduction").sql)  # the table macro conversations.sql reduces the records with
         materialise(con, "conversations", {"since": since, "until": until, "as_of": as_of, "settle": settle,

@@ -22,7 +22,9 @@ by the window's ends) are reduced from the records. Both are added up per key
 (``queries/flow_reduction_window.sql``), which gives the values ``rec`` of ``conversations.sql``
 computes from the records: counts and sums add, minimums and maximums and ``bool_or`` combine.
 The conversations are then assembled from those rows by the rest of ``conversations.sql``, so a
-conversation spanning an hour boundary or two delivery files is one conversation.
+conversation spanning an hour boundary or two delivery files is one conversation. A window whose rows
+would not fit the memory limit is done in parts, by a hash of each row's unordered address pair, so
+that each part is added up and judged in memory instead of spilling (``conversations``).
 
 The commit is the record, written after the derived file is in place; a killed build leaves
 an unrecorded file (never read; deleted by the next refresh). Readers never write: ``refresh``
@@ -54,6 +56,7 @@ from pipeline.tables import TABLES
 from pipeline.times import iso
 
 NAME = "flow_reduction"
+ROW_BYTES = 1000  # memory a row of the window's reduction takes through the conversations query, about
 DATA = f"derived/{NAME}"
 STATE = f"_state/derived/{NAME}"
 HOUR = 3600
@@ -239,18 +242,20 @@ def tidy(store: Store, recs: dict[str, dict] | None = None) -> int:
 
 # --- reading -------------------------------------------------------------------------------------
 
-def window_reduction(con, store: Store, since: int, until: int) -> bool:
-    """Create the temp table ``flow_reduction_window`` (the window's records reduced per key of ``rec``)
-    from the fresh derived files and the records they do not cover; False (nothing created) when the
-    lake has no fresh derived file (or is on S3): the caller then reads the records."""
+def window_reduction(con, store: Store, since: int, until: int) -> int | None:
+    """Create the temp view ``flow_reduction_rows``: the window's records as rows of ``flow_reduction``, from
+    the fresh derived files and the records they do not cover, not yet added up per key (``conversations``
+    does that). Returns about how many rows it holds; None (nothing created) when the lake has no fresh
+    derived file (or is on S3): the caller then reads the records."""
     if not store.is_local:
-        return False
+        return None
     sources = live_sources(store)
     derived = fresh(store, sources)
     if not derived:
-        return False
+        return None
     used = []  # (derived file, data file, hour) read from derived rows
     raw = []  # data files (some of) whose records are reduced here
+    rows = 0.0  # about: each used hour's records at its derived file's rows per record, and the raw records
     for path in sources:
         rec = derived.get(path)
         if rec is None:
@@ -262,6 +267,7 @@ def window_reduction(con, store: Store, since: int, until: int) -> bool:
                 continue  # no record of this hour overlaps the window
             if h["max_start"] < until and h["min_end"] >= since:
                 used.append({"derived": store.path(rec["file"]), "filename": store.path(path), "hour": h["hour"]})
+                rows += h["records"] * rec["rows"] / max(rec["records"], 1)
             else:
                 partial = True
         if partial:
@@ -279,7 +285,9 @@ def window_reduction(con, store: Store, since: int, until: int) -> bool:
     if raw:
         columns = set()
         for p in raw:
-            columns.update(pq.read_schema(p).names)
+            meta = pq.read_metadata(p)
+            columns.update(meta.schema.names)
+            rows += meta.num_rows
         where = (f'WHERE "start" < {int(until)} AND "end" >= {int(since)}')
         con.execute(f"CREATE OR REPLACE TEMP VIEW flow_rows AS SELECT * FROM ({_rows_sql(columns, raw, where)}) AS r "
                     "ANTI JOIN _derived_used AS u ON r.filename = u.filename AND r.hour = u.hour")
@@ -287,9 +295,8 @@ def window_reduction(con, store: Store, since: int, until: int) -> bool:
         parts.append(f"SELECT * FROM {NAME}(flow_rows)")
     if not parts:  # nothing overlaps the window: no rows, in the derived files' shape
         parts.append(f"SELECT * FROM read_parquet({_first_file(store, derived)}) WHERE false")
-    con.execute("CREATE OR REPLACE TEMP VIEW flow_reduction_parts AS " + " UNION ALL BY NAME ".join(parts))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE flow_reduction_window AS {queries.get('flow_reduction_window').sql}")
-    return True
+    con.execute("CREATE OR REPLACE TEMP VIEW flow_reduction_rows AS " + " UNION ALL BY NAME ".join(parts))
+    return round(rows)
 
 
 def bounds(store: Store) -> tuple[int | None, int | None] | None:
@@ -313,19 +320,62 @@ def _first_file(store: Store, derived: dict[str, dict]) -> str:
     return sql_literal(store.path(next(iter(derived.values()))["file"]))
 
 
-def conversations_sql() -> str:
-    """``conversations.sql`` with its ``rec`` and ``pairs`` read from ``flow_reduction_window``: the query
-    after those two CTEs (from ``own``) is used as it is."""
+def conversations(con, rows: int, params: dict) -> int:
+    """Create the temp table ``conversations`` from ``flow_reduction_rows`` (``window_reduction``, about ``rows``
+    rows) by ``conversations.sql`` from its ``own`` on; ``params``: that query's ``as_of``, ``settle``,
+    ``addrs`` and ``port``. Returns the number of parts it was computed in.
+
+    When the rows would take more than the connection's memory limit through the query (``ROW_BYTES`` each),
+    they are split by a hash of each row's unordered address pair, so that every conversation lies whole in
+    one part: each part is added up per key (``flow_reduction_window``) and judged on its own. What looks
+    across parts is done once for all: each ENI's own address (``own``, from every row: its counts add up)
+    before, and the reset-sized count per server (``sized``) after. The result is the same conversations;
+    a part small enough for memory costs less than spilling the whole."""
+    parts = parts_for(rows)
     sql = queries.get("conversations").sql
-    at = sql.find("\nown AS (")
+    own, keyed, sized = (_cte(sql, name) for name in ("own", "keyed", "sized"))
+    rec = ("WITH rec AS (\n    SELECT * FROM flow_reduction_window\n"
+           "    WHERE ($addrs IS NULL OR src IN (SELECT unnest($addrs)) OR dst IN (SELECT unnest($addrs)))\n"
+           "      AND ($port IS NULL OR srcport = $port OR dstport = $port)\n),\n")
+    pairs = ("pairs AS (\n    SELECT interface_id, srcaddr, dstaddr, flow_direction, CAST(sum(records) AS BIGINT) AS records\n"
+             "    FROM {} GROUP BY interface_id, srcaddr, dstaddr, flow_direction\n),\n")
+    if parts == 1:
+        _part(con, "")
+        con.execute("CREATE OR REPLACE TEMP TABLE conversations AS " + rec + pairs.format("flow_reduction_window")
+                    + sql[own:], params)
+        return 1
+    con.execute("CREATE OR REPLACE TEMP TABLE own_addresses AS WITH " + pairs.format("flow_reduction_rows")
+                + sql[own:keyed].rstrip().rstrip(",") + "\nSELECT * FROM own")
+    judged = rec + "own AS (SELECT * FROM own_addresses)," + sql[keyed:sized].rstrip().rstrip(",") + "\nSELECT * FROM judged"
+    for part in range(parts):
+        _part(con, f"WHERE hash(least(src, dst), greatest(src, dst)) % {parts} = {part}")
+        con.execute(("CREATE OR REPLACE TEMP TABLE judged_parts AS " if part == 0 else "INSERT INTO judged_parts ")
+                    + judged, {k: params[k] for k in ("as_of", "settle", "addrs", "port")})
+    con.execute("CREATE OR REPLACE TEMP TABLE conversations AS WITH judged AS (SELECT * FROM judged_parts),"
+                + sql[sized:])
+    con.execute("DROP TABLE judged_parts")
+    con.execute("DROP TABLE own_addresses")
+    return parts
+
+
+def parts_for(rows: int) -> int:
+    """In how many parts ``conversations`` computes ``rows`` rows: enough for each to fit the memory limit."""
+    return max(1, -(-rows * ROW_BYTES // limits.limit_bytes()))
+
+
+def _part(con, where: str) -> None:
+    """``flow_reduction_window``: the rows of ``flow_reduction_rows`` (those ``where`` keeps) added up per key."""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW flow_reduction_parts AS SELECT * FROM flow_reduction_rows {where}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE flow_reduction_window AS {queries.get('flow_reduction_window').sql}")
+
+
+def _cte(sql: str, name: str) -> int:
+    """Where the CTE ``name`` of ``conversations.sql`` starts (this module runs the query in pieces)."""
+    at = sql.find(f"\n{name} AS (")
     if at < 0:
-        raise RuntimeError("conversations.sql: no `own` CTE after `rec` and `pairs` (pipeline.lake.derived reads it)")
-    return ("WITH rec AS (\n    SELECT * FROM flow_reduction_window\n"
-            "    WHERE ($addrs IS NULL OR src IN (SELECT unnest($addrs)) OR dst IN (SELECT unnest($addrs)))\n"
-            "      AND ($port IS NULL OR srcport = $port OR dstport = $port)\n),\n"
-            "pairs AS (\n    SELECT interface_id, srcaddr, dstaddr, flow_direction, CAST(sum(records) AS BIGINT) AS records\n"
-            "    FROM flow_reduction_window GROUP BY interface_id, srcaddr, dstaddr, flow_direction\n),"
-            + sql[at:])
+        raise RuntimeError(f"conversations.sql: no `{name}` CTE (pipeline.lake.derived runs the query from `own`, "
+                           "and in parts up to `sized`)")
+    return at + 1
 
 
 def summary(store: Store) -> dict:

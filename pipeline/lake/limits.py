@@ -69,9 +69,14 @@ def set_memory_limit(text: str | None) -> None:
     _limit = text or DEFAULT
 
 
+def limit_bytes() -> int:
+    """The memory limit of the connections opened now, in bytes."""
+    return memory_bytes(_limit)
+
+
 def apply(con, store: Store) -> str:
     """Set the memory limit and the spill folder of ``con``, a connection reading ``store``; returns the folder."""
-    con.execute(f"SET memory_limit = '{memory_bytes(_limit)}B'")
+    con.execute(f"SET memory_limit = '{limit_bytes()}B'")
     root = store.path(SCRATCH) if store.is_local else os.path.join(tempfile.gettempdir(), "flowlogs-duckdb")
     try:
         os.makedirs(root, exist_ok=True)
