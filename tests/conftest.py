@@ -113,7 +113,6 @@ def sample_lake(tmp_path_factory):
     summary, _, _, _ = demo.load(store, workers=2)
     assert summary.clean, summary
     return store
-    return store
 
 
 def shared(*parts: str) -> Path:

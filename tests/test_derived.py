@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from builders import T0, V2_FORMAT, make_lake, rec, rec_v2, write_flow_file
 from pipeline.analysis import connection as analysis
-from pipeline.analysis import findings
+from pipeline.analysis import conversations, findings
 from pipeline.analysis.reports import Filters
 from pipeline.cli import app
 from pipeline.ingest import load as ingest
@@ -49,16 +49,21 @@ def same_both_ways(store, flt: Filters = Filters()) -> dict:
 @pytest.fixture(params=[1, 3], ids=["one part", "three parts"])
 def parts(request, monkeypatch):
     """The derived rows in one part, or split in three by address pair (as when they would not fit the memory
-    limit: ``derived.parts_for``); checks that each conversations table was built in that many parts."""
+    limit: ``conversations.parts_for``); the records they are compared with stay in one part. Checks that
+    each conversations table from the derived rows was built in that many parts."""
     built = []
-    conversations = derived.conversations
+    build = conversations.build
 
-    def recorded(con, rows, params):
-        built.append(conversations(con, rows, params))
+    def recorded(con, params, derived_rows=None):
+        if derived_rows is None:  # the records: in one part, the reference
+            with monkeypatch.context() as m:
+                m.setattr(conversations, "parts_for", lambda rows: 1)
+                return build(con, params, derived_rows)
+        built.append(build(con, params, derived_rows))
         return built[-1]
 
-    monkeypatch.setattr(derived, "parts_for", lambda rows: request.param)
-    monkeypatch.setattr(derived, "conversations", recorded)
+    monkeypatch.setattr(conversations, "parts_for", lambda rows: request.param)
+    monkeypatch.setattr(conversations, "build", recorded)
     yield request.param
     assert built and set(built) == {request.param}
 

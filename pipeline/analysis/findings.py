@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import duckdb
 
 from pipeline import queries, vocabulary
-from pipeline.analysis import iam_findings, names, probes, trail_coverage
+from pipeline.analysis import conversations, iam_findings, names, probes, trail_coverage
 from pipeline.analysis.causes import Diagnoser
 from pipeline.analysis.connection import has_relation
 from pipeline.analysis.document import destination_label, roll_up
@@ -71,12 +71,8 @@ def build_conversations(con, window: Window, settle: int = DEFAULT_SETTLE, scope
     as_of = min(int(time.time()), last or 0, until)
     addrs = list(scope.addrs) if scope.addrs is not None else None
     rows = lake_derived.window_reduction(con, derived, since, until) if derived is not None else None
-    if rows is not None:
-        lake_derived.conversations(con, rows, {"as_of": as_of, "settle": settle, "addrs": addrs, "port": scope.port})
-    else:
-        con.execute(queries.get("flow_reduction").sql)  # the table macro conversations.sql reduces the records with
-        materialise(con, "conversations", {"since": since, "until": until, "as_of": as_of, "settle": settle,
-                                           "addrs": addrs, "port": scope.port})
+    conversations.build(con, {"since": since, "until": until, "as_of": as_of, "settle": settle, "addrs": addrs,
+                              "port": scope.port}, rows)
     return {"since": since, "until": until, "as_of": as_of}
 
 

@@ -22,9 +22,8 @@ by the window's ends) are reduced from the records. Both are added up per key
 (``queries/flow_reduction_window.sql``), which gives the values ``rec`` of ``conversations.sql``
 computes from the records: counts and sums add, minimums and maximums and ``bool_or`` combine.
 The conversations are then assembled from those rows by the rest of ``conversations.sql``, so a
-conversation spanning an hour boundary or two delivery files is one conversation. A window whose rows
-would not fit the memory limit is done in parts, by a hash of each row's unordered address pair, so
-that each part is added up and judged in memory instead of spilling (``conversations``).
+conversation spanning an hour boundary or two delivery files is one conversation
+(``pipeline.analysis.conversations``, in parts when the window's rows would not fit the memory limit).
 
 The commit is the record, written after the derived file is in place; a killed build leaves
 an unrecorded file (never read; deleted by the next refresh). Readers never write: ``refresh``
@@ -56,7 +55,6 @@ from pipeline.tables import TABLES
 from pipeline.times import iso
 
 NAME = "flow_reduction"
-ROW_BYTES = 1000  # memory a row of the window's reduction takes through the conversations query, about
 DATA = f"derived/{NAME}"
 STATE = f"_state/derived/{NAME}"
 HOUR = 3600
@@ -318,64 +316,6 @@ def _first_file(store: Store, derived: dict[str, dict]) -> str:
     from pipeline.lake.views import sql_literal
 
     return sql_literal(store.path(next(iter(derived.values()))["file"]))
-
-
-def conversations(con, rows: int, params: dict) -> int:
-    """Create the temp table ``conversations`` from ``flow_reduction_rows`` (``window_reduction``, about ``rows``
-    rows) by ``conversations.sql`` from its ``own`` on; ``params``: that query's ``as_of``, ``settle``,
-    ``addrs`` and ``port``. Returns the number of parts it was computed in.
-
-    When the rows would take more than the connection's memory limit through the query (``ROW_BYTES`` each),
-    they are split by a hash of each row's unordered address pair, so that every conversation lies whole in
-    one part: each part is added up per key (``flow_reduction_window``) and judged on its own. What looks
-    across parts is done once for all: each ENI's own address (``own``, from every row: its counts add up)
-    before, and the reset-sized count per server (``sized``) after. The result is the same conversations;
-    a part small enough for memory costs less than spilling the whole."""
-    parts = parts_for(rows)
-    sql = queries.get("conversations").sql
-    own, keyed, sized = (_cte(sql, name) for name in ("own", "keyed", "sized"))
-    rec = ("WITH rec AS (\n    SELECT * FROM flow_reduction_window\n"
-           "    WHERE ($addrs IS NULL OR src IN (SELECT unnest($addrs)) OR dst IN (SELECT unnest($addrs)))\n"
-           "      AND ($port IS NULL OR srcport = $port OR dstport = $port)\n),\n")
-    pairs = ("pairs AS (\n    SELECT interface_id, srcaddr, dstaddr, flow_direction, CAST(sum(records) AS BIGINT) AS records\n"
-             "    FROM {} GROUP BY interface_id, srcaddr, dstaddr, flow_direction\n),\n")
-    if parts == 1:
-        _part(con, "")
-        con.execute("CREATE OR REPLACE TEMP TABLE conversations AS " + rec + pairs.format("flow_reduction_window")
-                    + sql[own:], params)
-        return 1
-    con.execute("CREATE OR REPLACE TEMP TABLE own_addresses AS WITH " + pairs.format("flow_reduction_rows")
-                + sql[own:keyed].rstrip().rstrip(",") + "\nSELECT * FROM own")
-    judged = rec + "own AS (SELECT * FROM own_addresses)," + sql[keyed:sized].rstrip().rstrip(",") + "\nSELECT * FROM judged"
-    for part in range(parts):
-        _part(con, f"WHERE hash(least(src, dst), greatest(src, dst)) % {parts} = {part}")
-        con.execute(("CREATE OR REPLACE TEMP TABLE judged_parts AS " if part == 0 else "INSERT INTO judged_parts ")
-                    + judged, {k: params[k] for k in ("as_of", "settle", "addrs", "port")})
-    con.execute("CREATE OR REPLACE TEMP TABLE conversations AS WITH judged AS (SELECT * FROM judged_parts),"
-                + sql[sized:])
-    con.execute("DROP TABLE judged_parts")
-    con.execute("DROP TABLE own_addresses")
-    return parts
-
-
-def parts_for(rows: int) -> int:
-    """In how many parts ``conversations`` computes ``rows`` rows: enough for each to fit the memory limit."""
-    return max(1, -(-rows * ROW_BYTES // limits.limit_bytes()))
-
-
-def _part(con, where: str) -> None:
-    """``flow_reduction_window``: the rows of ``flow_reduction_rows`` (those ``where`` keeps) added up per key."""
-    con.execute(f"CREATE OR REPLACE TEMP VIEW flow_reduction_parts AS SELECT * FROM flow_reduction_rows {where}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE flow_reduction_window AS {queries.get('flow_reduction_window').sql}")
-
-
-def _cte(sql: str, name: str) -> int:
-    """Where the CTE ``name`` of ``conversations.sql`` starts (this module runs the query in pieces)."""
-    at = sql.find(f"\n{name} AS (")
-    if at < 0:
-        raise RuntimeError(f"conversations.sql: no `{name}` CTE (pipeline.lake.derived runs the query from `own`, "
-                           "and in parts up to `sized`)")
-    return at + 1
 
 
 def summary(store: Store) -> dict:

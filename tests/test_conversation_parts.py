@@ -1,0 +1,67 @@
+"""Conversations computed in parts by address pair (pipeline.analysis.conversations), as when a window would not
+fit the memory limit: the same table and the same findings as in one part, from the records."""
+
+from __future__ import annotations
+
+import pytest
+
+from builders import T0, V2_FORMAT, make_lake, rec_v2
+from pipeline.analysis import connection as analysis
+from pipeline.analysis import conversations, findings
+from pipeline.analysis.reports import Filters
+from pipeline.lake import limits
+from test_findings_scenarios import network
+
+
+def document(store, flt: Filters, parts: int, monkeypatch) -> dict:
+    built = []
+    build = conversations.build
+    with monkeypatch.context() as m:
+        m.setattr(conversations, "parts_for", lambda rows: parts)
+        m.setattr(conversations, "build", lambda *a: built.append(build(*a)) or built[-1])
+        con = analysis.connect(store)
+        doc = findings.find(con, analysis.load_network(con), flt.window, lake="lake", scope=flt.scope(con))
+    assert built == [parts]
+    doc.pop("generated_at")
+    return doc
+
+
+@pytest.mark.parametrize("flt", [Filters(), Filters(service="orders"), Filters(port=443)],
+                         ids=["whole lake", "service", "port"])
+def test_the_sample_account_in_three_parts_gives_the_same_findings(sample_lake, flt, monkeypatch):
+    whole = document(sample_lake, flt, 1, monkeypatch)
+    assert whole["findings"]
+    assert document(sample_lake, flt, 3, monkeypatch) == whole
+
+
+def test_resets_inferred_from_sizes_count_across_parts(tmp_path, monkeypatch):
+    """A server's reset-sized conversations are refused only when there are at least 3: three clients whose
+    address pairs fall in three different parts still make 3 (``sized`` looks across parts)."""
+    server, clients = "10.0.2.30", ["10.0.1.10", "10.0.1.12", "10.0.1.13"]
+    lines = []
+    for i, client in enumerate(clients):
+        t = T0 + 60 * i
+        lines += [rec_v2(f"eni-c{i}", client, server, 46000 + i, 9200, t, 1, 60),
+                  rec_v2(f"eni-c{i}", server, client, 9200, 46000 + i, t, 1, 40)]
+    store = make_lake(tmp_path, lines, network(), log_format=V2_FORMAT)
+    con = analysis.connect(store)
+    placed = con.execute("SELECT DISTINCT hash(least(c, $s), greatest(c, $s)) % 3 FROM unnest($c) AS t(c)",
+                         {"s": server, "c": clients}).fetchall()
+    assert len(placed) == 3  # the test's premise: one client per part
+    for parts in (1, 3):
+        monkeypatch.setattr(conversations, "parts_for", lambda rows: parts)
+        con = analysis.connect(store)
+        findings.build_conversations(con, findings.Window())
+        assert con.execute("SELECT state, state_from_sizes FROM conversations").fetchall() == [("refused", True)] * 3
+
+
+def test_parts_follow_the_memory_limit():
+    try:
+        limits.set_memory_limit("1GB")
+        assert conversations.parts_for(10_000) == 1
+        assert conversations.parts_for(1_000_000_000 // conversations.ROW_BYTES) == 1
+        assert conversations.parts_for(2_500_000_000 // conversations.ROW_BYTES) == 3
+        limits.set_memory_limit("4GB")
+        assert conversations.parts_for(2_500_000_000 // conversations.ROW_BYTES) == 1
+    finally:
+        limits.set_memory_limit(None)
