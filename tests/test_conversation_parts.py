@@ -65,3 +65,18 @@ def test_parts_follow_the_memory_limit():
         assert conversations.parts_for(2_500_000_000 // conversations.ROW_BYTES) == 1
     finally:
         limits.set_memory_limit(None)
+
+
+def test_the_parts_are_worked_out_from_the_rows_the_records_reduce_to(tmp_path, monkeypatch):
+    """40 records of 10 connections (4 windows each): while 40 rows would fit the limit, 40 is the estimate;
+    past it, the distinct ENI, addresses and ports are counted: 10."""
+    lines = [rec_v2("eni-c", "10.0.1.10", "10.0.2.30", 46000 + i, 443, T0 + 60 * w, 3, 180)
+             for i in range(10) for w in range(4)]
+    con = analysis.connect(make_lake(tmp_path, lines, network(), log_format=V2_FORMAT))
+    window = {"since": T0, "until": T0 + 3600}
+    limit = limits.limit_bytes()
+    monkeypatch.setattr(conversations, "ROW_BYTES", limit // 40)
+    assert conversations._record_rows(con, window) == 40
+    monkeypatch.setattr(conversations, "ROW_BYTES", limit // 39)
+    assert conversations._record_rows(con, window) == 10
+    assert conversations.parts_for(10) == 1
