@@ -41,15 +41,16 @@
 -- not keep it in memory.
 -- DuckDB-only constructs: arg_max/arg_min, list(DISTINCT ...); the reduction (rec) is the table macro
 -- flow_reduction (flow_reduction.sql: the & operator), which the connection defines first.
--- Derived path: pipeline.lake.derived replaces `rec` and `pairs` by the window's rows of the lake's
--- derived reduction (the same macro, flow_reduction_window.sql) and runs the rest as it is, from
--- `own` on: keep `own` the CTE right after `pairs`, and read only the columns of rec that
--- flow_reduction_window has (not hour).
+-- Derived path: pipeline.analysis.conversations replaces `rec` and `pairs` by the window's rows of
+-- the lake's derived reduction (pipeline.lake.derived; the same macro, flow_reduction_window.sql)
+-- and runs the rest as it is, from `own` on: keep `own` the CTE right after `pairs`, and read only
+-- the columns of rec that flow_reduction_window has (not hour).
 -- In parts: when the window would not fit the memory limit, pipeline.analysis.conversations runs the
--- query in pieces on DuckDB: `pairs` and `own` once over the whole window, then `rec` (or the
--- derived rows) and `keyed` to `judged` for one part of the unordered address pairs at a time, then
--- `sized` and the final SELECT over all parts. Keep `window_records` the first CTE, `rec` right after
--- it, and `sized` the only step that looks across conversations.
+-- query in pieces on DuckDB: `pairs` and `own` over the whole window (by parts of the ENIs), then
+-- `rec` (or the derived rows) and `keyed` to `judged` for one part of the unordered address pairs at
+-- a time, then `sized` and the final SELECT over all parts. Keep `window_records` the first CTE,
+-- `rec` right after it, `pairs`' `FROM flows` on a line of its own, and `sized` the only step that
+-- looks across conversations.
 WITH window_records AS (  -- the records the window (and addrs, port) keeps, all in one hour (NULL): rec has no hour
     SELECT *, CAST(NULL AS BIGINT) AS hour
     FROM flows

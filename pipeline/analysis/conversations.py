@@ -4,8 +4,9 @@ The query reduces the window's records per ENI and key, pairs both directions, a
 At tens of millions of records its aggregations outgrow a memory limit of a few GB and spill, which costs more
 than the work itself. Every record of a conversation has the same unordered address pair, so on DuckDB the
 window is split by a hash of that pair: each part is reduced and judged in memory, on its own. What looks
-across parts is done once for all: each ENI's own address (``own``, from all the window's records) before,
-and the reset-sized count per server (``sized``) after. The result is the same table.
+across parts is done once for all: each ENI's own address (``own``, from all the window's records, in parts
+by a hash of the ENI) before, and the reset-sized count per server (``sized``) after. The result is the
+same table.
 
 Two inputs: the flow records (``flows``), or the lake's derived reduction (``pipeline.lake.derived``:
 ``flow_reduction_rows``, rows of the window still to be added up per key). The number of parts is worked
@@ -35,14 +36,14 @@ def build(con, params: dict, derived_rows: int | None = None) -> int:
         if not isinstance(con, duckdb.DuckDBPyConnection):
             con.execute(f"CREATE OR REPLACE TEMP TABLE conversations AS {sql}", params)
             return 1
-        parts = parts_for(_record_rows(con, params_of(params, "since", "until")))
+        parts = parts_for(_record_rows(con, _pick(params, "since", "until")))
     else:
         parts = parts_for(derived_rows)
     if parts == 1 and derived_rows is None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE conversations AS {sql}", params)
         return 1
     at = {name: _cte(sql, name) for name in ("rec", "pairs", "own", "keyed", "sized")}
-    judged = params_of(params, "as_of", "settle", "addrs", "port")
+    judged = _pick(params, "as_of", "settle", "addrs", "port")
     rec = ("WITH rec AS (\n    SELECT * FROM flow_reduction_window\n"
            "    WHERE ($addrs IS NULL OR src IN (SELECT unnest($addrs)) OR dst IN (SELECT unnest($addrs)))\n"
            "      AND ($port IS NULL OR srcport = $port OR dstport = $port)\n),\n")
@@ -65,7 +66,7 @@ def build(con, params: dict, derived_rows: int | None = None) -> int:
         eni = f"hash(interface_id) % {parts} = {part}"
         con.execute(("CREATE OR REPLACE TEMP TABLE own_addresses AS " if part == 0 else "INSERT INTO own_addresses ")
                     + "WITH " + own.replace("{eni}", eni) + "\nSELECT * FROM own",
-                    params_of(params, "since", "until") if derived_rows is None else {})
+                    _pick(params, "since", "until") if derived_rows is None else {})
     part_sql = rec + "own AS (SELECT * FROM own_addresses),\n" + _ctes(sql[at["keyed"]:at["sized"]]) + "\nSELECT * FROM judged"
     for part in range(parts):
         if derived_rows is not None:
@@ -76,7 +77,7 @@ def build(con, params: dict, derived_rows: int | None = None) -> int:
             con.execute("CREATE OR REPLACE TEMP TABLE flow_reduction_window AS " + sql[:at["rec"]]
                         + f"part_records AS (SELECT * FROM window_records WHERE {where})\n"
                         "SELECT * EXCLUDE (hour) FROM flow_reduction(part_records)",
-                        params_of(params, "since", "until", "addrs", "port"))
+                        _pick(params, "since", "until", "addrs", "port"))
         con.execute(("CREATE OR REPLACE TEMP TABLE judged_parts AS " if part == 0 else "INSERT INTO judged_parts ")
                     + part_sql, judged)
     con.execute("CREATE OR REPLACE TEMP TABLE conversations AS WITH judged AS (SELECT * FROM judged_parts),\n"
@@ -103,7 +104,8 @@ def _record_rows(con, window: dict) -> int:
                        f"FROM flows {where}", window).fetchone()[0]
 
 
-def params_of(params: dict, *names: str) -> dict:
+def _pick(params: dict, *names: str) -> dict:
+    """The parameters a piece of the query takes (DuckDB refuses one it does not)."""
     return {k: params[k] for k in names}
 
 

@@ -242,9 +242,9 @@ def tidy(store: Store, recs: dict[str, dict] | None = None) -> int:
 
 def window_reduction(con, store: Store, since: int, until: int) -> int | None:
     """Create the temp view ``flow_reduction_rows``: the window's records as rows of ``flow_reduction``, from
-    the fresh derived files and the records they do not cover, not yet added up per key (``conversations``
-    does that). Returns about how many rows it holds; None (nothing created) when the lake has no fresh
-    derived file (or is on S3): the caller then reads the records."""
+    the fresh derived files and the records they do not cover, not yet added up per key
+    (``pipeline.analysis.conversations`` does that). Returns about how many rows it holds; None (nothing
+    created) when the lake has no fresh derived file (or is on S3): the caller then reads the records."""
     if not store.is_local:
         return None
     sources = live_sources(store)
