@@ -3,22 +3,31 @@ fit the memory limit: the same table and the same findings as in one part, from 
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from builders import T0, V2_FORMAT, make_lake, rec_v2
 from pipeline.analysis import connection as analysis
 from pipeline.analysis import conversations, findings
 from pipeline.analysis.reports import Filters
-from pipeline.lake import limits
+from pipeline.lake import derived, limits
 from test_findings_scenarios import network
 
 
-def document(store, flt: Filters, parts: int, monkeypatch) -> dict:
+@contextlib.contextmanager
+def in_parts(monkeypatch, parts: int):
+    """Conversations built in ``parts`` parts whatever the window; yields the parts each build used."""
     built = []
     build = conversations.build
     with monkeypatch.context() as m:
         m.setattr(conversations, "parts_for", lambda rows: parts)
         m.setattr(conversations, "build", lambda *a: built.append(build(*a)) or built[-1])
+        yield built
+
+
+def document(store, flt: Filters, parts: int, monkeypatch) -> dict:
+    with in_parts(monkeypatch, parts) as built:
         con = analysis.connect(store)
         doc = findings.find(con, analysis.load_network(con), flt.window, lake="lake", scope=flt.scope(con))
     assert built == [parts]
@@ -34,9 +43,11 @@ def test_the_sample_account_in_three_parts_gives_the_same_findings(sample_lake, 
     assert document(sample_lake, flt, 3, monkeypatch) == whole
 
 
-def test_resets_inferred_from_sizes_count_across_parts(tmp_path, monkeypatch):
+@pytest.mark.parametrize("from_derived", [False, True], ids=["records", "derived rows"])
+def test_resets_inferred_from_sizes_count_across_parts(tmp_path, monkeypatch, from_derived):
     """A server's reset-sized conversations are refused only when there are at least 3: three clients whose
-    address pairs fall in three different parts still make 3 (``sized`` looks across parts)."""
+    address pairs fall in three different parts still make 3 (``sized`` looks across parts), read from the
+    records or from the lake's derived rows."""
     server, clients = "10.0.2.30", ["10.0.1.10", "10.0.1.12", "10.0.1.13"]
     lines = []
     for i, client in enumerate(clients):
@@ -44,14 +55,17 @@ def test_resets_inferred_from_sizes_count_across_parts(tmp_path, monkeypatch):
         lines += [rec_v2(f"eni-c{i}", client, server, 46000 + i, 9200, t, 1, 60),
                   rec_v2(f"eni-c{i}", server, client, 9200, 46000 + i, t, 1, 40)]
     store = make_lake(tmp_path, lines, network(), log_format=V2_FORMAT)
+    if from_derived:
+        derived.refresh(store)
     con = analysis.connect(store)
     placed = con.execute("SELECT DISTINCT hash(least(c, $s), greatest(c, $s)) % 3 FROM unnest($c) AS t(c)",
                          {"s": server, "c": clients}).fetchall()
     assert len(placed) == 3  # the test's premise: one client per part
     for parts in (1, 3):
-        monkeypatch.setattr(conversations, "parts_for", lambda rows: parts)
-        con = analysis.connect(store)
-        findings.build_conversations(con, findings.Window())
+        with in_parts(monkeypatch, parts) as built:
+            con = analysis.connect(store)
+            findings.build_conversations(con, findings.Window(), derived=store if from_derived else None)
+        assert built == [parts]
         assert con.execute("SELECT state, state_from_sizes FROM conversations").fetchall() == [("refused", True)] * 3
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from builders import T0, V2_FORMAT, make_lake, rec, rec_v2, write_flow_file
+from builders import T0, make_lake, rec, write_flow_file
 from pipeline.analysis import connection as analysis
 from pipeline.analysis import conversations, findings
 from pipeline.analysis.reports import Filters
@@ -47,7 +47,7 @@ def same_both_ways(store, flt: Filters = Filters()) -> dict:
 
 
 @pytest.fixture(params=[1, 3], ids=["one part", "three parts"])
-def parts(request, monkeypatch):
+def split(request, monkeypatch):
     """The derived rows in one part, or split in three by address pair (as when they would not fit the memory
     limit: ``conversations.parts_for``); the records they are compared with stay in one part. Checks that
     each conversations table from the derived rows was built in that many parts."""
@@ -86,41 +86,17 @@ def sample_copy(sample_lake, tmp_path_factory):
     Filters(service="orders"),
     Filters(port=443),
 ], ids=["whole lake", "service", "port"])
-def test_sample_findings_are_the_same_from_the_derived_rows(sample_copy, flt, parts):
+def test_sample_findings_are_the_same_from_the_derived_rows(sample_copy, flt, split):
     doc = same_both_ways(sample_copy, flt)
     assert doc["findings"]
 
 
-def test_sample_findings_are_the_same_in_windows_that_cut_hours(sample_copy, parts):
+def test_sample_findings_are_the_same_in_windows_that_cut_hours(sample_copy, split):
     hours = [h for r in derived.records(sample_copy).values() for h in r["hours"]]
     first, last = min(h["min_start"] for h in hours), max(h["max_end"] for h in hours)
     cut = [(first + 600, last - 900), (first + 1234, first + 1234 + 3600), (first - first % 3600 + 3600, last)]
     for since, until in cut:
         same_both_ways(sample_copy, Filters(since=since, until=until))
-
-
-def test_resets_inferred_from_sizes_count_across_parts(tmp_path, parts):
-    """Without tcp-flags a server's reset-sized conversations are refused only when there are at least 3 of
-    them: three clients whose address pairs fall in three different parts still make 3."""
-    server, clients = "10.0.2.30", ["10.0.1.10", "10.0.1.12", "10.0.1.13"]
-    con = analysis.connect(make_lake(tmp_path / "probe", [rec_v2("eni-x", server, server, 1, 1, T0, 1, 40)],
-                                     log_format=V2_FORMAT))
-    placed = con.execute("SELECT DISTINCT hash(least(c, $s), greatest(c, $s)) % 3 FROM unnest($c) AS t(c)",
-                         {"s": server, "c": clients}).fetchall()
-    assert len(placed) == 3  # the test's premise: one client per part
-    lines = []
-    for i, client in enumerate(clients):
-        t = T0 + 60 * i
-        lines += [rec_v2(f"eni-c{i}", client, server, 46000 + i, 9200, t, 1, 60),
-                  rec_v2(f"eni-c{i}", server, client, 9200, 46000 + i, t, 1, 40)]
-    store = make_lake(tmp_path, lines, network(), log_format=V2_FORMAT)
-    derived.refresh(store)
-    got = {}
-    for use in (None, store):
-        con = analysis.connect(store)
-        findings.build_conversations(con, findings.Window(), derived=use)
-        got[use is None] = con.execute("SELECT state, state_from_sizes FROM conversations").fetchall()
-    assert got[True] == got[False] == [("refused", True)] * 3
 
 
 # --- a generated account: hours, late deliveries, compaction -------------------------------------------
@@ -180,7 +156,7 @@ def deliver(store, folder: Path, h: int, parts: list, serial: int = 0) -> None:
     ingest.ingest(store, local_sources([folder]), workers=1)
 
 
-def test_hourly_runs_over_a_growing_lake_give_the_findings_of_one_run_over_it(tmp_path, parts):
+def test_hourly_runs_over_a_growing_lake_give_the_findings_of_one_run_over_it(tmp_path, split):
     """24-style scheduled runs (here 7 hours): after each delivery the new data files are reduced and the
     two-hour window's findings are those read from the records; at the end, the whole lake's findings
     equal those of a lake that got every delivery at once and derived nothing."""
@@ -272,7 +248,7 @@ def test_a_late_file_and_a_compaction_rebuild_only_what_changed(tmp_path):
     assert info["derived"]["files"] == len(merged) and info["derived"]["not_derived_count"] == 0
 
 
-def test_data_files_not_derived_yet_are_read_from_the_records(tmp_path, parts):
+def test_data_files_not_derived_yet_are_read_from_the_records(tmp_path, split):
     parts = deliveries()
     store = make_lake(tmp_path, [line for _, line in parts[0][1]], network())
     derived.refresh(store)

@@ -33,15 +33,13 @@ def build(con, params: dict, derived_rows: int | None = None) -> int:
     sql = queries.get("conversations").sql
     if derived_rows is None:
         con.execute(queries.get("flow_reduction").sql)  # the table macro conversations.sql reduces the records with
-        if not isinstance(con, duckdb.DuckDBPyConnection):
+        on_duckdb = isinstance(con, duckdb.DuckDBPyConnection)
+        parts = parts_for(_record_rows(con, _pick(params, "since", "until"))) if on_duckdb else 1
+        if parts == 1:
             con.execute(f"CREATE OR REPLACE TEMP TABLE conversations AS {sql}", params)
             return 1
-        parts = parts_for(_record_rows(con, _pick(params, "since", "until")))
     else:
         parts = parts_for(derived_rows)
-    if parts == 1 and derived_rows is None:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE conversations AS {sql}", params)
-        return 1
     at = {name: _cte(sql, name) for name in ("rec", "pairs", "own", "keyed", "sized")}
     judged = _pick(params, "as_of", "settle", "addrs", "port")
     rec = ("WITH rec AS (\n    SELECT * FROM flow_reduction_window\n"
